@@ -1,0 +1,43 @@
+/* gateway/util.h: allocation that aborts on OOM, invariants that stay on in
+ * release builds, and a few small helpers shared by every core module. */
+#ifndef PC_UTIL_H
+#define PC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define PC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define PC_UNUSED(x) ((void)(x))
+#define PC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* API misuse and broken invariants crash loudly, in every build. */
+#define PC_ASSERT(cond)                                                        \
+    do {                                                                       \
+        if (PC_UNLIKELY(!(cond)))                                              \
+            pc_assert_fail(#cond, __FILE__, __LINE__);                         \
+    } while (0)
+
+_Noreturn void pc_assert_fail(const char *what, const char *file, int line);
+
+/* Never return NULL: running out of memory aborts the process. */
+void *pc_xmalloc(size_t n);
+void *pc_xcalloc(size_t n, size_t size);
+void *pc_xrealloc(void *p, size_t n);
+char *pc_xstrdup(const char *s);
+char *pc_xstrndup(const char *s, size_t n);
+
+/* Monotonic clock, milliseconds and nanoseconds. */
+uint64_t pc_now_ms(void);
+uint64_t pc_now_ns(void);
+
+/* 64-bit FNV-1a: stable across runs, used for hashing keys and tokens
+ * where an attacker cannot choose collisions cheaply (tables are bounded). */
+uint64_t pc_hash64(const void *data, size_t len);
+
+/* ASCII case-insensitive compare of len bytes. */
+int pc_strncaseeq(const char *a, const char *b, size_t len);
+
+#endif

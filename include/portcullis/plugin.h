@@ -1,0 +1,188 @@
+/* include/portcullis/plugin.h: the one header a portcullis plugin includes.
+ *
+ * A plugin is one constant table (pc_plugin_t) plus static functions. The
+ * core owns the request, the chain position and every socket; a plugin
+ * reads the request through accessors and acts only through this API.
+ *
+ * Lifecycle, in this order (the core guarantees it):
+ *
+ *   load (main thread)    conf_create() for every configured instance, then,
+ *                         once the whole config is valid, start().
+ *   per worker            worker_init() once per worker thread and config
+ *                         generation, for per-worker state (caches); its
+ *                         result is returned by pc_worker_state().
+ *   per request (worker)  on_headers() -> on_body() (only with
+ *                         PC_PLUGIN_NEEDS_BODY) -> [upstream] ->
+ *                         on_response() -> on_log().
+ *                         on_log runs for EVERY plugin of the route's chain,
+ *                         also when an earlier plugin denied the request.
+ *                         Then cleanups registered with pc_on_cleanup run
+ *                         and the request arena is freed.
+ *   unload                worker_free() on each worker, then stop(), then
+ *                         conf_free(), after the last request that used the
+ *                         generation has ended.
+ *
+ * Return codes of the per-request hooks:
+ *   PC_CONTINUE  go on with the next plugin.
+ *   PC_RESPOND   a response was set (pc_deny, pc_respond); the chain stops.
+ *   PC_SUSPEND   pc_async_begin() was called and the plugin will call
+ *                pc_async_end() exactly once, later, from the same worker
+ *                thread. The hook is never called again for this request;
+ *                the verdict passed to pc_async_end decides what happens.
+ *   PC_ERROR     internal fault: the core answers 500 and logs it.
+ *
+ * Threading: hooks run on the worker thread that owns the request. Nothing
+ * here may be called from another thread. conf is immutable once created
+ * and shared by all workers.
+ */
+#ifndef PORTCULLIS_PLUGIN_H
+#define PORTCULLIS_PLUGIN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PC_PLUGIN_ABI 1
+
+typedef struct pc_request pc_request_t; /* opaque */
+typedef struct pc_async pc_async_t;     /* opaque suspension token */
+typedef struct pc_err pc_err_t;         /* load-time error sink */
+typedef struct pc_env pc_env_t;         /* core services at start() */
+typedef struct pc_worker pc_worker_t;   /* the worker thread */
+
+typedef enum pc_status {
+    PC_CONTINUE = 0,
+    PC_RESPOND,
+    PC_SUSPEND,
+    PC_ERROR,
+} pc_status_t;
+
+enum {
+    PC_PLUGIN_NEEDS_BODY = 1u << 0, /* buffer the body (route limit, 413 beyond) and call on_body */
+    PC_PLUGIN_AUTHENTICATES = 1u << 1, /* counts as authentication for `-t` warnings */
+};
+
+typedef struct pc_plugin {
+    unsigned abi;      /* PC_PLUGIN_ABI */
+    const char *name;  /* the "type" in the config, and the log tag */
+    unsigned flags;    /* PC_PLUGIN_* */
+    size_t req_ctx_size; /* zeroed per-request state from the arena, passed as ctx */
+
+    /* Main thread. Validate node completely into an immutable conf.
+     * On error return -1 after pc_err_set() naming the bad field. */
+    int (*conf_create)(const json_t *node, void **conf, pc_err_t *err);
+    int (*start)(void *conf, pc_env_t *env, pc_err_t *err);
+    void (*stop)(void *conf);
+    void (*conf_free)(void *conf);
+
+    /* Worker thread; optional. */
+    void *(*worker_init)(void *conf, pc_worker_t *w);
+    void (*worker_free)(void *conf, void *wstate);
+
+    /* Worker thread, per request; NULL means not interested. */
+    pc_status_t (*on_headers)(pc_request_t *r, void *conf, void *ctx);
+    pc_status_t (*on_body)(pc_request_t *r, void *conf, void *ctx);
+    void (*on_response)(pc_request_t *r, void *conf, void *ctx);
+    void (*on_log)(pc_request_t *r, void *conf, void *ctx);
+} pc_plugin_t;
+
+/* ---- load time -------------------------------------------------------- */
+
+/* Records an error about the field `key` of the plugin's node (NULL: the
+ * node itself). The core prefixes the JSON path, e.g.
+ * "plugins.auth.audiences[1]: must be a string". Always returns -1. */
+int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads a secret: a JSON string, {"env": "NAME"} or {"file": "/path"}.
+ * Returns a malloc'd copy (caller frees) and its length, or NULL with an
+ * error set. Inline strings are reported as a warning by `portcullis -t`. */
+char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err);
+
+/* Per-worker plugin state from worker_init, or NULL. */
+void *pc_worker_state(pc_request_t *r, const void *conf);
+
+/* ---- reading the request ---------------------------------------------- */
+
+const char *pc_request_method(const pc_request_t *r);
+/* The canonical path: the only path plugins see and the upstream gets. */
+const char *pc_request_path(const pc_request_t *r);
+const char *pc_request_query(const pc_request_t *r); /* raw query without '?', or NULL */
+/* Case-insensitive; the first value; NULL if absent. */
+const char *pc_request_header(const pc_request_t *r, const char *name);
+/* Number of request headers named `name` (to refuse duplicates). */
+unsigned pc_request_header_count(const pc_request_t *r, const char *name);
+const char *pc_request_param(const pc_request_t *r, const char *name); /* route template parameter */
+const char *pc_request_client_ip(const pc_request_t *r); /* after trusted-proxy resolution */
+const char *pc_request_route(const pc_request_t *r);     /* route name */
+const char *pc_request_id(const pc_request_t *r);
+/* The buffered body (on_body and later); len may be 0. */
+const void *pc_request_body(const pc_request_t *r, size_t *len);
+/* Response status once known (on_response, on_log); 0 before. */
+int pc_request_status(const pc_request_t *r);
+
+/* ---- identity (set by an authentication plugin) ----------------------- */
+
+/* Attaches the verified identity. The core keeps a reference to claims
+ * (json_incref) for the request's life. subject may be NULL. */
+void pc_request_set_identity(pc_request_t *r, const char *subject, json_t *claims);
+const char *pc_request_subject(const pc_request_t *r); /* NULL if none */
+const json_t *pc_request_claims(const pc_request_t *r);
+
+/* ---- acting on the request -------------------------------------------- */
+
+/* Upstream request headers; name matching is case-insensitive.
+ * set replaces every existing value; add appends; remove drops all. */
+void pc_upstream_header_set(pc_request_t *r, const char *name, const char *value);
+void pc_upstream_header_add(pc_request_t *r, const char *name, const char *value);
+void pc_upstream_header_remove(pc_request_t *r, const char *name);
+/* Response headers to the client; usable from any hook. */
+void pc_response_header_set(pc_request_t *r, const char *name, const char *value);
+void pc_response_header_add(pc_request_t *r, const char *name, const char *value);
+void pc_response_header_remove(pc_request_t *r, const char *name);
+
+/* Ends the request with an application/problem+json error. reason is a
+ * machine-readable code ("rate_limit.exceeded") for logs, audit and the
+ * problem "type"; detail is client-safe text or NULL. Returns PC_RESPOND. */
+pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char *detail);
+/* Ends the request with a response of the plugin's own. body is copied. */
+pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type,
+                       const void *body, size_t len);
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* Request-lifetime memory; aborts on OOM; freed when the request ends. */
+void *pc_alloc(pc_request_t *r, size_t n);
+char *pc_strdup(pc_request_t *r, const char *s);
+/* fn(data) runs when the request ends (after on_log), in reverse order. */
+void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data);
+
+/* ---- asynchronous work -------------------------------------------------
+ *
+ * pc_async_begin takes a reference on r and arms a core timer. The plugin
+ * returns PC_SUSPEND and later, on the same worker thread, calls
+ * pc_async_end(a, verdict) EXACTLY ONCE; a second call aborts the process.
+ * If the timer fires first, or the gateway shuts down, the request is
+ * resumed with the failure verdict (timeout_verdict below) and
+ * pc_async_request(a) returns NULL from then on: the late completion must
+ * then only call pc_async_end to drop its reference, touching nothing of r.
+ * Calling pc_async_end before the hook returned PC_SUSPEND is allowed: the
+ * core continues without suspending.
+ * A verdict of PC_RESPOND requires a response to have been set.
+ */
+pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_status);
+pc_request_t *pc_async_request(pc_async_t *a);
+void pc_async_end(pc_async_t *a, pc_status_t verdict);
+
+/* The worker's libev loop (struct ev_loop *), for plugins that do I/O. */
+void *pc_worker_loop(pc_worker_t *w);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum { PC_LOG_ERROR = 0, PC_LOG_WARN, PC_LOG_INFO, PC_LOG_DEBUG };
+/* Adds request id, client, route and plugin name. */
+void pc_rlog(pc_request_t *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,293 @@
+"""tests/unit/test_ratelimit_lua.py: gateway/ratelimit.lua on a real Redis.
+
+Starts its own redis-server on a free loopback port (no persistence), loads
+the script and runs it with EVALSHA on a fake clock (ARGV[1]). Checks:
+  * VECTORS, the same table as tests/unit/test_ratelimit.c;
+  * a randomised differential run against gateway/ratelimit.c itself
+    (built as a shared library and called through ctypes): same results,
+    same stored state, same writes, same expiries, step by step;
+  * argument validation and the production path (redis TIME).
+Skips when redis-server (or, for the differential run, gcc) is missing.
+
+Run: /usr/bin/python3 -m pytest -q tests/unit/test_ratelimit_lua.py
+"""
+
+import ctypes
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+redis = pytest.importorskip("redis")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "gateway", "ratelimit.lua")
+
+GCRA, SLIDING = 0, 1
+ALG_NAME = {GCRA: "gcra", SLIDING: "sliding"}
+
+
+def gcra(rate, period, burst=0):
+    return (GCRA, rate, period, burst)
+
+
+def win(rate, period):
+    return (SLIDING, rate, period, 0)
+
+
+def ok(now, rem, reset, lim):
+    return (now, 1, rem, reset, 0, lim)
+
+
+def no(now, reset, retry, lim):
+    return (now, 0, 0, reset, retry, lim)
+
+
+# Keep in step with VECTORS in test_ratelimit.c.
+VECTORS = [
+    ("gcra 10/s burst 10", [gcra(10, 1000)],
+     [ok(0, 9 - i, 100 * (i + 1), 0) for i in range(10)]
+     + [no(0, 1000, 100, 0), no(99, 901, 1, 0), ok(100, 0, 1000, 0), no(100, 1000, 100, 0)]),
+    ("gcra burst 1", [gcra(10, 1000, 1)],
+     [ok(0, 0, 100, 0), no(0, 100, 100, 0), no(50, 50, 50, 0), ok(100, 0, 100, 0)]),
+    ("gcra 3/s rounds T up", [gcra(3, 1000)],
+     [ok(0, 2, 334, 0), ok(0, 1, 667, 0), ok(0, 0, 1001, 0), no(0, 1001, 334, 0),
+      ok(334, 0, 1000, 0)]),
+    ("multi-limit: a denied request consumes nothing", [gcra(2, 1000), gcra(3, 60000)],
+     [ok(0, 1, 500, 0), ok(0, 0, 1000, 0), no(0, 1000, 500, 0), no(0, 1000, 500, 0),
+      ok(500, 0, 59500, 1), no(1500, 58500, 18500, 1), no(1500, 58500, 18500, 1),
+      ok(20000, 0, 60000, 1), no(20000, 60000, 20000, 1)]),
+    ("sliding 10/s", [win(10, 1000)],
+     [ok(0, 9 - i, 2000, 0) for i in range(10)]
+     + [no(0, 2000, 1100, 0), no(999, 1001, 101, 0), no(1000, 1000, 100, 0),
+        ok(1100, 0, 1900, 0), no(1100, 1900, 100, 0), ok(1550, 3, 1450, 0),
+        ok(2999, 8, 1001, 0), ok(5000, 9, 2000, 0)]),
+    ("sliding 1/s", [win(1, 1000)],
+     [ok(0, 0, 2000, 0), no(10, 1990, 1990, 0), no(1000, 1000, 1000, 0), no(1999, 1, 1, 0),
+      ok(2000, 0, 2000, 0)]),
+    ("mixed gcra + sliding", [win(3, 1000), gcra(1, 500, 2)],
+     [ok(0, 1, 500, 1), ok(0, 0, 1000, 1), no(0, 1000, 500, 1), ok(500, 0, 1500, 0),
+      no(1000, 1000, 334, 0), ok(1334, 0, 1666, 0), no(1334, 1666, 333, 0)]),
+    ("gcra clock steps back", [gcra(10, 1000)],
+     [ok(10000, 9 - i, 100 * (i + 1), 0) for i in range(10)]
+     + [no(5000, 1000, 100, 0), ok(5100, 0, 1000, 0), no(5100, 1000, 100, 0)]),
+    ("sliding clock steps back", [win(10, 1000)],
+     [ok(5500, 9 - i, 1500, 0) for i in range(10)]
+     + [no(2200, 1800, 900, 0), ok(3100, 0, 1900, 0)]),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def r(tmp_path_factory):
+    exe = shutil.which("redis-server")
+    if not exe:
+        pytest.skip("redis-server not installed")
+    workdir = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--daemonize", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield client
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def sha(r):
+    with open(SCRIPT) as f:
+        return r.script_load(f.read())
+
+
+def script_args(limits, now):
+    args = ["" if now is None else str(now)]
+    for alg, rate, period, burst in limits:
+        args += [ALG_NAME[alg], str(rate), str(period), str(burst)]
+    return args
+
+
+def run(r, sha, keys, limits, now):
+    return [int(x) for x in r.evalsha(sha, len(keys), *keys, *script_args(limits, now))]
+
+
+def keys_for(tag, n):
+    return ["pc:{%s}:l%d" % (tag, i) for i in range(n)]
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v[0] for v in VECTORS])
+def test_vectors(r, sha, vector):
+    name, limits, steps = vector
+    keys = keys_for(name, len(limits))
+    r.delete(*keys)
+    for i, (now, allowed, rem, reset, retry, lim) in enumerate(steps):
+        # Fake time runs far from real time: keep keys from expiring
+        # under us (expiry is checked in the differential test).
+        got = run(r, sha, keys, limits, now)
+        for k in keys:
+            r.persist(k)
+        assert got == [allowed, rem, reset, retry, lim], "%s step %d (now %d)" % (name, i, now)
+
+
+# ---- differential run against gateway/ratelimit.c ----
+
+class Limit(ctypes.Structure):
+    _fields_ = [("period_ms", ctypes.c_uint64), ("rate", ctypes.c_uint32),
+                ("burst", ctypes.c_uint32), ("alg", ctypes.c_int)]
+
+
+class State(ctypes.Structure):
+    _fields_ = [("t", ctypes.c_uint64), ("prev", ctypes.c_uint32), ("cur", ctypes.c_uint32)]
+
+
+class Result(ctypes.Structure):
+    _fields_ = [("allowed", ctypes.c_int), ("limit", ctypes.c_uint),
+                ("remaining", ctypes.c_uint64), ("reset_ms", ctypes.c_uint64),
+                ("retry_after_ms", ctypes.c_uint64)]
+
+
+@pytest.fixture(scope="module")
+def clib(tmp_path_factory):
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler for the differential test")
+    so = str(tmp_path_factory.mktemp("clib") / "libpcrl.so")
+    subprocess.check_call([cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-shared", "-fPIC",
+                           "-I" + os.path.join(ROOT, "gateway"),
+                           os.path.join(ROOT, "gateway", "ratelimit.c"),
+                           os.path.join(ROOT, "gateway", "util.c"), "-o", so])
+    lib = ctypes.CDLL(so)
+    lib.pc_rl_check.restype = ctypes.c_int
+    lib.pc_rl_check.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State), ctypes.c_size_t,
+                                ctypes.c_uint64, ctypes.POINTER(Result)]
+    lib.pc_rl_expires_ms.restype = ctypes.c_uint64
+    lib.pc_rl_expires_ms.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State)]
+    lib.pc_rl_limit_check.restype = ctypes.c_int
+    lib.pc_rl_limit_check.argtypes = [ctypes.POINTER(Limit), ctypes.c_void_p]
+    return lib
+
+
+def random_limit(rng):
+    rate = rng.choice([1, 2, 3, 7, 10, 100, 1000])
+    period = rng.choice([1, 7, 100, 999, 1000, 60000, 3600000])
+    if rng.random() < 0.5:
+        return gcra(rate, period, rng.choice([0, 1, 2, rate * 3]))
+    return win(rate, period)
+
+
+def random_now(rng, now):
+    roll = rng.random()
+    if roll < 0.03:
+        return max(0, now - rng.randrange(1, 200000))  # clock steps back
+    if roll < 0.06:
+        return now + rng.randrange(1, 4000000)
+    if roll < 0.4:
+        return now
+    return now + rng.randrange(0, 300)
+
+
+def stored_value(alg, st):
+    if alg == GCRA:
+        return str(st.t)
+    return "%d:%d:%d" % (st.t, st.prev, st.cur)
+
+
+def test_differential(r, sha, clib):
+    rng = random.Random(20240611)
+    for scenario in range(40):
+        n = rng.randint(1, 3)
+        limits = [random_limit(rng) for _ in range(n)]
+        carr = (Limit * n)(*[Limit(p, rate, b, a) for a, rate, p, b in limits])
+        assert all(clib.pc_rl_limit_check(ctypes.byref(carr[i]), None) == 0 for i in range(n))
+        states = (State * n)()
+        keys = keys_for("diff%d" % scenario, n)
+        r.delete(*keys)
+        now = rng.choice([0, 1, 999, 1700000000000])
+        for step in range(250):
+            now = random_now(rng, now)
+            before = [(s.t, s.prev, s.cur) for s in states]
+            res = Result()
+            clib.pc_rl_check(carr, states, n, now, ctypes.byref(res))
+            expect = [res.allowed, res.remaining, res.reset_ms, res.retry_after_ms, res.limit]
+            # One MULTI: Redis freezes its clock for a transaction, so a key
+            # written with PX 1 is still there to be read back.
+            pipe = r.pipeline(transaction=True)
+            pipe.evalsha(sha, n, *keys, *script_args(limits, now))
+            for k in keys:
+                pipe.get(k)
+                pipe.pttl(k)
+                pipe.persist(k)
+            out = pipe.execute()
+            got, out = [int(x) for x in out[0]], out[1:]
+            ctx = "scenario %d step %d now %d limits %r" % (scenario, step, now, limits)
+            assert got == expect, ctx
+            for i in range(n):
+                value, pttl = out[3 * i], out[3 * i + 1]
+                changed = before[i] != (states[i].t, states[i].prev, states[i].cur)
+                if changed:
+                    # Written, with the state C holds and its expiry.
+                    assert value == stored_value(limits[i][0], states[i]), ctx
+                    px = clib.pc_rl_expires_ms(ctypes.byref(carr[i]), ctypes.byref(states[i])) - now
+                    assert px - 1000 < pttl <= px, ctx
+                else:
+                    assert pttl in (-1, -2), ctx  # not written (persisted or absent)
+                    if value is not None:
+                        assert value == stored_value(limits[i][0], states[i]), ctx
+
+
+# ---- arguments and the production clock ----
+
+@pytest.mark.parametrize("args", [
+    ["", "gcra", "0", "1000", "0"],          # rate 0
+    ["", "gcra", "1", "0", "0"],             # period 0
+    ["", "gcra", "1", str(2 ** 36 + 1), "0"],
+    ["", "gcra", "1", str(2 ** 36), "17"],   # burst too large (T*B > 2^50)
+    ["", "leaky", "1", "1000", "0"],
+    ["", "gcra", "1.5", "1000", "0"],
+    ["", "gcra", "1", "1000"],               # too few arguments
+    [str(2 ** 42), "gcra", "1", "1000", "0"],
+])
+def test_bad_arguments(r, sha, args):
+    with pytest.raises(redis.ResponseError):
+        r.evalsha(sha, 1, "pc:{bad}:l0", *args)
+
+
+def test_redis_time(r, sha):
+    keys = keys_for("time", 2)
+    r.delete(*keys)
+    limits = [gcra(2, 60000), win(5, 60000)]
+    assert run(r, sha, keys, limits, None)[:1] == [1]
+    assert run(r, sha, keys, limits, None)[:1] == [1]
+    got = run(r, sha, keys, limits, None)
+    assert got[0] == 0 and got[4] == 0 and 0 < got[3] <= 30000
+    # The state sits on the server's clock, and expires with it.
+    tat_us = int(r.get(keys[0]))
+    sec, usec = r.time()
+    assert abs(tat_us - (sec * 1000000 + usec) - 60000000) < 5000000
+    assert 0 < r.pttl(keys[0]) <= 60000
+    assert 60000 < r.pttl(keys[1]) <= 120000
