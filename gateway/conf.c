@@ -11,6 +11,7 @@
  * Main thread only (blocking name resolution, the stable id table, plugin
  * conf_create/start/stop/free). */
 #include "conf.h"
+#include "metrics.h"
 #include "path.h"
 #include "plugins.h"
 #include "util.h"
@@ -94,52 +95,16 @@ static void smap_free(smap_t *m)
 
 /* ---- stable ids ---------------------------------------------------------- */
 
-typedef struct stable_space {
-    char *name;
-    unsigned next;
-} stable_space_t;
-
-static smap_t stable_map;          /* "space\x1fname" (owned) -> id */
-static stable_space_t *stable_spaces;
-static size_t nstable_spaces;
-
+/* The registry lives with the metrics (gateway/metrics.c), which read the
+ * names back from the admin thread. */
 unsigned pc_conf_stable_id(const char *space, const char *name)
 {
-    size_t sl = strlen(space), nl = strlen(name);
-    char *key = pc_xmalloc(sl + nl + 2);
-    memcpy(key, space, sl);
-    key[sl] = '\x1f';
-    memcpy(key + sl + 1, name, nl + 1);
-    const unsigned *id = smap_get(&stable_map, key);
-    if (id) {
-        free(key);
-        return *id;
-    }
-    stable_space_t *sp = NULL;
-    for (size_t i = 0; i < nstable_spaces; i++)
-        if (strcmp(stable_spaces[i].name, space) == 0)
-            sp = &stable_spaces[i];
-    if (!sp) {
-        stable_spaces = pc_xrealloc(stable_spaces, (nstable_spaces + 1) * sizeof(*stable_spaces));
-        sp = &stable_spaces[nstable_spaces++];
-        sp->name = pc_xstrdup(space);
-        sp->next = 1;
-    }
-    unsigned v = sp->next++;
-    smap_put(&stable_map, key, v);
-    return v;
+    return pc_stable_id(space, name);
 }
 
 void pc_conf_stable_ids_reset(void)
 {
-    for (size_t i = 0; i < stable_map.cap; i++)
-        free((char *)stable_map.keys[i]);
-    smap_free(&stable_map);
-    for (size_t i = 0; i < nstable_spaces; i++)
-        free(stable_spaces[i].name);
-    free(stable_spaces);
-    stable_spaces = NULL;
-    nstable_spaces = 0;
+    pc_stable_ids_reset();
 }
 
 /* ---- loader state, paths and messages ----------------------------------- */

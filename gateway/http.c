@@ -420,8 +420,15 @@ void pc_http_stop_timer(pc_request_t *r)
 
 /* ---- the stages -------------------------------------------------------------------- */
 
+/* MHD closes the connection when a response is queued before the body
+ * phase. A request without a body loses nothing by waiting for the final
+ * call, which comes right away, so its connection stays alive. */
 static enum MHD_Result respond_now(pc_request_t *r)
 {
+    if (r->in_headers_phase && r->bodyless) {
+        r->state = PC_RS_RESPONDED;
+        return MHD_YES;
+    }
     return queue_local_response(r);
 }
 
@@ -497,6 +504,7 @@ static enum MHD_Result after_headers_chain(pc_request_t *r, pc_chain_result_t re
     if (res == PC_CHAIN_RESPONDED)
         return respond_now(r);
     r->state = PC_RS_BODY;
+    r->in_headers_phase = false;
     return MHD_YES; /* MHD calls again with the body, then with size 0 */
 }
 
@@ -557,8 +565,11 @@ static enum MHD_Result first_call(pc_request_t *r, const char *method, const cha
         pc_request_fail(r, 400, "request.bad_header_value", NULL);
         return respond_now(r);
     }
-    if (check_header_limits(r, &r->listener->limits, hc.bytes) != 0 || check_framing(r) != 0 ||
-        canonicalize(r) != 0 || route_request(r) != 0)
+    if (check_header_limits(r, &r->listener->limits, hc.bytes) != 0 || check_framing(r) != 0)
+        return respond_now(r);
+    r->in_headers_phase = true;
+    r->bodyless = r->content_length <= 0 && !r->chunked;
+    if (canonicalize(r) != 0 || route_request(r) != 0)
         return respond_now(r);
     const pc_limits_t *lim = &r->route->limits;
     if (check_header_limits(r, lim, hc.bytes) != 0)
@@ -608,7 +619,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     case PC_RS_STREAMING:
     case PC_RS_RESPONDED:
         if (r->response_set)
-            return respond_now(r);
+            return queue_local_response(r);
         return MHD_YES;
     }
     return MHD_NO;
@@ -741,7 +752,9 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l)
 {
-    size_t mem = l->limits.max_header_bytes * 2 + l->limits.max_url_bytes + 65536;
+    /* MHD zeroes its per-connection pool between requests: keep it just big
+     * enough that our own limits (431/414, as problem+json) trip first. */
+    size_t mem = l->limits.max_header_bytes + l->limits.max_url_bytes + 8192;
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG;

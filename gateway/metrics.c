@@ -6,12 +6,17 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* ---- stable ids --------------------------------------------------------- */
+/* ---- stable ids ---------------------------------------------------------
+ * Names are appended, never removed; an open-addressing index (by hash of
+ * the name) keeps a load of many routes linear. The admin thread reads
+ * names concurrently with the main thread adding them: one mutex. */
 
 typedef struct stable_space {
     char space[16];
     char **names;                  /* index = id - 1 */
     unsigned n, cap;
+    unsigned *index;               /* slot -> id, 0 = empty */
+    unsigned index_cap;            /* power of two, > 2n */
 } stable_space_t;
 
 static pthread_mutex_t stable_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -32,24 +37,49 @@ static stable_space_t *stable_find_space(const char *space)
     return NULL;
 }
 
+static void stable_index_put(stable_space_t *s, unsigned id)
+{
+    const char *name = s->names[id - 1];
+    size_t mask = s->index_cap - 1, i = pc_hash64(name, strlen(name)) & mask;
+    while (s->index[i])
+        i = (i + 1) & mask;
+    s->index[i] = id;
+}
+
+static void stable_grow(stable_space_t *s)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->names = pc_xrealloc(s->names, s->cap * sizeof(*s->names));
+    }
+    if ((s->n + 1) * 2 >= s->index_cap) {
+        free(s->index);
+        s->index_cap = s->index_cap ? s->index_cap * 2 : 256;
+        s->index = pc_xcalloc(s->index_cap, sizeof(*s->index));
+        for (unsigned id = 1; id <= s->n; id++)
+            stable_index_put(s, id);
+    }
+}
+
 unsigned pc_stable_id(const char *space, const char *name)
 {
     pthread_mutex_lock(&stable_lock);
     stable_space_t *s = stable_find_space(space);
     unsigned id = 0;
-    for (unsigned i = 0; i < s->n; i++)
-        if (strcmp(s->names[i], name) == 0) {
-            id = i + 1;
-            break;
-        }
+    if (s->index_cap) {
+        size_t mask = s->index_cap - 1, i = pc_hash64(name, strlen(name)) & mask;
+        for (; s->index[i]; i = (i + 1) & mask)
+            if (strcmp(s->names[s->index[i] - 1], name) == 0) {
+                id = s->index[i];
+                break;
+            }
+    }
     if (id == 0) {
         PC_ASSERT(s->n + 1 < PC_METRIC_CHUNK * PC_METRIC_CHUNKS);
-        if (s->n == s->cap) {
-            s->cap = s->cap ? s->cap * 2 : 64;
-            s->names = pc_xrealloc(s->names, s->cap * sizeof(*s->names));
-        }
+        stable_grow(s);
         s->names[s->n++] = pc_xstrdup(name);
         id = s->n;
+        stable_index_put(s, id);
     }
     pthread_mutex_unlock(&stable_lock);
     return id;
@@ -64,6 +94,20 @@ const char *pc_stable_name(const char *space, unsigned id)
         name = s->names[id - 1];
     pthread_mutex_unlock(&stable_lock);
     return name;
+}
+
+void pc_stable_ids_reset(void)
+{
+    pthread_mutex_lock(&stable_lock);
+    for (size_t i = 0; i < PC_ARRAY_LEN(stable_spaces); i++) {
+        stable_space_t *s = &stable_spaces[i];
+        for (unsigned k = 0; k < s->n; k++)
+            free(s->names[k]);
+        free(s->names);
+        free(s->index);
+        memset(s, 0, sizeof(*s));
+    }
+    pthread_mutex_unlock(&stable_lock);
 }
 
 /* ---- storage ------------------------------------------------------------ */

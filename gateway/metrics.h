@@ -63,6 +63,8 @@ static inline uint64_t pc_counter_get(pc_counter_t *c)
  * start at 1 (0 means "none"). Thread-safe; ids are never reused. */
 unsigned pc_stable_id(const char *space, const char *name);
 const char *pc_stable_name(const char *space, unsigned id); /* NULL if unknown */
+/* Tests and fuzzers only: forget every name. */
+void pc_stable_ids_reset(void);
 
 /* Main thread, before publishing: make sure storage exists for id. */
 void pc_metrics_ensure_route(pc_metrics_t *m, unsigned id);

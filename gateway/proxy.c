@@ -226,8 +226,10 @@ static void on_head(void *data, unsigned status, const pc_uhdr_t *hdrs, size_t n
     r->up_status = status;
     r->up_content_length = cl;
     r->up_head_seen = true;
-    size_t cap = r->route->limits.response_buffer_bytes + 16384;
-    r->rbuf.data = pc_arena_alloc(r->arena, cap);
+    /* A body of known small size gets exactly its size; a stream gets the
+     * configured buffer plus one upstream read of slack. */
+    size_t cap = body_fits(r) ? (size_t)cl : r->route->limits.response_buffer_bytes + 16384;
+    r->rbuf.data = pc_arena_alloc(r->arena, cap ? cap : 1);
     r->rbuf.cap = cap;
     /* A small body is collected whole and sent from one buffer; anything
      * else streams as it comes. */

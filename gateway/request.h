@@ -83,6 +83,8 @@ struct pc_request {
     bool suspended;                /* MHD connection suspended by us */
     pc_request_t *susp_prev, *susp_next; /* worker's list of suspended requests */
     bool timed_out;                /* request_timeout_ms passed */
+    bool in_headers_phase;         /* MHD has not started on the body yet */
+    bool bodyless;                 /* no Content-Length > 0, not chunked */
     bool timer_armed;
     ev_timer timer;                /* request timeout */
 

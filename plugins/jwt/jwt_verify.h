@@ -16,8 +16,13 @@
  * curve size (DER is refused); EdDSA Ed25519; HS* HMAC compared with
  * CRYPTO_memcmp. The signature length must equal the key's exactly.
  *
- * Thread-safe: the set is read-only, and each call uses its own OpenSSL
- * contexts. Event-loop safe: no I/O, no locks of our own. */
+ * Thread-safe: the set is read-only; each call copies the key's prepared
+ * context into its own EVP_MD_CTX/EVP_MAC_CTX. In OpenSSL 3.0 the copy
+ * (EVP_MD_CTX_copy_ex -> EVP_PKEY_CTX_dup -> provider dupctx) only reads the
+ * source and takes atomic references; test_jwt's thread test runs clean
+ * under TSan, though libcrypto itself is not instrumented. Event-loop
+ * safe: no I/O, no locks of our own. Cost: one public-key operation plus
+ * ~3 us (RS256 ~19 us in all on the build host, see bench/). */
 #ifndef PC_JWT_VERIFY_H
 #define PC_JWT_VERIFY_H
 

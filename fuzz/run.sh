@@ -1,0 +1,51 @@
+#!/bin/sh
+# fuzz/run.sh [SECONDS]: builds every libFuzzer target with clang (ASan +
+# UBSan) and runs each for SECONDS (default 60) on a scratch copy of its
+# seed corpus. Exits non-zero on the first crash, leak or timeout.
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-60}
+out=${FUZZ_BUILD:-$src/fuzz/build}
+mkdir -p "$out"
+CC=${CC_FUZZ:-clang}
+CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I$src/gateway -I$src/include -I$src/plugins/jwt"
+JANSSON=$(pkg-config --cflags --libs jansson)
+
+build() {
+    name=$1
+    shift
+    # shellcheck disable=SC2086
+    $CC $CFLAGS -o "$out/$name" "$@"
+}
+
+cd "$src"
+build fuzz_path fuzz/fuzz_path.c gateway/path.c gateway/util.c
+build fuzz_router fuzz/fuzz_router.c gateway/router.c gateway/util.c
+build fuzz_conf fuzz/fuzz_conf.c gateway/conf.c gateway/conf_diag.c gateway/metrics.c \
+    gateway/util.c gateway/router.c gateway/lb.c gateway/path.c $JANSSON -lm -lpthread
+build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
+    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c -lcrypto $JANSSON
+
+run() {
+    name=$1
+    seeds=$2
+    dict=${3:-}
+    work="$out/corpus-$name"
+    mkdir -p "$work"
+    [ -d "$seeds" ] && cp -n "$seeds"/* "$work"/ 2>/dev/null || true
+    set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+    [ -n "$dict" ] && set -- "$@" -dict="$src/$dict"
+    echo "== $name: ${secs}s"
+    (cd "$out" && "./$name" "$@" "$work" 2>"$out/$name.log") || {
+        tail -n 60 "$out/$name.log"
+        echo "== $name: FAILED (log: $out/$name.log)"
+        exit 1
+    }
+    grep -E "^stat::number_of_executed_units" "$out/$name.log" || true
+}
+
+run fuzz_path fuzz/corpus/path
+run fuzz_router fuzz/corpus/path
+run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
+run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
+echo "== fuzzing: no findings"

@@ -1,0 +1,33 @@
+#!/bin/sh
+# scripts/test.sh: installs what is needed, builds, and runs every test:
+# unit tests (C, Check) and end-to-end tests (pytest on the real binary),
+# first in a normal -Werror build, then in an ASan+UBSan build, then a
+# short run of every fuzz target.
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(id -u)" -eq 0 ]; then
+    "$src/scripts/install-deps.sh"
+fi
+cd "$src"
+./autogen.sh >/dev/null 2>&1
+
+run_suite() {
+    name=$1
+    shift
+    build="$src/build-$name"
+    echo "== $name build: configure $*"
+    "$src/scripts/build.sh" "$build" "$@"
+    if ! make -C "$build" -j"$(nproc)" check; then
+        for log in "$build"/tests/unit/*.log "$build"/tests/e2e/*.log; do
+            [ -f "$log" ] && grep -q -E "FAIL|ERROR" "${log%.log}.trs" 2>/dev/null && tail -n 80 "$log"
+        done
+        echo "== $name build: FAILED"
+        return 1
+    fi
+}
+
+run_suite release --enable-werror
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite sanitizers --enable-werror --enable-sanitizers
+"$src/fuzz/run.sh" "${FUZZ_SECONDS:-10}"
+echo "== all tests passed"

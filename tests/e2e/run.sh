@@ -1,0 +1,20 @@
+#!/bin/sh
+# Runs the end-to-end suite. `make check` sets PC_BUILDDIR and PC_SRCDIR;
+# by hand: PC_BUILDDIR=/tmp/e2e-build tests/e2e/run.sh (from anywhere).
+# Needs Debian's /usr/bin/python3 with python3-pytest and python3-requests.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+PC_SRCDIR=${PC_SRCDIR:-$(cd "$here/../.." && pwd)}
+PC_BUILDDIR=${PC_BUILDDIR:-/tmp/e2e-build}
+PYTHONDONTWRITEBYTECODE=1
+export PC_SRCDIR PC_BUILDDIR PYTHONDONTWRITEBYTECODE
+if [ ! -x "$PC_BUILDDIR/tests/portcullis-test" ]; then
+    echo "run.sh: $PC_BUILDDIR/tests/portcullis-test is missing (make tests/portcullis-test)" >&2
+    exit 1
+fi
+if ! /usr/bin/python3 -c 'import pytest, requests' 2>/dev/null; then
+    echo "run.sh: /usr/bin/python3 lacks pytest or requests (apt-get install python3-pytest python3-requests); skipping" >&2
+    exit 77
+fi
+cd "$PC_SRCDIR"
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"
