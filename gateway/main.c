@@ -11,6 +11,7 @@
 #include "log.h"
 #include "main.h"
 #include "plugins.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -243,6 +244,7 @@ static void shutdown_all(pc_main_state_t *m)
     free_released();
     pc_accesslog_close(pc_access_log);
     pc_access_log = NULL;
+    pc_store_shutdown();
 }
 
 static int run(const char *path)
@@ -259,6 +261,10 @@ static int run(const char *path)
     ev_async_init(&m.release, release_cb);
     ev_async_start(m.loop, &m.release);
     int rc = 1;
+    if (pc_store_init(m.conf) != 0) {
+        pc_log_write(PC_LOG_ERROR, "store: cannot create the %s store", m.conf->store_type);
+        goto out;
+    }
     if (start_plugins(m.conf) != 0 || start_workers(&m) != 0) {
         pc_log_write(PC_LOG_ERROR, "startup failed");
         for (unsigned i = 0; i < m.nworkers; i++)

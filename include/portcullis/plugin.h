@@ -68,8 +68,10 @@ typedef struct pc_plugin {
     unsigned flags;    /* PC_PLUGIN_* */
     size_t req_ctx_size; /* zeroed per-request state from the arena, passed as ctx */
 
-    /* Main thread. Validate node completely into an immutable conf.
-     * On error return -1 after pc_err_set() naming the bad field. */
+    /* Main thread. Validate node (the instance's object, "type" removed)
+     * completely into an immutable conf. On error return -1 after
+     * pc_err_set() naming the bad field; if *conf was set, the core still
+     * calls conf_free(*conf), so a half-built conf needs no cleanup path. */
     int (*conf_create)(const json_t *node, void **conf, pc_err_t *err);
     int (*start)(void *conf, pc_env_t *env, pc_err_t *err);
     void (*stop)(void *conf);
@@ -176,6 +178,95 @@ void pc_async_end(pc_async_t *a, pc_status_t verdict);
 
 /* The worker's libev loop (struct ev_loop *), for plugins that do I/O. */
 void *pc_worker_loop(pc_worker_t *w);
+
+/* ---- the store (rate limits, lockouts, revocations) ---------------------
+ *
+ * One store per process, selected by the config's "store": the embedded
+ * memory store (shared by every worker of this process) or Redis (shared by
+ * every gateway of a fleet). Every call is one atomic operation. The
+ * callback runs exactly once on the calling worker's thread, possibly
+ * before the call returns (the memory store answers at once), so a plugin
+ * calls these after pc_async_begin and ends its token in the callback.
+ * rc is 0 on success, -1 when the store could not answer (unreachable,
+ * timeout, full): the plugin applies its failure policy. `local` is 1 when
+ * a Redis store fell back to local memory (fail_open policy). Keys are
+ * bytes (at most 256); the core prefixes them per fleet.
+ */
+enum { PC_RL_ALG_GCRA = 0, PC_RL_ALG_SLIDING = 1 };
+
+typedef struct pc_limit_spec {
+    uint64_t period_ms;
+    uint32_t rate;     /* requests per period */
+    uint32_t burst;    /* 0 = rate */
+    int alg;           /* PC_RL_ALG_* */
+} pc_limit_spec_t;
+
+typedef struct pc_limit_result {
+    int allowed;
+    unsigned index;            /* the most restrictive limit */
+    uint64_t remaining;
+    uint64_t reset_ms;         /* until that limit is full again */
+    uint64_t retry_after_ms;   /* when denied */
+    int local;
+} pc_limit_result_t;
+
+typedef void (*pc_store_limit_cb)(void *data, int rc, const pc_limit_result_t *res);
+typedef void (*pc_store_flag_cb)(void *data, int rc, int present);
+typedef void (*pc_store_count_cb)(void *data, int rc, uint64_t count);
+typedef void (*pc_store_done_cb)(void *data, int rc);
+
+/* Checks up to 8 limits on one key at once; a denied request consumes none. */
+void pc_store_limit(pc_worker_t *w, const void *key, size_t klen, const pc_limit_spec_t *limits,
+                    size_t n, pc_store_limit_cb cb, void *data);
+/* A flag that expires by itself (revoked jti, lockout). */
+void pc_store_flag_set(pc_worker_t *w, const void *key, size_t klen, uint64_t ttl_ms,
+                       pc_store_done_cb cb, void *data);
+void pc_store_flag_check(pc_worker_t *w, const void *key, size_t klen, pc_store_flag_cb cb,
+                         void *data);
+/* Counts events in a fixed window opened by the first one; returns the count. */
+void pc_store_count(pc_worker_t *w, const void *key, size_t klen, uint64_t window_ms,
+                    pc_store_count_cb cb, void *data);
+
+/* The worker that runs r (for the store and fetch calls). */
+pc_worker_t *pc_request_worker(pc_request_t *r);
+
+/* ---- outgoing HTTP (identity providers) ---------------------------------
+ *
+ * An asynchronous HTTP(S) request on the calling worker's loop (or the main
+ * thread's loop when w is NULL, for background refreshes started by a
+ * plugin's start()). The callback runs exactly once, on that thread, never
+ * from inside pc_fetch. The result and its strings are valid only during
+ * the callback. The response body is capped at max_body bytes (the fetch
+ * fails beyond). TLS peers are verified against the system CAs.
+ */
+typedef struct pc_fetch_req {
+    const char *method;            /* NULL = GET */
+    const char *url;
+    const char *const *headers;    /* "Name: value" strings, NULL-terminated, or NULL */
+    const void *body;
+    size_t body_len;
+    unsigned timeout_ms;           /* whole exchange; 0 = 5000 */
+    size_t max_body;               /* 0 = 1 MiB */
+} pc_fetch_req_t;
+
+typedef struct pc_fetch_result {
+    int ok;                        /* 1: an HTTP response arrived (any status) */
+    int status;
+    const char *body;              /* NUL-terminated copy */
+    size_t body_len;
+    const char *cache_control;     /* header value or NULL */
+    const char *error;             /* when !ok: a short reason for the log */
+} pc_fetch_result_t;
+
+typedef void (*pc_fetch_cb)(void *data, const pc_fetch_result_t *res);
+
+/* Returns 0, or -1 when the request could not even be started (bad URL). */
+int pc_fetch(pc_worker_t *w, const pc_fetch_req_t *req, pc_fetch_cb cb, void *data);
+
+/* Runs fn(data) on the main thread's loop (from any thread). For plugins
+ * whose workers ask a shared background task to do something (refresh keys
+ * now). */
+void pc_main_call(void (*fn)(void *), void *data);
 
 /* ---- logging ----------------------------------------------------------- */
 
