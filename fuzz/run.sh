@@ -21,6 +21,7 @@ build() {
 cd "$src"
 build fuzz_path fuzz/fuzz_path.c gateway/path.c gateway/util.c
 build fuzz_router fuzz/fuzz_router.c gateway/router.c gateway/util.c
+build fuzz_headers fuzz/fuzz_headers.c gateway/hdr.c gateway/util.c
 build fuzz_conf fuzz/fuzz_conf.c gateway/conf.c gateway/conf_diag.c gateway/metrics.c \
     gateway/util.c gateway/router.c gateway/lb.c gateway/path.c $JANSSON -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
@@ -46,6 +47,7 @@ run() {
 
 run fuzz_path fuzz/corpus/path
 run fuzz_router fuzz/corpus/path
+run fuzz_headers fuzz/corpus/headers
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 echo "== fuzzing: no findings"

@@ -568,7 +568,7 @@ static char *ip_format(const ipaddr_t *ip)
 static const field_t limit_fields[] = {
     {"max_url_bytes", FT_SIZE, offsetof(pc_limits_t, max_url_bytes), 0, 64, 1048576, 8192, NULL},
     {"max_header_bytes", FT_SIZE, offsetof(pc_limits_t, max_header_bytes), F_ROUTE, 1024, 1048576,
-     32768, NULL},
+     16384, NULL},
     {"max_headers", FT_UINT, offsetof(pc_limits_t, max_headers), F_ROUTE, 1, 1000, 100, NULL},
     {"max_body_bytes", FT_SIZE, offsetof(pc_limits_t, max_body_bytes), ROUTED, 0, 1073741824,
      1048576, NULL},

@@ -9,6 +9,7 @@
 #include "http.h"
 #include "accesslog.h"
 #include "chain.h"
+#include "hdr.h"
 #include "log.h"
 #include "path.h"
 #include "problem.h"
@@ -24,44 +25,6 @@
 
 /* ---- request id and trace context ------------------------------------------ */
 
-static bool id_char_ok(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':';
-}
-
-static bool request_id_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (n >= 128 || !id_char_ok((unsigned char)s[n]))
-            return false;
-    return n >= 8;
-}
-
-static bool is_lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-/* W3C trace context: version 00 is exactly 55 bytes; an all-zero trace id
- * or span id is invalid. Later versions may append fields. */
-static bool traceparent_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-')
-        return false;
-    if (!is_lower_hex(s, 2) || !is_lower_hex(s + 3, 32) || !is_lower_hex(s + 36, 16) ||
-        !is_lower_hex(s + 53, 2))
-        return false;
-    if (memcmp(s, "ff", 2) == 0 || (memcmp(s, "00", 2) == 0 && n != 55))
-        return false;
-    return strspn(s + 3, "0") < 32 && strspn(s + 36, "0") < 16;
-}
-
 static void request_make_id(pc_request_t *r)
 {
     static const char hex[] = "0123456789abcdef";
@@ -76,34 +39,6 @@ static void request_make_id(pc_request_t *r)
 }
 
 /* ---- headers ------------------------------------------------------------------ */
-
-static bool tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool header_name_ok(const char *s, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!tchar((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* Field values: visible characters, SP and HTAB; no CR, LF, NUL or other
- * controls (bare CR and obs-fold leftovers end up here). */
-static bool header_value_ok(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
-}
 
 typedef struct hdr_collect {
     pc_request_t *r;
@@ -136,54 +71,17 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static bool parse_content_length(const char *s, int64_t *out)
-{
-    int64_t v = 0;
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
 /* Refuses every shape that two parsers could read differently. */
 static int check_framing(pc_request_t *r)
 {
-    const char *cl = NULL, *te = NULL;
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const pc_hdr_t *h = &r->headers[i];
-        if (!header_name_ok(h->name, h->name_len))
-            return pc_request_fail(r, 400, "request.bad_header_name", NULL), -1;
-        if (!header_value_ok(h->value, h->value_len))
-            return pc_request_fail(r, 400, "request.bad_header_value", NULL), -1;
-        if (h->name_len == 14 && pc_strncaseeq(h->name, "content-length", 14)) {
-            if (cl && strcmp(cl, h->value) != 0)
-                return pc_request_fail(r, 400, "request.conflicting_length", NULL), -1;
-            cl = h->value;
-        } else if (h->name_len == 17 && pc_strncaseeq(h->name, "transfer-encoding", 17)) {
-            if (te)
-                return pc_request_fail(r, 400, "request.bad_transfer_encoding", NULL), -1;
-            te = h->value;
-        } else if (h->name_len == 4 && pc_strncaseeq(h->name, "host", 4)) {
-            if (r->host)
-                return pc_request_fail(r, 400, "request.duplicate_host", NULL), -1;
-            r->host = h->value;
-            r->host_len = h->value_len;
-        }
-    }
-    if (cl && te)
-        return pc_request_fail(r, 400, "request.length_and_chunked", NULL), -1;
-    if (te) {
-        if (strcasecmp(te, "chunked") != 0)
-            return pc_request_fail(r, 400, "request.bad_transfer_encoding", NULL), -1;
-        r->chunked = true;
-    }
-    if (cl && !parse_content_length(cl, &r->content_length))
-        return pc_request_fail(r, 400, "request.bad_content_length", NULL), -1;
+    pc_framing_t f;
+    const char *why = pc_hdr_check_framing(r->headers, r->nheaders, &f);
+    if (why)
+        return pc_request_fail(r, 400, why, NULL), -1;
+    r->content_length = f.content_length;
+    r->chunked = f.chunked;
+    r->host = f.host;
+    r->host_len = f.host_len;
     if (r->version && strcmp(r->version, "HTTP/1.1") == 0 && !r->host)
         return pc_request_fail(r, 400, "request.missing_host", NULL), -1;
     return 0;
@@ -216,8 +114,9 @@ static void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
-static bool ip_text_trusted(const pc_listener_conf_t *l, const char *ip)
+static bool ip_text_trusted(const char *ip, void *ctx)
 {
+    const pc_listener_conf_t *l = ctx;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -244,39 +143,11 @@ static void resolve_client_ip(pc_request_t *r)
         return;
     r->peer_trusted = pc_cidr_contains(l->trusted_proxies, l->ntrusted_proxies, ci->client_addr);
     const char *xff = r->peer_trusted ? pc_request_header(r, "X-Forwarded-For") : NULL;
-    if (!xff)
-        return;
-    const char *end = xff + strlen(xff);
-    while (end > xff) {
-        const char *p = end;
-        while (p > xff && p[-1] != ',')
-            p--;
-        const char *s = p, *e = end;
-        while (s < e && (*s == ' ' || *s == '\t'))
-            s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        char ip[64];
-        if (e - s <= 0 || (size_t)(e - s) >= sizeof(ip))
-            return;
-        memcpy(ip, s, (size_t)(e - s));
-        ip[e - s] = '\0';
-        if (!ip_text_trusted(l, ip)) {
-            struct in6_addr tmp;
-            if (inet_pton(AF_INET, ip, &tmp) == 1 || inet_pton(AF_INET6, ip, &tmp) == 1)
-                snprintf(r->client_ip, sizeof(r->client_ip), "%s", ip);
-            return;
-        }
-        end = p > xff ? p - 1 : xff;
-    }
+    if (xff && pc_request_header_count(r, "X-Forwarded-For") == 1)
+        pc_xff_client(xff, ip_text_trusted, (void *)l, r->client_ip, sizeof(r->client_ip));
 }
 
 /* ---- responses ------------------------------------------------------------------ */
-
-static bool hdr_named(const pc_hdr_op_t *op, const char *name)
-{
-    return strcasecmp(op->name, name) == 0;
-}
 
 /* Applies plugin edits: a set or remove of a name drops what came before. */
 static void apply_response_ops(pc_request_t *r, struct MHD_Response *resp)
@@ -288,9 +159,8 @@ static void apply_response_ops(pc_request_t *r, struct MHD_Response *resp)
                 MHD_del_response_header(resp, op->name, v);
             }
         }
-        if (op->kind != PC_HOP_REMOVE && header_value_ok(op->value, strlen(op->value)))
+        if (op->kind != PC_HOP_REMOVE && pc_hdr_value_ok(op->value, strlen(op->value)))
             MHD_add_response_header(resp, op->name, op->value);
-        (void)hdr_named;
     }
 }
 
@@ -534,7 +404,7 @@ static int canonicalize(pc_request_t *r)
     pc_path_err_t e = pc_path_canonicalize(uri, plen, r->path, &r->path_len);
     if (e != PC_PATH_OK)
         return pc_request_fail(r, 400, "request.bad_path", pc_path_strerror(e)), -1;
-    if (r->query && !header_value_ok(r->query, strlen(r->query)))
+    if (r->query && !pc_hdr_value_ok(r->query, strlen(r->query)))
         return pc_request_fail(r, 400, "request.bad_query", NULL), -1;
     return 0;
 }
@@ -542,12 +412,12 @@ static int canonicalize(pc_request_t *r)
 static void take_ids(pc_request_t *r)
 {
     const char *id = pc_request_header(r, "X-Request-Id");
-    if (id && request_id_ok(id))
+    if (id && pc_request_id_ok(id))
         r->request_id = id;
     else
         request_make_id(r);
     const char *tp = pc_request_header(r, "traceparent");
-    if (tp && pc_request_header_count(r, "traceparent") == 1 && traceparent_ok(tp))
+    if (tp && pc_request_header_count(r, "traceparent") == 1 && pc_traceparent_ok(tp))
         r->traceparent = tp;
 }
 

@@ -5,6 +5,7 @@
  * headers are the gateway's own, and plugin edits are applied last.
  */
 #include "proxy.h"
+#include "hdr.h"
 #include "http.h"
 #include "log.h"
 #include "problem.h"
@@ -16,48 +17,18 @@
 
 /* ---- headers ------------------------------------------------------------------ */
 
-static bool name_is(const char *name, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    return len == n && pc_strncaseeq(name, lit, n);
-}
-
-/* RFC 9110 §7.6.1 and the framing headers the gateway rewrites itself. */
 bool pc_proxy_hop_by_hop(const char *name, size_t len)
 {
-    static const char *const hop[] = {
-        "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding",
-        "upgrade", "trailer", "content-length", "expect", "http2-settings",
-    };
-    for (size_t i = 0; i < PC_ARRAY_LEN(hop); i++)
-        if (name_is(name, len, hop[i]))
-            return true;
-    return false;
-}
-
-/* Is `name` listed in a Connection header value (comma-separated)? */
-static bool listed_in_connection(const char *conn, const char *name, size_t len)
-{
-    const char *p = conn;
-    while (conn && *p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        if ((size_t)(p - s) == len && pc_strncaseeq(s, name, len))
-            return true;
-    }
-    return false;
+    return pc_hdr_hop_by_hop(name, len);
 }
 
 /* Headers the gateway sets itself for the upstream; client copies go. */
 static bool gateway_owned(const pc_request_t *r, const char *name, size_t len)
 {
-    return name_is(name, len, "host") || name_is(name, len, "x-forwarded-for") ||
-           name_is(name, len, "x-forwarded-proto") || name_is(name, len, "x-forwarded-host") ||
-           name_is(name, len, "x-request-id") || name_is(name, len, "traceparent") ||
-           (!r->peer_trusted && name_is(name, len, "forwarded"));
+    return pc_hdr_is(name, len, "host") || pc_hdr_is(name, len, "x-forwarded-for") ||
+           pc_hdr_is(name, len, "x-forwarded-proto") || pc_hdr_is(name, len, "x-forwarded-host") ||
+           pc_hdr_is(name, len, "x-request-id") || pc_hdr_is(name, len, "traceparent") ||
+           (!r->peer_trusted && pc_hdr_is(name, len, "forwarded"));
 }
 
 typedef struct hdr_list {
@@ -82,14 +53,6 @@ static void hl_remove(hdr_list_t *l, const char *name)
         if (!(l->h[i].name_len == len && pc_strncaseeq(l->h[i].name, name, len)))
             l->h[o++] = l->h[i];
     l->n = o;
-}
-
-static bool op_value_ok(const char *v)
-{
-    for (; *v; v++)
-        if ((unsigned char)*v < 0x20 && *v != '\t')
-            return false;
-    return true;
 }
 
 static void add_forwarding(pc_request_t *r, hdr_list_t *l)
@@ -128,7 +91,7 @@ static void build_headers(pc_request_t *r, hdr_list_t *l)
     for (size_t i = 0; i < r->nheaders; i++) {
         const pc_hdr_t *h = &r->headers[i];
         if (pc_proxy_hop_by_hop(h->name, h->name_len) || gateway_owned(r, h->name, h->name_len) ||
-            listed_in_connection(conn, h->name, h->name_len))
+            pc_hdr_listed(conn, h->name, h->name_len))
             continue;
         l->h[l->n++] = (pc_uhdr_t){h->name, h->name_len, h->value, h->value_len};
     }
@@ -136,7 +99,7 @@ static void build_headers(pc_request_t *r, hdr_list_t *l)
     for (const pc_hdr_op_t *op = r->up_ops.head; op; op = op->next) {
         if (op->kind != PC_HOP_ADD)
             hl_remove(l, op->name);
-        if (op->kind != PC_HOP_REMOVE && op_value_ok(op->value))
+        if (op->kind != PC_HOP_REMOVE && pc_hdr_value_ok(op->value, strlen(op->value)))
             hl_add(r, l, op->name, op->value);
     }
 }
@@ -211,13 +174,13 @@ static void on_head(void *data, unsigned status, const pc_uhdr_t *hdrs, size_t n
     pc_request_t *r = data;
     const char *conn = NULL;
     for (size_t i = 0; i < n; i++)
-        if (name_is(hdrs[i].name, hdrs[i].name_len, "connection"))
+        if (pc_hdr_is(hdrs[i].name, hdrs[i].name_len, "connection"))
             conn = pc_arena_strndup(r->arena, hdrs[i].value, hdrs[i].value_len);
     r->up_headers = pc_arena_alloc(r->arena, (n ? n : 1) * sizeof(pc_hdr_t));
     for (size_t i = 0; i < n; i++) {
         const pc_uhdr_t *h = &hdrs[i];
-        if (pc_proxy_hop_by_hop(h->name, h->name_len) || name_is(h->name, h->name_len, "x-request-id") ||
-            listed_in_connection(conn, h->name, h->name_len))
+        if (pc_proxy_hop_by_hop(h->name, h->name_len) || pc_hdr_is(h->name, h->name_len, "x-request-id") ||
+            pc_hdr_listed(conn, h->name, h->name_len))
             continue;
         r->up_headers[r->nup_headers++] =
             (pc_hdr_t){pc_arena_strndup(r->arena, h->name, h->name_len), h->name_len,

@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "conf.h"
+#include "hdr.h"
 #include "router.h"
 #include "upstream.h"
 
@@ -34,13 +35,6 @@ typedef enum pc_req_state {
     PC_RS_STREAMING,    /* response queued, body flowing from upstream */
     PC_RS_RESPONDED,    /* a response is set or queued */
 } pc_req_state_t;
-
-typedef struct pc_hdr {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-} pc_hdr_t;
 
 typedef enum pc_hdr_op_kind { PC_HOP_SET, PC_HOP_ADD, PC_HOP_REMOVE } pc_hdr_op_kind_t;
 

@@ -272,7 +272,7 @@ START_TEST(test_full)
 
     /* global limits: defaults + overrides */
     ck_assert_uint_eq(c->limits.max_url_bytes, 8192);
-    ck_assert_uint_eq(c->limits.max_header_bytes, 32768);
+    ck_assert_uint_eq(c->limits.max_header_bytes, 16384);
     ck_assert_uint_eq(c->limits.max_headers, 100);
     ck_assert_uint_eq(c->limits.max_body_bytes, 2048);
     ck_assert_uint_eq(c->limits.client_idle_timeout_ms, 60000);
