@@ -98,17 +98,32 @@ static int check_header_limits(pc_request_t *r, const pc_limits_t *lim, size_t b
 
 /* ---- client address ------------------------------------------------------------ */
 
+/* Dotted quad without stdio: this runs on every request. */
+static void ipv4_format(const unsigned char *a, char *buf)
+{
+    char *p = buf;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 3 ? '.' : '\0';
+    }
+}
+
 static void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (!sa)
+    if (!sa || len < INET6_ADDRSTRLEN)
         return;
     if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+        ipv4_format((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr, buf);
     } else if (sa->sa_family == AF_INET6) {
         const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a))
-            inet_ntop(AF_INET, &a->s6_addr[12], buf, (socklen_t)len);
+            ipv4_format(&a->s6_addr[12], buf);
         else
             inet_ntop(AF_INET6, a, buf, (socklen_t)len);
     }

@@ -62,9 +62,11 @@ static void add_forwarding(pc_request_t *r, hdr_list_t *l)
     hl_add(r, l, "Host", host);
     const char *xff = r->peer_trusted ? pc_request_header(r, "X-Forwarded-For") : NULL;
     if (xff) {
-        size_t n = strlen(xff) + strlen(r->peer_ip) + 3;
-        char *v = pc_arena_alloc(r->arena, n);
-        snprintf(v, n, "%s, %s", xff, r->peer_ip);
+        size_t a = strlen(xff), b = strlen(r->peer_ip);
+        char *v = pc_arena_alloc(r->arena, a + b + 3);
+        memcpy(v, xff, a);
+        memcpy(v + a, ", ", 2);
+        memcpy(v + a + 2, r->peer_ip, b + 1);
         hl_add(r, l, "X-Forwarded-For", v);
     } else {
         hl_add(r, l, "X-Forwarded-For", r->peer_ip);
@@ -286,9 +288,15 @@ int pc_proxy_start(pc_request_t *r)
     hdr_list_t hl = {0};
     build_headers(r, &hl);
     const char *path = pc_proxy_upstream_path(r);
-    size_t tlen = strlen(path) + (r->query ? strlen(r->query) + 1 : 0);
+    size_t plen = strlen(path), qlen = r->query ? strlen(r->query) : 0;
+    size_t tlen = plen + (r->query ? qlen + 1 : 0);
     char *target = pc_arena_alloc(r->arena, tlen + 1);
-    snprintf(target, tlen + 1, "%s%s%s", path, r->query ? "?" : "", r->query ? r->query : "");
+    memcpy(target, path, plen);
+    if (r->query) {
+        target[plen] = '?';
+        memcpy(target + plen + 1, r->query, qlen);
+    }
+    target[tlen] = '\0';
 
     pc_ureq_t req = {
         .method = r->method,
