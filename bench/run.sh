@@ -5,7 +5,7 @@
 #                [--no-proxy] [--no-slow] [--save] [--refresh]
 #
 # 1. Copies the shared harness ($REPO/../shared/bench) to $BENCH_HARNESS
-#    (default /tmp/portcullis-bench-harness) unless it is already there
+#    (default /tmp/pcbench-harness) unless it is already there
 #    (--refresh copies it again), and builds it (bin/, tokens/).
 # 2. Builds portcullis into $PORTCULLIS_BUILD_DIR (default /tmp/bench-build)
 #    unless PORTCULLIS_BIN is set.
@@ -27,7 +27,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=${BENCH_SHARED:-$REPO/../shared/bench}
-HARNESS=${BENCH_HARNESS:-${TMPDIR:-/tmp}/portcullis-bench-harness}
+HARNESS=${BENCH_HARNESS:-${TMPDIR:-/tmp}/pcbench-harness}
 BUILD_DIR=${PORTCULLIS_BUILD_DIR:-/tmp/bench-build}
 
 ROUNDS=5 SLOW_ROUNDS=3 DURATION=10 DO_PROXY=1 DO_SLOW=1 SAVE=0 REFRESH=0
@@ -112,6 +112,11 @@ campaign() {
 	[[ -n $LAST_RES && -s $LAST_RES/results.jsonl ]] || die "campaign $name: no results (see $out)"
 }
 
+# the harness checks a port by connecting to it: a leftover or foreign
+# listener in the bench range would be measured instead of ours
+busy=$(ss -Hltn 'sport >= 18000 and sport <= 18999' | awk '{print $4}' | tr '\n' ' ')
+[[ -z $busy ]] || die "ports in the bench range 18000-18999 are in use: $busy (another benchmark running?)"
+
 JSONL=() DIRS=()
 PROXY_TARGETS="portcullis haproxy nginx2 direct"
 SLOW_TARGETS="slow-portcullis slow-haproxy slow-nginx2"
@@ -147,6 +152,7 @@ if ((SAVE)); then
 		b=$(basename "$d")
 		mkdir -p "$dest/$b"
 		cp "$d/results.jsonl" "$d/meta.txt" "$d/summary.md" "$dest/$b/"
+		[[ -f $d/run/pcb-gateway.txt ]] && cp "$d/run/pcb-gateway.txt" "$dest/$b/"   # which binary
 	done
 	log "saved to $dest"
 fi

@@ -6,6 +6,10 @@
  *   '!'  "!<header JSON>\n<payload JSON>\n<signature bytes>": the harness
  *        base64url-encodes the parts, so the fuzzer explores JSON directly
  *        instead of through base64;
+ *   '@'  the rest is a request header value or query string for the jwt
+ *        plugin's credential extraction (jwt_http.c: Authorization Bearer,
+ *        Cookie, query parameter) and a Cache-Control value (JWKS caching);
+ *        a token found in it goes through the token path too;
  *   else the input is a compact token as received in a bearer header.
  * The key set is fixed (HS256, ES256, EdDSA with kids; RS256 without); the
  * seeds in fuzz/corpus/jwt/ were signed with the matching private keys, which
@@ -15,7 +19,7 @@
  * Build and run (60 s):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iplugins/jwt fuzz/fuzz_jwt.c \
  *       plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c plugins/jwt/jwt_verify.c \
- *       plugins/jwt/jwt_claims.c -lcrypto -ljansson -o /tmp/fuzz_jwt
+ *       plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c -lcrypto -ljansson -o /tmp/fuzz_jwt
  *   /tmp/fuzz_jwt -max_total_time=60 -dict=fuzz/jwt.dict /tmp/jwt_corpus fuzz/corpus/jwt */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 
 #include "jwt_claims.h"
+#include "jwt_http.h"
 #include "jwt_keys.h"
 #include "jwt_token.h"
 #include "jwt_verify.h"
@@ -190,6 +195,34 @@ static void fuzz_jwks(const uint8_t *data, size_t size)
     pc_jwk_set_unref(s);
 }
 
+/* "@..." -> the credential and Cache-Control parsers of jwt_http.c. */
+static void fuzz_http(const uint8_t *data, size_t size)
+{
+    const char *s = (const char *)data, *v;
+    char *z;
+    size_t n;
+    int nc;
+
+    if (jwt_http_bearer(s, size, &v, &n) == JWT_AUTHZ_BEARER) {
+        if (n == 0 || v < s || v + n > s + size)
+            abort();
+        fuzz_token(v, n);
+    }
+    if (jwt_http_cookie(s, size, "access_token", &v, &n) > 0 && (v < s || v + n > s + size))
+        abort();
+    if (jwt_http_query(s, size, "access_token", &v, &n) > 0 && (v < s || v + n > s + size))
+        abort();
+    (void)jwt_http_value_ok(s, size);
+    z = malloc(size + 1);
+    if (!z)
+        abort();
+    memcpy(z, s, size);
+    z[size] = '\0';
+    if (jwt_http_max_age(z, &nc) > 10L * 365 * 86400)
+        abort();
+    free(z);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned char out[64];
@@ -199,6 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_jwks(data, size);
     } else if (size > 0 && data[0] == '!') {
         fuzz_raw(data + 1, size - 1);
+    } else if (size > 0 && data[0] == '@') {
+        fuzz_http(data + 1, size - 1);
     } else {
         fuzz_token((const char *)data, size);
         (void)pc_jwt_b64url_decode((const char *)data, size, out, sizeof(out), &n, 1);

@@ -25,7 +25,7 @@ build fuzz_headers fuzz/fuzz_headers.c gateway/hdr.c gateway/util.c
 build fuzz_conf fuzz/fuzz_conf.c gateway/conf.c gateway/conf_diag.c gateway/metrics.c \
     gateway/util.c gateway/router.c gateway/lb.c gateway/path.c $JANSSON -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
-    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c -lcrypto $JANSSON
+    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c -lcrypto $JANSSON
 
 run() {
     name=$1

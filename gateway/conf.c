@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "path.h"
 #include "plugins.h"
+#include "redis.h"
 #include "util.h"
 
 #include <portcullis/plugin.h>
@@ -786,23 +787,124 @@ static void parse_access_log(ld_t *l, const json_t *v)
     }
 }
 
+enum { ST_TYPE, ST_MAX_BYTES, ST_URL, ST_USERNAME, ST_PASSWORD, ST_CONNECT, ST_COMMAND,
+       ST_ON_ERROR, ST_PREFIX, ST_BATCH };
+
 static const field_t store_fields[] = {
-    {"type", FT_STR, offsetof(pc_conf_t, store_type), 0, 0, 0, 0, "memory"},
-    {"max_bytes", FT_SIZE, offsetof(pc_conf_t, store_max_bytes), 0, 1048576, 68719476736LL,
-     67108864, NULL},
+    [ST_TYPE] = {"type", FT_STR, offsetof(pc_conf_t, store_type), 0, 0, 0, 0, "memory"},
+    [ST_MAX_BYTES] = {"max_bytes", FT_SIZE, offsetof(pc_conf_t, store_max_bytes), 0, 1048576,
+                      68719476736LL, 67108864, NULL},
+    [ST_URL] = {"url", FT_STR, offsetof(pc_conf_t, store_url), 0, 0, 0, 0, NULL},
+    [ST_USERNAME] = {"username", FT_STR, offsetof(pc_conf_t, store_username), 0, 0, 0, 0, NULL},
+    [ST_PASSWORD] = {"password", FT_ANY, NOOFF, 0, 0, 0, 0, NULL},
+    [ST_CONNECT] = {"connect_timeout_ms", FT_UINT, offsetof(pc_conf_t, store_connect_timeout_ms),
+                    0, 1, 60000, 500, NULL},
+    [ST_COMMAND] = {"command_timeout_ms", FT_UINT, offsetof(pc_conf_t, store_command_timeout_ms),
+                    0, 1, 60000, 200, NULL},
+    [ST_ON_ERROR] = {"on_error", FT_STR, offsetof(pc_conf_t, store_on_error), 0, 0, 0, 0,
+                     "fail_closed"},
+    [ST_PREFIX] = {"prefix", FT_STR, offsetof(pc_conf_t, store_prefix), F_EMPTY_OK, 0, 0, 0,
+                   "pc:"},
+    [ST_BATCH] = {"batch", FT_BOOL, offsetof(pc_conf_t, store_batch), 0, 0, 0, 1, NULL},
 };
+
+/* The redis part of "store": URL (resolved to a numeric address here, on
+ * the main thread, so that no worker ever waits on DNS), credentials. */
+static void parse_store_redis(ld_t *l, const json_t *v, uint64_t mask)
+{
+    pc_conf_t *c = l->c;
+    if (!c->store_url) {
+        if (!json_object_get(v, "url"))
+            ld_err(l, "store.url", "required for type redis");
+        return;
+    }
+    pc_redis_addr_t a;
+    char why[256];
+    if (pc_redis_url_parse(c->store_url, &a, why, sizeof(why)) != 0) {
+        ld_err(l, "store.url", "%s", why);
+        return;
+    }
+    c->store_port = a.port;
+    c->store_db = a.db;
+    c->store_unix_path = a.unix_path;
+    a.unix_path = NULL;
+    if (a.username && c->store_username)
+        ld_err(l, "store.username", "given twice (also in store.url)");
+    if (a.username && !c->store_username) {
+        c->store_username = a.username;
+        a.username = NULL;
+    }
+    if (a.password) {
+        if (json_object_get(v, "password"))
+            ld_err(l, "store.password", "given twice (also in store.url)");
+        ld_warn(l, "store.url", "password written inline in the URL; prefer \"password\": "
+                                "{\"env\": \"NAME\"} or {\"file\": \"/path\"}");
+        c->store_password = a.password;
+        a.password = NULL;
+    }
+    const json_t *pw = valid(v, mask, store_fields, ST_PASSWORD);
+    if (pw && !c->store_password) {
+        pc_err_t err = {l->d, "store", 0};
+        size_t len = 0;
+        c->store_password = pc_conf_secret(v, "password", &len, &err);
+        if (err.failed)
+            l->nerr++;
+        else if (c->store_password && strlen(c->store_password) != len)
+            ld_err(l, "store.password", "must not contain NUL characters");
+    }
+    if (c->store_username && !c->store_password)
+        ld_err(l, "store.username", "needs a password");
+    if (a.host) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char host[INET6_ADDRSTRLEN];
+        struct in6_addr tmp;
+        if (inet_pton(AF_INET, a.host, &tmp) == 1 || inet_pton(AF_INET6, a.host, &tmp) == 1) {
+            c->store_host = pc_xstrdup(a.host);
+        } else if (!pc_conf_resolve_hook) {
+            ld_err(l, "store.url", "cannot resolve %s: name resolution is disabled", a.host);
+        } else if (pc_conf_resolve_hook(a.host, a.port, &ss, &sl, why, sizeof(why)) != 0) {
+            ld_err(l, "store.url", "cannot resolve %s: %s", a.host, why);
+        } else {
+            const void *src = ss.ss_family == AF_INET6
+                                  ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                                  : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+            if (inet_ntop(ss.ss_family, src, host, sizeof(host)))
+                c->store_host = pc_xstrdup(host);
+            else
+                ld_err(l, "store.url", "cannot resolve %s", a.host);
+        }
+    }
+    pc_redis_addr_clear(&a);
+}
 
 static void parse_store(ld_t *l, const json_t *v)
 {
     pc_conf_t *c = l->c;
-    const json_t *t = json_is_object(v) ? json_object_get(v, "type") : NULL;
-    if (json_is_string(t) && strcmp(json_string_value(t), "redis") == 0) {
-        ld_err(l, "store.type", "store type redis is not supported yet");
+    uint64_t mask = parse_obj(l, v, "store", store_fields, PC_ARRAY_LEN(store_fields), c, true, 0);
+    if (!json_is_object(v))
+        return;
+    bool redis = c->store_type && strcmp(c->store_type, "redis") == 0;
+    if (c->store_type && !redis && strcmp(c->store_type, "memory") != 0) {
+        ld_err(l, "store.type", "must be \"memory\" or \"redis\"");
         return;
     }
-    parse_obj(l, v, "store", store_fields, PC_ARRAY_LEN(store_fields), c, true, 0);
-    if (c->store_type && strcmp(c->store_type, "memory") != 0)
-        ld_err(l, "store.type", "must be \"memory\"");
+    if (!redis) {
+        for (size_t i = ST_URL; i < PC_ARRAY_LEN(store_fields); i++)
+            if (json_object_get(v, store_fields[i].key)) {
+                jp_t p;
+                ld_err(l, jp_key(&p, "store", store_fields[i].key), "only for type redis");
+            }
+        return;
+    }
+    if (c->store_on_error && strcmp(c->store_on_error, "fail_open") != 0 &&
+        strcmp(c->store_on_error, "fail_closed") != 0)
+        ld_err(l, "store.on_error", "must be \"fail_open\" or \"fail_closed\"");
+    if (c->store_prefix && strlen(c->store_prefix) > 64)
+        ld_err(l, "store.prefix", "longer than 64 bytes");
+    if (c->store_prefix && (strchr(c->store_prefix, '{') || strchr(c->store_prefix, '}')))
+        ld_err(l, "store.prefix", "must not contain { or } (the store adds the hash tag)");
+    parse_store_redis(l, v, mask);
 }
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug"};
@@ -1879,6 +1981,15 @@ void pc_conf_free(pc_conf_t *c)
     free(c->admin_address);
     free(c->access_log_path);
     free(c->store_type);
+    free(c->store_url);
+    free(c->store_host);
+    free(c->store_unix_path);
+    free(c->store_username);
+    if (c->store_password)
+        explicit_bzero(c->store_password, strlen(c->store_password));
+    free(c->store_password);
+    free(c->store_on_error);
+    free(c->store_prefix);
     free(c->user);
     free(c->path);
     json_decref(c->root);
@@ -1920,6 +2031,19 @@ int pc_conf_reload_compatible(const pc_conf_t *old, const pc_conf_t *nw, pc_diag
     }
     if (!str_eq(old->user, nw->user)) {
         pc_diag_error(diag, "user", "changing the user requires a restart");
+        rc = -1;
+    }
+    /* The store is created once (gateway/store.c). */
+    if (!str_eq(old->store_type, nw->store_type) || old->store_max_bytes != nw->store_max_bytes ||
+        !str_eq(old->store_url, nw->store_url) || !str_eq(old->store_host, nw->store_host) ||
+        old->store_port != nw->store_port || !str_eq(old->store_unix_path, nw->store_unix_path) ||
+        old->store_db != nw->store_db || !str_eq(old->store_username, nw->store_username) ||
+        !str_eq(old->store_password, nw->store_password) ||
+        old->store_connect_timeout_ms != nw->store_connect_timeout_ms ||
+        old->store_command_timeout_ms != nw->store_command_timeout_ms ||
+        !str_eq(old->store_on_error, nw->store_on_error) ||
+        !str_eq(old->store_prefix, nw->store_prefix) || old->store_batch != nw->store_batch) {
+        pc_diag_error(diag, "store", "changing the store requires a restart");
         rc = -1;
     }
     return rc;

@@ -133,8 +133,21 @@ typedef struct pc_conf {
 
     char *access_log_path;         /* NULL: off; "stderr"/"stdout" or a path */
 
-    char *store_type;              /* "memory" */
-    size_t store_max_bytes;
+    char *store_type;              /* "memory" | "redis" */
+    size_t store_max_bytes;        /* memory store (also the redis fail_open fallback) */
+    /* "type": "redis" only (docs/config.md#store); fixed for the process's life */
+    char *store_url;               /* as configured: may hold a password, never log it */
+    char *store_host;              /* numeric address (a name is resolved at load), or NULL */
+    unsigned store_port;
+    char *store_unix_path;         /* unix:// URL, or NULL */
+    unsigned store_db;
+    char *store_username;          /* NULL: AUTH without user name */
+    char *store_password;          /* NULL: no AUTH */
+    unsigned store_connect_timeout_ms;
+    unsigned store_command_timeout_ms;
+    char *store_on_error;          /* "fail_open" | "fail_closed" */
+    char *store_prefix;            /* Redis key prefix, default "pc:" */
+    bool store_batch;              /* one EVALSHA per loop iteration (not for Redis Cluster) */
 
     pc_upstream_conf_t *upstreams;
     size_t nupstreams;

@@ -8,6 +8,7 @@
 #include "accesslog.h"
 #include "admin.h"
 #include "conf.h"
+#include "fetch.h"
 #include "log.h"
 #include "main.h"
 #include "plugins.h"
@@ -242,6 +243,9 @@ static void shutdown_all(pc_main_state_t *m)
     pc_publish_conf(NULL);
     pc_conf_release(m->conf);
     free_released();
+    /* After the plugins stopped: their pending main-thread calls and
+     * fetches end now (callbacks see "shutdown"). */
+    pc_fetch_main_shutdown();
     pc_accesslog_close(pc_access_log);
     pc_access_log = NULL;
     pc_store_shutdown();
@@ -261,6 +265,10 @@ static int run(const char *path)
     ev_async_init(&m.release, release_cb);
     ev_async_start(m.loop, &m.release);
     int rc = 1;
+    if (pc_fetch_main_init(m.loop) != 0) {
+        pc_log_write(PC_LOG_ERROR, "cannot set up the HTTP client (libcurl)");
+        goto out;
+    }
     if (pc_store_init(m.conf) != 0) {
         pc_log_write(PC_LOG_ERROR, "store: cannot create the %s store", m.conf->store_type);
         goto out;

@@ -3,6 +3,7 @@
 -- one clock. Same arithmetic, same results (ratelimit.h documents the
 -- algorithms); tests/unit/test_ratelimit_lua.py checks both side by side.
 --
+-- Single mode, one check:
 -- KEYS[i]  state of limit i. All keys of one check must share a Redis
 --          Cluster slot: the caller hash-tags them, e.g. "pc:{user42}:l0".
 -- ARGV[1]  now in ms; empty in production, where redis TIME is the clock
@@ -14,6 +15,16 @@
 -- pc_rl_result_t. An allowed check writes every key, with PX set to the
 -- moment its state equals the empty state; a denied one writes nothing
 -- unless the clock stepped back (see fix below).
+--
+-- Batch mode, several independent checks in one call (gateway/store.c
+-- sends the checks of one event-loop iteration together; its keys then span
+-- several hash tags, so not for Redis Cluster):
+-- ARGV[1] "batch", ARGV[2] now as above, then per check: its number of
+--          limits n, then its 4 * n limit arguments as above.
+-- KEYS     the keys of every check, in the same order.
+-- Returns the five values of each check, one after the other. Every
+-- argument is validated before anything is written; each check is the
+-- single-mode check, run in turn within the one atomic call.
 --
 -- Numbers are Lua doubles: every value stays an integer below 2^53 (the
 -- bounds below equal PC_RL_MAX_* in ratelimit.h), division goes through
@@ -34,6 +45,56 @@ end
 
 local function cdiv(a, b) return -idiv(-a, b) end
 
+-- One GCRA limit alone, the common check: eval_gcra plus the write-back
+-- below, without the tables. t = cdiv(period * 1000, rate) and burst
+-- (resolved: never 0) come validated. Returns the first four result values.
+local function gcra_one(key, t, burst, now)
+  local cap, nowus = t * burst, now * 1000
+  local tat = tonumber(redis.call('GET', key)) or 0
+  if tat > nowus + cap then
+    -- the clock stepped back: normalised to a full bucket, which is refused
+    -- (cap + t > cap); the normalised state is stored (fix)
+    tat = nowus + cap
+    redis.call('SET', key, string.format('%.0f', tat), 'PX',
+               string.format('%.0f', cdiv(tat - nowus, 1000)))
+    return 0, 0, cdiv(tat - nowus, 1000), cdiv(tat + t - cap - nowus, 1000)
+  end
+  if tat < nowus then tat = nowus end
+  if tat + t - nowus > cap then
+    return 0, 0, cdiv(tat - nowus, 1000), cdiv(tat + t - cap - nowus, 1000)
+  end
+  local new = tat + t
+  local reset = cdiv(new - nowus, 1000)
+  redis.call('SET', key, string.format('%.0f', new), 'PX', string.format('%.0f', reset))
+  return 1, idiv(cap - (new - nowus), t), reset, 0
+end
+
+-- Fast path for the most common call, a single-mode check of one GCRA limit
+-- with valid arguments, before the general path's functions are even
+-- created (a script's top level runs on every call). Anything else, invalid
+-- arguments included, takes the general path below, which raises the errors.
+if #KEYS == 1 and #ARGV == 5 and ARGV[2] == 'gcra' then
+  local rate, period, burst = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local fake = ARGV[1] ~= '' and tonumber(ARGV[1]) or 0
+  if rate and period and burst and fake and rate % 1 == 0 and period % 1 == 0 and
+      burst % 1 == 0 and fake % 1 == 0 and rate >= 1 and rate < 2 ^ 32 and period >= 1 and
+      period <= MAX_PERIOD and burst >= 0 and burst < 2 ^ 32 and fake >= 0 and
+      fake < MAX_NOW then
+    if burst == 0 then burst = rate end
+    local t = cdiv(period * 1000, rate)
+    if burst <= idiv(MAX_SPAN, t) then
+      if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME
+      local now = fake
+      if ARGV[1] == '' then
+        local tm = redis.call('TIME')
+        now = tonumber(tm[1]) * 1000 + idiv(tonumber(tm[2]), 1000)
+      end
+      local a, b, c, d = gcra_one(KEYS[1], t, burst, now)
+      return {a, b, c, d, 0}
+    end
+  end
+end
+
 local function int_arg(s, lo, hi)
   local n = tonumber(s)
   if not n or n ~= math.floor(n) or n < lo or n > hi then
@@ -42,14 +103,14 @@ local function int_arg(s, lo, hi)
   return n
 end
 
-local function now_ms()
-  if ARGV[1] ~= '' then return int_arg(ARGV[1], 0, MAX_NOW - 1) end
+local function now_ms(arg)
+  if arg ~= '' then return int_arg(arg, 0, MAX_NOW - 1) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + idiv(tonumber(t[2]), 1000)
 end
 
-local function parse_limit(i)
-  local base = 2 + 4 * (i - 1)
+-- The limit whose 4 arguments start at ARGV[base].
+local function parse_limit(base)
   local l = {alg = ARGV[base]}
   l.rate = int_arg(ARGV[base + 1], 1, 2 ^ 32 - 1)
   l.period = int_arg(ARGV[base + 2], 1, MAX_PERIOD)
@@ -155,23 +216,61 @@ local function worse(c, b)
   return c.reset > b.reset
 end
 
+-- One check: limits ls (parsed), their keys KEYS[k + 1 ..]. Returns the
+-- five result values.
+local function check(ls, k, now)
+  if #ls == 1 and ls[1].alg == 'gcra' then
+    local a, b, c, d = gcra_one(KEYS[k + 1], ls[1].t, ls[1].burst, now)
+    return a, b, c, d, 0
+  end
+  local results, best = {}, nil
+  for i = 1, #ls do
+    local l, r = ls[i], nil
+    if l.alg == 'gcra' then r = eval_gcra(l, KEYS[k + i], now) else r = eval_sliding(l, KEYS[k + i], now) end
+    r.index = i - 1
+    results[i] = r
+    if not best or worse(r, best) then best = r end
+  end
+  for i = 1, #ls do
+    local w = results[i].fix
+    if best.allowed == 1 then w = results[i].commit end
+    if w then redis.call('SET', KEYS[k + i], w[1], 'PX', w[2]) end
+  end
+  return best.allowed, best.remaining, best.reset, best.retry, best.index
+end
+
+if ARGV[1] == 'batch' then
+  -- Validate every check before running any: an error must not leave the
+  -- checks before it written.
+  local checks, a, nkeys = {}, 3, 0
+  while a <= #ARGV do
+    local n = int_arg(ARGV[a], 1, 8)
+    if a + 4 * n > #ARGV then error('ratelimit.lua: batch: too few arguments') end
+    local ls = {}
+    for i = 1, n do ls[i] = parse_limit(a + 1 + 4 * (i - 1)) end
+    checks[#checks + 1] = {ls = ls, k = nkeys}
+    nkeys = nkeys + n
+    a = a + 1 + 4 * n
+  end
+  if #checks == 0 or nkeys ~= #KEYS then
+    error('ratelimit.lua: batch: the keys do not match the checks')
+  end
+  if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME
+  local now = now_ms(ARGV[2])
+  local out = {}
+  for j = 1, #checks do
+    local b = 5 * (j - 1)
+    out[b + 1], out[b + 2], out[b + 3], out[b + 4], out[b + 5] = check(checks[j].ls, checks[j].k, now)
+  end
+  return out
+end
+
 if #KEYS < 1 or #KEYS > 8 or #ARGV ~= 1 + 4 * #KEYS then
   error('ratelimit.lua: need 1..8 keys and 1 + 4 * #KEYS arguments')
 end
+local ls = {}
+for i = 1, #KEYS do ls[i] = parse_limit(2 + 4 * (i - 1)) end
 if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME
-local now = now_ms()
-local results, best = {}, nil
-for i = 1, #KEYS do
-  local l = parse_limit(i)
-  local r
-  if l.alg == 'gcra' then r = eval_gcra(l, KEYS[i], now) else r = eval_sliding(l, KEYS[i], now) end
-  r.index = i - 1
-  results[i] = r
-  if not best or worse(r, best) then best = r end
-end
-for i = 1, #KEYS do
-  local w = results[i].fix
-  if best.allowed == 1 then w = results[i].commit end
-  if w then redis.call('SET', KEYS[i], w[1], 'PX', w[2]) end
-end
-return {best.allowed, best.remaining, best.reset, best.retry, best.index}
+local now = now_ms(ARGV[1])
+local a, b, c, d, e = check(ls, 0, now)
+return {a, b, c, d, e}

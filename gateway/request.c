@@ -169,6 +169,28 @@ void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data) { pc_arena_o
 void *pc_worker_loop(pc_worker_t *w) { return w->loop; }
 pc_worker_t *pc_request_worker(pc_request_t *r) { return r->worker; }
 
+/* ---- outcome ------------------------------------------------------------------ */
+
+const char *pc_request_reason(const pc_request_t *r) { return r->reason; }
+const char *pc_request_stopped_by(const pc_request_t *r) { return r->stopped_by; }
+
+int pc_request_stopped_by_auth(const pc_request_t *r)
+{
+    if (!r->stopped_by || !r->route)
+        return 0;
+    for (size_t i = 0; i < r->route->nchain; i++) {
+        const pc_plugin_inst_t *inst = r->route->chain[i];
+        if (inst->name == r->stopped_by)
+            return (inst->type->flags & PC_PLUGIN_AUTHENTICATES) != 0;
+    }
+    return 0;
+}
+
+int pc_request_upstream_status(const pc_request_t *r)
+{
+    return r->up_head_seen && !r->response_set ? (int)r->up_status : 0;
+}
+
 void pc_rlog(pc_request_t *r, int level, const char *fmt, ...)
 {
     if (level > pc_log_level)

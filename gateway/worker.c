@@ -10,9 +10,11 @@
 #include "worker.h"
 #include "http.h"
 #include "chain.h"
+#include "fetch.h"
 #include "log.h"
 #include "proxy.h"
 #include "request.h"
+#include "store.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -92,7 +94,9 @@ pc_wgen_t *pc_wgen_acquire(pc_worker_t *w)
 void pc_wgen_release(pc_worker_t *w, pc_wgen_t *g)
 {
     PC_ASSERT(g->inflight > 0);
-    if (--g->inflight > 0 || g == w->gen)
+    /* While destroying, pc_worker_destroy frees every wgen: a request
+     * released by a plugin's worker_free must not free its wgen again. */
+    if (--g->inflight > 0 || g == w->gen || w->destroying)
         return;
     for (pc_wgen_t **pp = &w->retired; *pp; pp = &(*pp)->next)
         if (*pp == g) {
@@ -152,11 +156,17 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
         pc_daemon_t *d = &w->daemons[i];
         if (!d->mhd)
             continue;
-        for (int k = 0; d->resume_pending && k < 8; k++) {
+        /* Run MHD here while it has work that needs no I/O (resumed
+         * connections, buffered data: timeout 0), instead of paying one
+         * more loop iteration and epoll_wait for it; bounded. */
+        MHD_UNSIGNED_LONG_LONG to = 1;
+        for (int k = 0; k < 8; k++) {
+            bool ready = MHD_get_timeout(d->mhd, &to) == MHD_YES && to == 0;
+            if (!d->resume_pending && !ready)
+                break;
             d->resume_pending = false;
             MHD_run(d->mhd);
         }
-        MHD_UNSIGNED_LONG_LONG to;
         if (MHD_get_timeout(d->mhd, &to) == MHD_YES) {
             ev_timer_stop(loop, &d->timer);
             ev_timer_set(&d->timer, (double)to / 1000.0, 0.);
@@ -339,6 +349,8 @@ static void *worker_main(void *arg)
     ev_run(w->loop, 0);
     /* Past the drain: anything still suspended is abandoned so MHD can stop. */
     worker_stop_daemons(w);
+    /* Then the store connection: its pending callbacks end their tokens. */
+    pc_store_worker_stop(w);
     return NULL;
 }
 
@@ -347,8 +359,16 @@ int pc_worker_start(pc_worker_t *w)
     w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (!w->loop)
         return -1;
+    w->fetcher = pc_fetcher_new(w->loop);
+    if (!w->fetcher)
+        pc_log_write(PC_LOG_WARN, "worker %u: no HTTP client for plugins (libcurl)", w->id);
     worker_take_current(w);
-    w->uclient = pc_uclient_new(w->loop, NULL);
+    /* Idle keep-alive connections kept per target: as many as a burst of
+     * slow requests needs, or every wave reconnects (nginx's bench peer
+     * keeps 1024). */
+    const pc_uclient_opts_t uopts = {.max_idle_per_target = 1024};
+    w->uclient = pc_uclient_new(w->loop, &uopts);
+    pc_store_worker_start(w);
     ev_async_init(&w->wake, wake_cb);
     w->wake.data = w;
     ev_async_start(w->loop, &w->wake);
@@ -387,6 +407,12 @@ void pc_worker_join(pc_worker_t *w)
 
 void pc_worker_destroy(pc_worker_t *w)
 {
+    w->destroying = true;
+    /* First: fetch callbacks still end their requests' tokens, which needs
+     * the wgens and the loop. */
+    pc_fetcher_free(w->fetcher);
+    w->fetcher = NULL;
+    pc_store_worker_stop(w); /* normally done by the thread already */
     if (w->uclient)
         pc_uclient_free(w->uclient);
     while (w->retired) {

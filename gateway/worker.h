@@ -50,6 +50,7 @@ typedef struct pc_worker {
     pc_daemon_t *daemons;
     size_t ndaemons;
     pc_uclient_t *uclient;
+    struct pc_fetcher *fetcher;    /* pc_fetch for plugins (gateway/fetch.h) */
     pc_wgen_t *gen;                /* current */
     pc_wgen_t *retired;
     ev_async wake;                 /* new config or shutdown */
@@ -62,6 +63,7 @@ typedef struct pc_worker {
     pc_request_t *suspended_head;  /* requests waiting on async work */
     pc_metrics_t metrics;
     uint64_t rng;
+    bool destroying;               /* pc_worker_destroy runs: it frees every wgen itself */
 } pc_worker_t;
 
 /* Main thread: create sockets for every listener (SO_REUSEPORT) and the

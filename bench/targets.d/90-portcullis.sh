@@ -19,6 +19,12 @@
 #   <repo>/build/portcullis          (an in-tree build directory)
 #   /tmp/bench-build/portcullis      (what bench/run.sh builds)
 # Workers: $PORTCULLIS_WORKERS (default 2, like the peers).
+#
+# The binary is copied to $RUN/pcb-gateway and started under that name: on a
+# shared box another session's `pkill -9 portcullis` (matched on the process
+# name) killed the gateway in the middle of a campaign. The copy also pins the
+# binary for the whole run while others rebuild. The harness still stops it
+# by PID.
 
 PORTCULLIS_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PORTCULLIS_WORKERS=${PORTCULLIS_WORKERS:-2}
@@ -46,10 +52,13 @@ portcullis_start() {
 	mkdir -p "$dir"
 	render "$PORTCULLIS_CONF/$tmpl" "$dir/portcullis.json" \
 		PORT="$port" ADMIN_PORT=$((port + 50)) WORKERS="$PORTCULLIS_WORKERS" "$@"
-	"$bin" -t -c "$dir/portcullis.json" >"$dir/check.txt" 2>&1 ||
+	if [[ ! -x $RUN/pcb-gateway ]]; then
+		cp "$bin" "$RUN/pcb-gateway"
+		echo "$bin $(sha256sum <"$bin" | cut -c1-16) $("$bin" --version 2>&1 | head -1)" >"$RUN/pcb-gateway.txt"
+	fi
+	"$RUN/pcb-gateway" -t -c "$dir/portcullis.json" >"$dir/check.txt" 2>&1 ||
 		die "portcullis config $name: $(cat "$dir/check.txt")"
-	echo "$bin" >"$dir/binary.txt"
-	spawn "$name" "$bin" -c "$dir/portcullis.json"
+	spawn "$name" "$RUN/pcb-gateway" -c "$dir/portcullis.json"
 }
 
 target portcullis 18401 tokens=rs256 \

@@ -218,7 +218,10 @@ typedef void (*pc_store_done_cb)(void *data, int rc);
 /* Checks up to 8 limits on one key at once; a denied request consumes none. */
 void pc_store_limit(pc_worker_t *w, const void *key, size_t klen, const pc_limit_spec_t *limits,
                     size_t n, pc_store_limit_cb cb, void *data);
-/* A flag that expires by itself (revoked jti, lockout). */
+/* A flag that expires by itself (revoked jti, lockout). w may be NULL for
+ * callers that are not workers (the admin thread's POST /revocations): the
+ * callback then runs on whatever thread the store answers from, and the
+ * caller waits for it. */
 void pc_store_flag_set(pc_worker_t *w, const void *key, size_t klen, uint64_t ttl_ms,
                        pc_store_done_cb cb, void *data);
 void pc_store_flag_check(pc_worker_t *w, const void *key, size_t klen, pc_store_flag_cb cb,
@@ -229,6 +232,31 @@ void pc_store_count(pc_worker_t *w, const void *key, size_t klen, uint64_t windo
 
 /* The worker that runs r (for the store and fetch calls). */
 pc_worker_t *pc_request_worker(pc_request_t *r);
+
+/* ---- how the request ended (on_response, on_log) ------------------------ */
+
+/* The machine-readable reason when the gateway answered itself
+ * ("rate_limit.exceeded", "plugin.timeout"), NULL when the upstream did. */
+const char *pc_request_reason(const pc_request_t *r);
+/* The plugin instance whose verdict set the response, or NULL. */
+const char *pc_request_stopped_by(const pc_request_t *r);
+/* 1 when the response was set by a plugin with PC_PLUGIN_AUTHENTICATES
+ * (a credential was refused), else 0. */
+int pc_request_stopped_by_auth(const pc_request_t *r);
+/* The status the upstream answered with, 0 when no upstream response was
+ * relayed (the gateway answered, or the upstream failed). */
+int pc_request_upstream_status(const pc_request_t *r);
+
+/* ---- core counters (rendered on /metrics) ------------------------------- */
+
+enum {
+    PC_STAT_RATELIMIT_LIMITED = 0, /* portcullis_ratelimit_limited_total */
+    PC_STAT_BRUTEFORCE_FAILURE,    /* portcullis_bruteforce_failures_total */
+    PC_STAT_BRUTEFORCE_LOCKOUT,    /* portcullis_bruteforce_lockouts_total */
+    PC_STAT_BRUTEFORCE_DENIED,     /* portcullis_bruteforce_denied_total */
+};
+/* Adds 1 to a counter; w is the calling worker (NULL on other threads). */
+void pc_stat_inc(pc_worker_t *w, unsigned stat);
 
 /* ---- outgoing HTTP (identity providers) ---------------------------------
  *
@@ -267,6 +295,22 @@ int pc_fetch(pc_worker_t *w, const pc_fetch_req_t *req, pc_fetch_cb cb, void *da
  * whose workers ask a shared background task to do something (refresh keys
  * now). */
 void pc_main_call(void (*fn)(void *), void *data);
+
+/* The main thread's libev loop (struct ev_loop *), for background timers of
+ * plugins: use it only on the main thread (start(), stop(), functions run
+ * by pc_main_call, pc_fetch(NULL, ...) callbacks). NULL when there is no
+ * main loop (unit tests, `portcullis -t`). */
+void *pc_main_loop(void);
+
+/* ---- revocation --------------------------------------------------------
+ *
+ * The store key under which a revoked token id (JWT "jti") is flagged, the
+ * same for the admin API (POST /revocations) and every plugin that checks
+ * revocations: "revoked:jti:" + jti when that fits in
+ * PC_REVOCATION_KEY_MAX bytes, else "revoked:jti#" + hex(SHA-256(jti)).
+ * Writes the key to out and returns its length. Any thread. */
+#define PC_REVOCATION_KEY_MAX 200
+size_t pc_revocation_key(const char *jti, size_t len, char out[PC_REVOCATION_KEY_MAX]);
 
 /* ---- logging ----------------------------------------------------------- */
 

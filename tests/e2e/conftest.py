@@ -6,6 +6,20 @@ assertion failures at teardown.
 
 PC_BUILDDIR (default /tmp/e2e-build) holds tests/portcullis-test (the gateway
 plus the test-only "test_async" plugin type) and portcullis.
+
+Fixtures:
+  stack          processes for one test: stack.upstream(name), stack.gateway(cfg)
+  upstream       = stack.upstream: starts mock_upstream.py, returns an Upstream
+                   (.port .url .requests() .mark() .since(mark) .stop())
+  gateway        = stack.gateway: fills in listen/admin ports, starts the test
+                   binary, waits for /readyz; returns a Gateway (.url .admin_url
+                   .port .config_path .proc .log() .reload(cfg) .generation()
+                   .metrics() .signal(sig) .stop())
+  module_stack   the same, shared by a module (tests compare record deltas)
+  free_port      function returning a free loopback port
+At teardown every gateway is stopped (SIGTERM, 15 s) and the test fails if
+its stderr shows a sanitizer report or an assertion failure, if it did not
+exit in time, or if it had died on its own before.
 """
 import copy
 import json
@@ -13,7 +27,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -25,6 +38,22 @@ TEST_BINARY = os.path.join(BUILDDIR, "tests", "portcullis-test")
 PROD_BINARY = os.path.join(BUILDDIR, "portcullis")
 PYTHON = "/usr/bin/python3"
 MOCK = os.path.join(HERE, "mock_upstream.py")
+
+
+
+def _time_factor():
+    """Time limits are scaled by PC_E2E_TIME_FACTOR, default 3 for a
+    sanitizer build (ASan makes the gateway several times slower), else 1."""
+    if os.environ.get("PC_E2E_TIME_FACTOR"):
+        return float(os.environ["PC_E2E_TIME_FACTOR"])
+    try:
+        with open(TEST_BINARY, "rb") as f:
+            return 3.0 if b"AddressSanitizer" in f.read() else 1.0
+    except OSError:
+        return 1.0
+
+
+TIME_FACTOR = _time_factor()
 
 BAD_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
                 "assertion failed")
@@ -61,11 +90,12 @@ class Upstream:
         self.proc = subprocess.Popen(
             [PYTHON, MOCK, "--port", "0", "--name", name, "--record", self.record],
             stdout=subprocess.PIPE, stderr=self.errfile, stdin=subprocess.DEVNULL)
+        import select
         line = b""
-        deadline = time.monotonic() + 10
-        # readline blocks, but the process prints quickly or dies (EOF).
-        line = self.proc.stdout.readline()
-        if not line.startswith(b"LISTENING ") or time.monotonic() > deadline:
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10.0)
+        if ready:
+            line = self.proc.stdout.readline()  # one short line, or EOF if it died
+        if not line.startswith(b"LISTENING "):
             self.stop()
             raise RuntimeError("mock upstream did not start: %r" % line)
         self.port = int(line.split()[1])
@@ -92,6 +122,12 @@ class Upstream:
                     out.append(json.loads(line))
         return out
 
+    def mark(self):
+        return len(self.requests())
+
+    def since(self, mark):
+        return self.requests()[mark:]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -103,21 +139,6 @@ class Upstream:
         if self.proc.stdout:
             self.proc.stdout.close()
         self.errfile.close()
-
-
-@pytest.fixture
-def upstream(tmp_path):
-    """Factory: upstream(name="u1") starts a mock upstream."""
-    started = []
-
-    def make(name="upstream"):
-        u = Upstream(tmp_path, name, len(started))
-        started.append(u)
-        return u
-
-    yield make
-    for u in started:
-        u.stop()
 
 
 # ---- gateways ---------------------------------------------------------------------
@@ -161,6 +182,7 @@ class Gateway:
                                      stderr=self._errf, stdin=subprocess.DEVNULL,
                                      env=GATEWAY_ENV)
         self.exit_code = None
+        self.stop_requested = False
         self.port = self.config["listen"][0]["port"]
         self.admin_port = self.config["admin"]["port"]
         self.url = "http://127.0.0.1:%d" % self.port
@@ -213,8 +235,10 @@ class Gateway:
     def reload(self, new_config, timeout=5.0):
         """Rewrite the config, SIGHUP, wait for the next generation (or timeout).
 
-        Returns True when the generation moved on."""
+        Returns True when the generation moved on, False when the log says the
+        reload was refused (or on timeout)."""
         before = self.generation()
+        refusals = self.log().count("reload refused")
         cfg = copy.deepcopy(new_config)
         if isinstance(cfg, dict):
             cfg.setdefault("workers", self.config.get("workers", 2))
@@ -234,11 +258,23 @@ class Gateway:
                     return True
             except requests.RequestException:
                 pass
+            if self.log().count("reload refused") > refusals:
+                return False
             time.sleep(0.05)
         return False
 
+    def signal(self, sig):
+        """Sends a signal; SIGTERM/SIGINT count as a requested stop."""
+        if sig in (signal.SIGTERM, signal.SIGINT) and not self.stop_requested:
+            self.stop_requested = True
+            self.died_early = self.proc.poll()
+        self.proc.send_signal(sig)
+
     def stop(self, timeout=15.0):
         """SIGTERM, wait up to `timeout` s (then SIGKILL); returns the exit code."""
+        if not self.stop_requested:
+            self.stop_requested = True
+            self.died_early = self.proc.poll()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -270,7 +306,7 @@ def _start_gateway(tmp_path, config, binary, started, check_ready=True):
         if g.wait_ready():
             return g
         last = g
-        code = g.stop()
+        g.stop()
         log = g.log()
         if "ddress already in use" not in log and "cannot listen" not in log:
             break
@@ -278,25 +314,73 @@ def _start_gateway(tmp_path, config, binary, started, check_ready=True):
                                                                          last.log()[-4000:]))
 
 
+class Stack:
+    """Processes started for one test (or one module): stopped together,
+    gateways' stderr checked for sanitizer reports."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.upstreams = []
+        self.gateways = []
+
+    def upstream(self, name="upstream"):
+        u = Upstream(self.tmp_path, name, len(self.upstreams))
+        self.upstreams.append(u)
+        return u
+
+    def gateway(self, config, binary=TEST_BINARY, check_ready=True):
+        return _start_gateway(self.tmp_path, config, binary, self.gateways, check_ready)
+
+    def close(self):
+        problems = []
+        for g in self.gateways:
+            if not g.stop_requested and g.proc.poll() is not None:
+                rc = g.proc.returncode
+                why = ("SIGKILL from outside? (another session's pkill on a shared box)"
+                       if rc == -signal.SIGKILL else "crash?")
+                problems.append("%s: gateway exited on its own with code %s (%s)\n%s"
+                                % (g.config_path, rc, why, g.log()[-3000:]))
+            code = g.stop()
+            bad = g.sanitizer_problems()
+            if bad:
+                problems.append("%s: %s\n%s" % (g.config_path, bad, g.log()[-6000:]))
+            if code == "killed":
+                problems.append("%s: did not exit within 15 s of SIGTERM" % g.config_path)
+        for u in self.upstreams:
+            u.stop()
+        return problems
+
+
 @pytest.fixture
-def gateway(tmp_path, request):
-    """Factory: gateway(config_dict) starts the test binary and waits for /readyz."""
-    started = []
-
-    def make(config, binary=TEST_BINARY, check_ready=True):
-        return _start_gateway(tmp_path, config, binary, started, check_ready)
-
-    yield make
-    problems = []
-    for g in started:
-        code = g.stop()
-        bad = g.sanitizer_problems()
-        if bad:
-            problems.append("%s: %s\n%s" % (g.config_path, bad, g.log()[-6000:]))
-        if code == "killed":
-            problems.append("%s: did not exit within 15 s of SIGTERM" % g.config_path)
+def stack(tmp_path):
+    st = Stack(tmp_path)
+    yield st
+    problems = st.close()
     if problems:
         pytest.fail("gateway problems at teardown:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory, request):
+    """Like `stack`, shared by the tests of one module (faster: tests check
+    the upstream record by difference)."""
+    st = Stack(tmp_path_factory.mktemp(request.module.__name__))
+    yield st
+    problems = st.close()
+    if problems:
+        pytest.fail("gateway problems at teardown:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def upstream(stack):
+    """Factory: upstream(name="u1") starts a mock upstream."""
+    return stack.upstream
+
+
+@pytest.fixture
+def gateway(stack):
+    """Factory: gateway(config_dict) starts the test binary and waits for /readyz."""
+    return stack.gateway
 
 
 # ---- helpers ----------------------------------------------------------------------
@@ -378,3 +462,171 @@ def assert_problem(resp_or_tuple, status):
     assert doc["request_id"], doc
     assert headers.get("x-request-id") == doc["request_id"], (headers, doc)
     return doc
+
+
+# ---- redis-server (store tests: tests/e2e/test_redis*.py, test_ratelimit*.py,
+# test_bruteforce*.py) --------------------------------------------------------------
+
+
+class RedisServer:
+    """A redis-server on a free loopback port (no persistence), started and
+    stopped by the test; restart() keeps the port. DEBUG is enabled for
+    local clients (DEBUG SLEEP simulates a slow Redis)."""
+
+    def __init__(self, tmp_path, idx, extra=(), unix=False):
+        import shutil
+        self.exe = shutil.which("redis-server")
+        self.dir = tmp_path / ("redis-%d" % idx)
+        self.dir.mkdir(exist_ok=True)
+        self.port = free_port()
+        self.extra = list(extra)
+        self.unix_path = str(self.dir / "redis.sock") if unix else None
+        self.password = None
+        self.proc = None
+        self.logf = None
+        self.start()
+
+    def start(self, timeout=10.0):
+        args = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
+                "--loglevel", "warning", "--enable-debug-command", "local"] + self.extra
+        if self.unix_path:
+            args += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        self.logf = open(str(self.dir / "redis.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: %s" % open(str(self.dir / "redis.log")).read())
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+                s.sendall(b"PING\r\n")
+                data = s.recv(64)
+                s.close()
+                if data.startswith(b"+PONG") or data.startswith(b"-NOAUTH"):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start on port %d" % self.port)
+
+    def url(self, db=0, userinfo=""):
+        return "redis://%s127.0.0.1:%d/%d" % (userinfo + "@" if userinfo else "", self.port, db)
+
+    def client(self, db=0, **kw):
+        import redis as redis_py
+        return redis_py.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=10, **kw)
+
+    def kill(self):
+        """SIGKILL: the connections drop at once, nothing is saved."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+
+    def restart(self):
+        self.kill()
+        self.start()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """Factory: redis_server(extra=(), unix=False) starts a redis-server; skips
+    the test when redis-server or the python redis module is missing."""
+    import shutil
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed")
+    pytest.importorskip("redis")
+    started = []
+
+    def make(extra=(), unix=False):
+        r = RedisServer(tmp_path, len(started), extra, unix)
+        started.append(r)
+        return r
+
+    yield make
+    for r in started:
+        r.stop()
+
+
+# ---- helpers of the rate-limit / brute-force / Redis store tests ----------------
+
+
+def rl_token(sub=None, valid=True, **claims):
+    """A bearer token for the test_auth plugin: valid iff its signature part
+    is "valid"; the payload (base64url JSON) holds sub and the claims."""
+    import base64
+    payload = dict(claims)
+    if sub is not None:
+        payload["sub"] = sub
+    p = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    return "eyJhbGciOiJub25lIn0.%s.%s" % (p, "valid" if valid else "forged")
+
+
+def rl_bearer(sub=None, valid=True, **claims):
+    return {"Authorization": "Bearer " + rl_token(sub, valid, **claims)}
+
+
+def rl_burst(urls, n, headers=None, threads=32):
+    """n GETs spread round robin over urls, from `threads` threads with a
+    keep-alive session each; headers may be a function of the index.
+    Returns the statuses in request order."""
+    import concurrent.futures
+    import threading
+    local = threading.local()
+
+    def one(i):
+        s = getattr(local, "s", None)
+        if s is None:
+            s = local.s = requests.Session()
+        h = headers(i) if callable(headers) else (headers or {})
+        return s.get(urls[i % len(urls)], headers=h, timeout=20).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def rl_metric(g, name, labels=None):
+    """The value of one /metrics sample (0.0 when absent)."""
+    import re
+    pat = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)$"
+    for line in g.metrics().splitlines():
+        m = re.match(pat, line)
+        if m:
+            return float(m.group(1))
+    return 0.0
+
+
+def rl_wait_for(pred, timeout=10.0, step=0.05):
+    """Polls pred() until it is truthy or timeout passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def rl_check_config(tmp_path, cfg, binary=None, name="check.json"):
+    """`portcullis -t` on cfg: (exit code, stderr)."""
+    p = tmp_path / name
+    p.write_text(json.dumps(cfg))
+    r = subprocess.run([binary or TEST_BINARY, "-t", "-c", str(p)], capture_output=True,
+                       text=True, timeout=30)
+    return r.returncode, r.stderr

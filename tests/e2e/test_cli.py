@@ -231,3 +231,53 @@ def test_startup_port_in_use_exits_nonzero(tmp_path):
         assert "listen[0]" in p.stderr
     finally:
         s.close()
+
+
+# ---- secrets (store.password is a core secret field) -------------------------------
+
+
+def store_cfg(password):
+    return base(store={"type": "redis", "url": "redis://127.0.0.1:6379/0", "password": password})
+
+
+def run_env(args, env):
+    import os
+    p = subprocess.run([PROD_BINARY] + args, capture_output=True, timeout=10, text=True,
+                       env=dict(os.environ, **env))
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_check_inline_secret_warning(tmp_path):
+    code, out, err = run(["-t", "-c", write(tmp_path, store_cfg("s3cret"))])
+    assert code == 0, err
+    assert any(l.startswith("warning: store.password") and "inline" in l
+               for l in warnings(err)), err
+    assert "s3cret" not in err  # the secret itself is never printed
+
+
+def test_check_secret_from_env(tmp_path):
+    path = write(tmp_path, store_cfg({"env": "PC_E2E_SECRET"}))
+    code, out, err = run_env(["-t", "-c", path], {"PC_E2E_SECRET": "abc"})
+    assert code == 0, err
+    assert not any("store.password" in l for l in warnings(err)), err
+    code, out, err = run_env(["-t", "-c", path], {"PC_E2E_SECRET": ""})
+    assert code == 1
+    assert any(l.startswith("error: store.password") for l in errors(err)), err
+
+
+def test_check_secret_from_file(tmp_path):
+    import os
+    sec = tmp_path / "secret"
+    sec.write_text("abc\n")
+    os.chmod(str(sec), 0o600)
+    code, out, err = run(["-t", "-c", write(tmp_path, store_cfg({"file": str(sec)}))])
+    assert code == 0, err
+    assert not any("store.password" in l for l in warnings(err)), err
+    os.chmod(str(sec), 0o644)
+    code, out, err = run(["-t", "-c", write(tmp_path, store_cfg({"file": str(sec)}))])
+    assert code == 0, err
+    assert any(l.startswith("warning: store.password") and "readable" in l
+               for l in warnings(err)), err
+    code, out, err = run(["-t", "-c", write(tmp_path, store_cfg({"file": str(tmp_path / "no")}))])
+    assert code == 1
+    assert any(l.startswith("error: store.password") for l in errors(err)), err

@@ -2,13 +2,12 @@
 headers, request ids, trace context, rewrite_prefix, upstream failures."""
 import hashlib
 import os
-import threading
 import time
 
 import pytest
 import requests
 
-from conftest import (PYTHON, assert_problem, free_port, parse_response, raw_request,
+from conftest import (TIME_FACTOR, assert_problem, free_port, parse_response, raw_request,
                       simple_config, upstream_conf)
 
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -235,6 +234,18 @@ def test_untrusted_duplicate_xff_replaced(one):
     assert hdrs(json.loads(body), "X-Forwarded-For") == ["127.0.0.1"]
 
 
+def test_xff_from_peer_outside_trusted_proxies_replaced(upstream, gateway):
+    u = upstream("u1")
+    cfg = simple_config(u)
+    cfg["listen"] = [{"trusted_proxies": ["10.0.0.0/8"]}]
+    g = gateway(cfg)
+    r = requests.get(g.url + "/f", headers={"X-Forwarded-For": "10.1.2.3, 1.2.3.4",
+                                            "X-Forwarded-Proto": "https"}, timeout=5)
+    e = r.json()
+    assert hdrs(e, "X-Forwarded-For") == ["127.0.0.1"]
+    assert hdrs(e, "X-Forwarded-Proto") == ["http"]
+
+
 def test_trusted_proxy_xff_appended(upstream, gateway):
     u = upstream("u1")
     cfg = simple_config(u)
@@ -380,7 +391,7 @@ def test_upstream_timeout_504(upstream, gateway):
     el = time.monotonic() - t0
     assert_problem(r, 504)
     assert_no_internals(r, u.port)
-    assert el < 2.0, el
+    assert el < 2.0 * TIME_FACTOR, el
     # the gateway still works afterwards
     assert requests.get(g.url + "/ok", timeout=5).status_code == 200
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import parse_response, raw_request, simple_config
 
-SMUGGLED = b"GET /SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n"
+SMUGGLED = b"GET /SMUGGLED HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 
 H = b"Host: a\r\n"
 
@@ -44,9 +44,9 @@ CASES = [
     ("header_name_empty", b"GET /x HTTP/1.1\r\n" + H + b": y\r\n\r\n", False),
     ("header_line_without_colon", b"GET /x HTTP/1.1\r\n" + H + b"NoColon\r\n\r\n", False),
     ("nul_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n", False),
-    ("bare_cr_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\rb\r\n\r\n", False),
+    ("bare_cr_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\rb\r\n\r\n", True),
     ("del_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\x7fb\r\n\r\n", True),
-    ("ctl_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\x01b\r\n\r\n", False),
+    ("ctl_in_value", b"GET /x HTTP/1.1\r\n" + H + b"X-A: a\x01b\r\n\r\n", True),
     ("te_gzip", b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc", True),
     ("te_gzip_chunked", b"POST /x HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n"
      b"\r\n0\r\n\r\n", True),
@@ -68,24 +68,11 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(module_stack):
     """One gateway + upstream for the whole module (each case checks the
     record delta), so the cases stay fast."""
-    import conftest
-    tmp = tmp_path_factory.mktemp("smuggling")
-    u = conftest.Upstream(tmp, "u", 0)
-    started = []
-    try:
-        g = conftest._start_gateway(tmp, simple_config(u), conftest.TEST_BINARY, started)
-        yield u, g
-    finally:
-        problems = []
-        for g in started:
-            g.stop()
-            if g.sanitizer_problems():
-                problems.append(g.log()[-6000:])
-        u.stop()
-        assert not problems, problems
+    u = module_stack.upstream("u")
+    return u, module_stack.gateway(simple_config(u))
 
 
 def after_first_response(buf):

@@ -4,8 +4,10 @@
 #include "plugins.h"
 
 extern const pc_plugin_t pc_plugin_test_async;
+extern const pc_plugin_t pc_plugin_test_auth;
 
-static const pc_plugin_t *const test_plugins[] = {&pc_plugin_test_async, NULL};
+static const pc_plugin_t *const test_plugins[] = {&pc_plugin_test_async, &pc_plugin_test_auth,
+                                                  NULL};
 
 int main(int argc, char **argv)
 {

@@ -137,6 +137,12 @@ static int lenient_create(const json_t *node, void **conf, pc_err_t *err)
 static const pc_plugin_t fake_headers = {
     .abi = PC_PLUGIN_ABI, .name = "headers", .conf_create = lenient_create,
 };
+/* The same for "jwt" (conf/demo.json uses it; tests/unit/test_jwt_plugin.c
+ * checks its keys). */
+static const pc_plugin_t fake_jwt = {
+    .abi = PC_PLUGIN_ABI, .name = "jwt", .flags = PC_PLUGIN_AUTHENTICATES,
+    .conf_create = lenient_create,
+};
 static const pc_plugin_t fake_partial = {
     .abi = PC_PLUGIN_ABI, .name = "fake_partial", .conf_create = partial_create,
     .conf_free = fake_free,
@@ -148,7 +154,8 @@ static const pc_plugin_t fake_oldabi = {
 const pc_plugin_t *pc_plugin_find(const char *type)
 {
     static const pc_plugin_t *const all[] = {&fake_plain, &fake_auth, &fake_body, &fake_silent,
-                                             &fake_oldabi, &fake_headers, &fake_partial};
+                                             &fake_oldabi, &fake_headers, &fake_partial,
+                                             &fake_jwt};
     for (size_t i = 0; i < PC_ARRAY_LEN(all); i++)
         if (strcmp(all[i]->name, type) == 0)
             return all[i];
@@ -558,9 +565,8 @@ static const bad_case_t bad[] = {
     {DOC(RTE ", 'admin': {'address': 'localhost', 'port': 9901}"), "admin.address: \"localhost\""},
     /* access log, store, log, user */
     {DOC(RTE ", 'access_log': {'path': 'logs/access.log'}"), "access_log.path: must be"},
-    {DOC(RTE ", 'store': {'type': 'redis', 'url': 'redis://127.0.0.1'}"),
-     "store.type: store type redis is not supported yet"},
-    {DOC(RTE ", 'store': {'type': 'disk'}"), "store.type: must be \"memory\""},
+    {DOC(RTE ", 'store': {'type': 'redis'}"), "store.url: required for type redis"},
+    {DOC(RTE ", 'store': {'type': 'disk'}"), "store.type: must be \"memory\" or \"redis\""},
     {DOC(RTE ", 'log': {'level': 'verbose'}"), "log.level: must be one of error, warn, info, debug"},
     {DOC(RTE ", 'user': 'root; rm'"), "user: not a user name"},
     {DOC(RTE ", 'user': ''"), "user: must not be empty"},

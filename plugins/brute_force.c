@@ -1,0 +1,530 @@
+/* plugins/brute_force.c: failed-authentication lockout (docs/ratelimit.md).
+ *
+ *   {"type": "brute_force",
+ *    "max_failures": 5,             // failures within the window that lock out
+ *    "window": "10m",               // or window_ms
+ *    "lockout": "15m",              // or lockout_ms
+ *    "subject": true,               // also count per claimed subject
+ *    "subject_max_failures": 5,     // default max_failures
+ *    "subject_header": "X-Login",   // optional: one more source of the claimed subject
+ *    "login_routes": ["login"],     // routes whose upstream 401 counts as a failure
+ *    "count_missing": false,        // count auth 401s of requests without Authorization
+ *    "on_error": "deny",            // lockout check impossible: 503 ("deny") or let through
+ *    "bucket": "default",           // namespace: instances with one bucket share counters
+ *    "timeout_ms": 2000}
+ *
+ * A failure is a request that ended with 401 either because a plugin with
+ * PC_PLUGIN_AUTHENTICATES refused its credential (an invalid token), or
+ * because the upstream answered 401 on a login route (a password grant
+ * passed through to an identity service). Failures are counted per client
+ * IP (pc_request_client_ip: trusted proxies resolved) and, when known, per
+ * claimed subject: the verified subject, else the "sub" of the bearer
+ * token's payload (read without verifying it: only for counting), else the
+ * user of HTTP Basic, else subject_header. After max_failures within the
+ * window (which opens at the first failure) the IP or subject is locked
+ * out for the lockout time: every request is answered 429 problem+json
+ * with Retry-After, and the lockout is logged (WARN) and counted.
+ *
+ * Place it BEFORE the authentication plugin in the chain: on_headers
+ * checks the lockout before the credential is looked at; on_log (which
+ * runs for every plugin of the chain) counts the outcome.
+ *
+ * Per-subject lockout lets anyone lock a known user name out by failing on
+ * purpose (the classic account lockout trade-off): set "subject": false to
+ * count per IP only, or a higher subject_max_failures.
+ *
+ * Store keys: "bf:<bucket>:L:<who>" (lockout flag), "bf:<bucket>:N:<who>"
+ * (failure counter), who = "i<len>:<ip>" or "s<len>:<subject>".
+ */
+#include <portcullis/plugin.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define BF_MAX_SUBJECT 128
+#define BF_MAX_KEY 256
+#define BF_MAX_LOGIN_ROUTES 64
+
+typedef struct bf_conf {
+    uint64_t max_failures, subject_max_failures;
+    uint64_t window_ms, lockout_ms;
+    bool subject;
+    bool count_missing;
+    bool allow_on_error;
+    unsigned timeout_ms;
+    char *subject_header;
+    char **login_routes;
+    size_t nlogin_routes;
+    char bucket[72];
+} bf_conf_t;
+
+typedef struct bf_ctx {
+    const bf_conf_t *c;
+    pc_async_t *a;
+    bool sync;
+    unsigned pending;              /* flag checks not answered yet */
+    bool locked_ip, locked_subject, error;
+} bf_ctx_t;
+
+/* A failure being counted, after the request may be gone. */
+typedef struct bf_count {
+    pc_worker_t *w;
+    bool is_subject;
+    uint64_t threshold, lockout_ms, window_ms;
+    size_t klen;
+    char lock_key[BF_MAX_KEY + 1];
+    char who[BF_MAX_SUBJECT + 72];
+    char route[80];
+    char request_id[80];
+} bf_count_t;
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int bf_duration(const char *s, uint64_t *ms)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > ((uint64_t)1 << 40))
+            return -1;
+    }
+    uint64_t mul;
+    if (!strcmp(p, "ms"))
+        mul = 1;
+    else if (!strcmp(p, "s"))
+        mul = 1000;
+    else if (!strcmp(p, "m"))
+        mul = 60000;
+    else if (!strcmp(p, "h"))
+        mul = 3600000;
+    else if (!strcmp(p, "d"))
+        mul = 86400000;
+    else
+        return -1;
+    *ms = v * mul;
+    return *ms ? 0 : -1;
+}
+
+static bool bf_token(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+static int bf_uint(const json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+                   pc_err_t *err)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
+        (uint64_t)json_integer_value(v) > hi)
+        return pc_err_set(err, key, "must be an integer between %llu and %llu",
+                          (unsigned long long)lo, (unsigned long long)hi);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* "window"/"window_ms" style pair; *ms keeps its default when both absent. */
+static int bf_time(const json_t *node, const char *name, uint64_t *ms, pc_err_t *err)
+{
+    char msname[32];
+    snprintf(msname, sizeof(msname), "%s_ms", name);
+    const json_t *d = json_object_get(node, name), *m = json_object_get(node, msname);
+    if (d && m)
+        return pc_err_set(err, name, "give %s or %s, not both", name, msname);
+    if (d && (!json_is_string(d) || bf_duration(json_string_value(d), ms) != 0 ||
+              *ms > ((uint64_t)1 << 36)))
+        return pc_err_set(err, name, "must be a duration such as \"30s\", \"10m\", \"1h\"");
+    if (m && bf_uint(m, msname, 1, (uint64_t)1 << 36, ms, err))
+        return -1;
+    return 0;
+}
+
+static void bf_conf_free(void *conf)
+{
+    bf_conf_t *c = conf;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nlogin_routes; i++)
+        free(c->login_routes[i]);
+    free(c->login_routes);
+    free(c->subject_header);
+    free(c);
+}
+
+static int bf_conf_create(const json_t *node, void **conf, pc_err_t *err)
+{
+    static const char *const keys[] = {
+        "max_failures", "window", "window_ms", "lockout", "lockout_ms", "subject",
+        "subject_max_failures", "subject_header", "login_routes", "count_missing", "on_error",
+        "bucket", "timeout_ms",
+    };
+    bf_conf_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return pc_err_set(err, NULL, "out of memory");
+    *conf = c;
+    c->max_failures = 5;
+    c->window_ms = 10 * 60000;
+    c->lockout_ms = 15 * 60000;
+    c->subject = true;
+    c->timeout_ms = 2000;
+    snprintf(c->bucket, sizeof(c->bucket), "default");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)node, k, v) {
+        size_t i = 0;
+        while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i], k))
+            i++;
+        if (i == sizeof(keys) / sizeof(keys[0]))
+            return pc_err_set(err, k, "unknown key (max_failures, window, lockout, subject, "
+                                      "subject_max_failures, subject_header, login_routes, "
+                                      "count_missing, on_error, bucket, timeout_ms)");
+    }
+    if ((v = json_object_get(node, "max_failures")) &&
+        bf_uint(v, "max_failures", 1, 1000000, &c->max_failures, err))
+        return -1;
+    c->subject_max_failures = c->max_failures;
+    if ((v = json_object_get(node, "subject_max_failures")) &&
+        bf_uint(v, "subject_max_failures", 1, 1000000, &c->subject_max_failures, err))
+        return -1;
+    if (bf_time(node, "window", &c->window_ms, err) || bf_time(node, "lockout", &c->lockout_ms, err))
+        return -1;
+    if ((v = json_object_get(node, "subject"))) {
+        if (!json_is_boolean(v))
+            return pc_err_set(err, "subject", "must be true or false");
+        c->subject = json_is_true(v);
+    }
+    if ((v = json_object_get(node, "count_missing"))) {
+        if (!json_is_boolean(v))
+            return pc_err_set(err, "count_missing", "must be true or false");
+        c->count_missing = json_is_true(v);
+    }
+    if ((v = json_object_get(node, "subject_header"))) {
+        if (!json_is_string(v) || !bf_token(json_string_value(v), 128))
+            return pc_err_set(err, "subject_header", "must be a header name");
+        c->subject_header = strdup(json_string_value(v));
+    }
+    if ((v = json_object_get(node, "login_routes"))) {
+        if (!json_is_array(v) || json_array_size(v) > BF_MAX_LOGIN_ROUTES)
+            return pc_err_set(err, "login_routes", "must be a list of at most %d route names",
+                              BF_MAX_LOGIN_ROUTES);
+        c->login_routes = calloc(json_array_size(v) + 1, sizeof(char *));
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            char path[40];
+            snprintf(path, sizeof(path), "login_routes[%zu]", i);
+            if (!json_is_string(e) || !json_string_length(e))
+                return pc_err_set(err, path, "must be a route name");
+            c->login_routes[c->nlogin_routes++] = strdup(json_string_value(e));
+        }
+    }
+    if ((v = json_object_get(node, "on_error"))) {
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "deny") && strcmp(s, "allow"))
+            return pc_err_set(err, "on_error", "must be \"deny\" or \"allow\"");
+        c->allow_on_error = !strcmp(s, "allow");
+    }
+    if ((v = json_object_get(node, "bucket"))) {
+        if (!json_is_string(v) || !bf_token(json_string_value(v), 64))
+            return pc_err_set(err, "bucket", "must be a name (1 to 64 token characters)");
+        snprintf(c->bucket, sizeof(c->bucket), "%s", json_string_value(v));
+    }
+    if ((v = json_object_get(node, "timeout_ms"))) {
+        uint64_t x;
+        if (bf_uint(v, "timeout_ms", 10, 600000, &x, err))
+            return -1;
+        c->timeout_ms = (unsigned)x;
+    }
+    return 0;
+}
+
+/* ---- who is asking ------------------------------------------------------------- */
+
+static int b64_val(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+' || ch == '-')
+        return 62;
+    if (ch == '/' || ch == '_')
+        return 63;
+    return -1;
+}
+
+/* base64 or base64url, padding optional; -1 on junk or overflow. */
+static long b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
+{
+    size_t o = 0;
+    unsigned acc = 0, bits = 0;
+    while (n && s[n - 1] == '=')
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_val((unsigned char)s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= cap)
+                return -1;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return (long)o;
+}
+
+static bool bf_subject_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > BF_MAX_SUBJECT)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* The claimed subject into out, or 0 if none. Unverified on purpose: it
+ * only names what to count. */
+static size_t bf_claimed_subject(pc_request_t *r, const bf_conf_t *c, char *out)
+{
+    const char *s = pc_request_subject(r);
+    if (s && bf_subject_ok(s, strlen(s))) {
+        memcpy(out, s, strlen(s) + 1);
+        return strlen(s);
+    }
+    const char *auth = pc_request_header(r, "Authorization");
+    unsigned char buf[3072];
+    if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+        const char *tok = auth + 7, *dot1 = strchr(tok, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+        long n = dot2 ? b64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), buf, sizeof(buf)) : -1;
+        if (n > 0) {
+            json_t *payload = json_loadb((const char *)buf, (size_t)n, 0, NULL);
+            const json_t *sub = payload ? json_object_get(payload, "sub") : NULL;
+            size_t len = json_is_string(sub) ? json_string_length(sub) : 0;
+            if (len && bf_subject_ok(json_string_value(sub), len) &&
+                strlen(json_string_value(sub)) == len) {
+                memcpy(out, json_string_value(sub), len + 1);
+                json_decref(payload);
+                return len;
+            }
+            json_decref(payload);
+        }
+    } else if (auth && !strncasecmp(auth, "Basic ", 6)) {
+        long n = b64_decode(auth + 6, strlen(auth + 6), buf, sizeof(buf) - 1);
+        const unsigned char *colon = n > 0 ? memchr(buf, ':', (size_t)n) : NULL;
+        if (colon && bf_subject_ok((const char *)buf, (size_t)(colon - buf)) &&
+            !memchr(buf, 0, (size_t)(colon - buf))) {
+            memcpy(out, buf, (size_t)(colon - buf));
+            out[colon - buf] = '\0';
+            return (size_t)(colon - buf);
+        }
+    }
+    if (c->subject_header) {
+        s = pc_request_header(r, c->subject_header);
+        if (s && bf_subject_ok(s, strlen(s))) {
+            memcpy(out, s, strlen(s) + 1);
+            return strlen(s);
+        }
+    }
+    return 0;
+}
+
+/* "bf:<bucket>:<kind>:<tag><len>:<value>" */
+static size_t bf_key(char *out, const bf_conf_t *c, char kind, char tag, const char *v)
+{
+    int n = snprintf(out, BF_MAX_KEY + 1, "bf:%s:%c:%c%zu:%s", c->bucket, kind, tag, strlen(v), v);
+    return n > 0 && n <= BF_MAX_KEY ? (size_t)n : 0;
+}
+
+/* ---- the lockout check ------------------------------------------------------------ */
+
+static pc_status_t bf_verdict(pc_request_t *r, const bf_ctx_t *x)
+{
+    const bf_conf_t *c = x->c;
+    if (x->locked_ip || x->locked_subject) {
+        char ra[32];
+        snprintf(ra, sizeof(ra), "%llu", (unsigned long long)((c->lockout_ms + 999) / 1000));
+        pc_response_header_set(r, "Retry-After", ra);
+        pc_stat_inc(pc_request_worker(r), PC_STAT_BRUTEFORCE_DENIED);
+        pc_rlog(r, PC_LOG_DEBUG, "locked out (%s)", x->locked_ip ? "client ip" : "subject");
+        return pc_deny(r, 429, "brute_force.locked_out",
+                       "too many failed authentication attempts; try again later");
+    }
+    if (x->error) {
+        if (c->allow_on_error) {
+            static _Atomic long last;
+            long now = (long)time(NULL), prev = atomic_load(&last);
+            if (now - prev >= 10 && atomic_compare_exchange_strong(&last, &prev, now))
+                pc_rlog(r, PC_LOG_WARN, "lockout store unavailable: requests let through "
+                                        "(on_error allow; logged every 10 s at most)");
+            return PC_CONTINUE;
+        }
+        pc_response_header_set(r, "Retry-After", "1");
+        return pc_deny(r, 503, "brute_force.store_unavailable",
+                       "the lockout state cannot be checked right now");
+    }
+    return PC_CONTINUE;
+}
+
+static void bf_checked(bf_ctx_t *x, int rc, int present, bool subject)
+{
+    if (rc != 0)
+        x->error = true;
+    else if (present && subject)
+        x->locked_subject = true;
+    else if (present)
+        x->locked_ip = true;
+    if (--x->pending > 0 || x->sync)
+        return;
+    pc_request_t *r = pc_async_request(x->a);
+    if (!r) {
+        pc_async_end(x->a, PC_CONTINUE);
+        return;
+    }
+    pc_async_end(x->a, bf_verdict(r, x));
+}
+
+static void bf_checked_ip(void *data, int rc, int present)
+{
+    bf_checked(data, rc, present, false);
+}
+
+static void bf_checked_subject(void *data, int rc, int present)
+{
+    bf_checked(data, rc, present, true);
+}
+
+static pc_status_t bf_on_headers(pc_request_t *r, void *conf, void *ctx)
+{
+    const bf_conf_t *c = conf;
+    bf_ctx_t *x = ctx;
+    pc_worker_t *w = pc_request_worker(r);
+    char key[BF_MAX_KEY + 1], sub[BF_MAX_SUBJECT + 1];
+    const char *ip = pc_request_client_ip(r);
+    size_t ks = 0, kip = bf_key(key, c, 'L', 'i', ip && *ip ? ip : "-");
+    char skey[BF_MAX_KEY + 1];
+    if (c->subject && bf_claimed_subject(r, c, sub))
+        ks = bf_key(skey, c, 'L', 's', sub);
+    x->c = c;
+    x->sync = true;
+    x->pending = 1 + (ks != 0);
+    pc_store_flag_check(w, key, kip, bf_checked_ip, x);
+    if (ks)
+        pc_store_flag_check(w, skey, ks, bf_checked_subject, x);
+    x->sync = false;
+    if (x->pending == 0)
+        return bf_verdict(r, x);
+    x->a = pc_async_begin(r, c->timeout_ms, 503);
+    return PC_SUSPEND;
+}
+
+/* ---- counting failures ------------------------------------------------------------ */
+
+static void bf_locked(void *data, int rc)
+{
+    bf_count_t *q = data;
+    if (rc == 0) {
+        pc_stat_inc(q->w, PC_STAT_BRUTEFORCE_LOCKOUT);
+        pc_log(PC_LOG_WARN,
+               "brute_force: lockout of %s for %llu s after %llu failed authentications within "
+               "%llu s (route=%s req=%s)",
+               q->who, (unsigned long long)((q->lockout_ms + 999) / 1000),
+               (unsigned long long)q->threshold, (unsigned long long)((q->window_ms + 999) / 1000),
+               q->route, q->request_id);
+    } else {
+        pc_log(PC_LOG_ERROR, "brute_force: could not store the lockout of %s (store unavailable)",
+               q->who);
+    }
+    free(q);
+}
+
+static void bf_counted(void *data, int rc, uint64_t count)
+{
+    bf_count_t *q = data;
+    if (rc != 0 || count < q->threshold) {
+        free(q);
+        return;
+    }
+    pc_store_flag_set(q->w, q->lock_key, q->klen, q->lockout_ms, bf_locked, q);
+}
+
+static void bf_count(pc_request_t *r, const bf_conf_t *c, bool subject, const char *value)
+{
+    char nkey[BF_MAX_KEY + 1];
+    size_t nlen = bf_key(nkey, c, 'N', subject ? 's' : 'i', value);
+    bf_count_t *q = calloc(1, sizeof(*q));
+    if (!q || !nlen) {
+        free(q);
+        return;
+    }
+    q->w = pc_request_worker(r);
+    q->is_subject = subject;
+    q->threshold = subject ? c->subject_max_failures : c->max_failures;
+    q->lockout_ms = c->lockout_ms;
+    q->window_ms = c->window_ms;
+    q->klen = bf_key(q->lock_key, c, 'L', subject ? 's' : 'i', value);
+    snprintf(q->who, sizeof(q->who), "%s %s", subject ? "subject" : "client_ip", value);
+    const char *route = pc_request_route(r), *id = pc_request_id(r);
+    snprintf(q->route, sizeof(q->route), "%s", route ? route : "-");
+    snprintf(q->request_id, sizeof(q->request_id), "%s", id ? id : "-");
+    pc_store_count(q->w, nkey, nlen, c->window_ms, bf_counted, q);
+}
+
+static bool bf_is_login_route(const bf_conf_t *c, const char *route)
+{
+    for (size_t i = 0; route && i < c->nlogin_routes; i++)
+        if (!strcmp(c->login_routes[i], route))
+            return true;
+    return false;
+}
+
+static void bf_on_log(pc_request_t *r, void *conf, void *ctx)
+{
+    const bf_conf_t *c = conf;
+    if (pc_request_status(r) != 401)
+        return;
+    bool failure = false;
+    if (pc_request_stopped_by_auth(r))
+        failure = c->count_missing || pc_request_header(r, "Authorization") != NULL;
+    else if (pc_request_upstream_status(r) == 401)
+        failure = bf_is_login_route(c, pc_request_route(r));
+    if (!failure)
+        return;
+    pc_stat_inc(pc_request_worker(r), PC_STAT_BRUTEFORCE_FAILURE);
+    const char *ip = pc_request_client_ip(r);
+    char sub[BF_MAX_SUBJECT + 1];
+    /* The counts may complete after r and even this config generation are
+     * gone (Redis): bf_count copies everything they need. */
+    bf_count(r, c, false, ip && *ip ? ip : "-");
+    if (c->subject && bf_claimed_subject(r, c, sub))
+        bf_count(r, c, true, sub);
+}
+
+const pc_plugin_t pc_plugin_brute_force = {
+    .abi = PC_PLUGIN_ABI,
+    .name = "brute_force",
+    .req_ctx_size = sizeof(bf_ctx_t),
+    .conf_create = bf_conf_create,
+    .conf_free = bf_conf_free,
+    .on_headers = bf_on_headers,
+    .on_log = bf_on_log,
+};

@@ -1,0 +1,134 @@
+/* plugins/jwt/jwt_plugin.h: the jwt plugin's private types, shared by
+ * jwt_conf.c (configuration), jwt_plugin.c (the request path) and
+ * jwt_introspect.c (RFC 7662 mode). Not a public header: only the plugin
+ * table pc_plugin_jwt is exported. See docs/jwt.md for the behaviour. */
+#ifndef PC_JWT_PLUGIN_H
+#define PC_JWT_PLUGIN_H
+
+#include <portcullis/plugin.h>
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "jwt_cache.h"
+#include "jwt_claims.h"
+#include "jwt_keys.h"
+#include "jwt_remote.h"
+#include "jwt_token.h"
+
+typedef enum jwt_mode { JWT_MODE_JWT = 0, JWT_MODE_INTROSPECTION } jwt_mode_t;
+
+/* claims_to_headers: one claim (dotted path) or the granted scopes. */
+typedef struct jwt_c2h {
+    char *claim;
+    char *header;
+    int scopes;                  /* "scope", "scp" or "scopes": the granted scopes */
+} jwt_c2h_t;
+
+typedef struct jwt_introspect_conf {
+    char *url;
+    char *client_id;
+    char *client_secret;
+    size_t client_secret_len;
+    int auth_post;               /* client_secret_post; else client_secret_basic */
+    char *auth_header;           /* "Authorization: Basic ..." (basic) */
+    char *post_suffix;           /* "&client_id=..&client_secret=.." (post) */
+    unsigned cache_ttl_s, negative_ttl_s, timeout_ms;
+    size_t max_entries;
+    int allow_on_error;          /* on_error "allow": continue without identity */
+} jwt_introspect_conf_t;
+
+typedef struct jwt_conf {
+    jwt_mode_t mode;
+
+    /* claims policy; the policy's pointers point into these arrays */
+    char **issuers, **audiences, **required, **scopes;
+    size_t n_issuers, n_audiences, n_required, n_scopes;
+    int scopes_any;
+    pc_jwt_claim_match_t *matches;
+    size_t n_matches;
+    json_t *claims_node;         /* holds the match values */
+    pc_jwt_claims_policy_t policy;
+    unsigned alg_mask;           /* 1u << alg for allowed algs; 0: any key's alg */
+    size_t max_token;
+
+    /* keys */
+    pc_jwk_set_t *static_set;    /* inline/file keys, or NULL */
+    int has_remote;
+    char *jwks_url, *default_alg;
+    jwt_remote_cfg_t remote;     /* strings point into this conf */
+    unsigned unknown_kid_wait_ms;
+    jwt_keysrc_t *src;           /* set by start(), released by stop() */
+
+    /* credentials */
+    int src_header, src_query;
+    char *cookie, *query_param;
+    int optional;
+
+    /* answers */
+    char *realm;
+    char *www_missing, *www_invalid, *www_scope, *www_request;
+
+    jwt_c2h_t *c2h;
+    size_t n_c2h;
+
+    int cache_enabled;
+    size_t cache_max;
+    unsigned cache_ttl_s;
+
+    int revocation;
+    int revocation_allow_on_error;
+
+    jwt_introspect_conf_t is;
+} jwt_conf_t;
+
+typedef struct jwt_rq jwt_rq_t;
+
+/* Per worker and configuration generation (worker_init). */
+typedef struct jwt_worker {
+    const jwt_conf_t *c;
+    pc_worker_t *w;
+    struct ev_loop *loop;
+    jwt_cache_t *cache;          /* verified tokens, or introspection results */
+    pc_jwk_set_t *set;           /* static + remote keys, own reference */
+    unsigned serial;             /* remote serial the set was built from */
+    jwt_rq_t *waiters;           /* requests waiting for a key refresh */
+    ev_timer poll;
+} jwt_worker_t;
+
+/* Per request (req_ctx_size, zeroed, in the request arena). */
+struct jwt_rq {
+    pc_request_t *r;
+    const jwt_conf_t *c;
+    jwt_worker_t *ws;
+    pc_async_t *a;               /* the one token of this request, if any */
+    int in_hook;
+    const char *tok;
+    size_t tok_len;
+    unsigned char digest[JWT_DIGEST_LEN];
+    int have_digest;
+    jwt_ident_t *ident;          /* the request's reference (released by a cleanup) */
+    /* waiting for keys */
+    jwt_rq_t *wprev, *wnext;
+    int64_t wait_deadline_ms;
+    unsigned attempts0, serial0;
+};
+
+/* jwt_conf.c */
+int jwt_conf_create(const json_t *node, void **conf, pc_err_t *err);
+void jwt_conf_free(void *conf);
+
+/* jwt_plugin.c, used by jwt_introspect.c */
+int64_t jwt_wall_ms(void);
+pc_status_t jwt_verdict(jwt_rq_t *rq, pc_status_t st);
+pc_status_t jwt_accept(jwt_rq_t *rq, jwt_ident_t *id);
+pc_status_t jwt_deny_invalid(jwt_rq_t *rq, const char *why);
+pc_status_t jwt_deny_scope(jwt_rq_t *rq);
+pc_status_t jwt_deny_unavailable(jwt_rq_t *rq, const char *reason, const char *why);
+/* An identity for a verified payload (claims, jti, claims_to_headers). */
+jwt_ident_t *jwt_ident_build(const jwt_conf_t *c, json_t *payload);
+
+/* jwt_introspect.c */
+pc_status_t jwt_introspect_start(jwt_rq_t *rq);
+
+#endif

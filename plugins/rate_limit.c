@@ -1,0 +1,551 @@
+/* plugins/rate_limit.c: request rate limits on the process's store (memory
+ * or Redis), with the IETF RateLimit headers. docs/ratelimit.md is the
+ * user's guide; the algorithms are in gateway/ratelimit.h.
+ *
+ *   {"type": "rate_limit",
+ *    "limits": [{"rate": 10, "period": "1s", "burst": 20},
+ *               {"rate": 1000, "period": "1h", "algorithm": "sliding_window"}],
+ *    "key": ["subject"],            // or "client_ip", {"header": "X-Api-Key"},
+ *                                   // {"param": "tenant"}, {"claim": "azp"}; a list combines
+ *    "scope": "global",             // or "route", or {"group": "name"}
+ *    "headers": false,              // RateLimit headers on allowed responses too
+ *    "on_error": "deny",            // store unavailable: 503 ("deny") or let through ("allow")
+ *    "bucket": "name",              // optional: separates identical instances
+ *    "timeout_ms": 2000}            // safety net around the store call
+ *
+ * Every limit of an instance is checked in one atomic store call (one Redis
+ * round trip); a refused request consumes nothing. A request whose key
+ * material is missing (no verified subject, no such header, ...) is limited
+ * by its client IP instead, never by a bucket shared with everyone else.
+ *
+ * Store key: "rl:<ns>:<route>:<material>". ns is the group name, or a hash
+ * of the instance's configuration (so every gateway of a fleet with the
+ * same config agrees on it, and a changed limit starts afresh); route is
+ * "*" unless the scope is "route". Header values are hashed (SHA-256) so
+ * that API keys and tokens never appear in Redis; a key longer than the
+ * store's 256 bytes is hashed whole.
+ */
+#include <portcullis/plugin.h>
+
+#include <openssl/evp.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RL_MAX_LIMITS 8
+#define RL_MAX_PARTS 4
+#define RL_MAX_KEY 256
+#define RL_NAME_MAX 32
+
+enum { RL_SUBJECT, RL_CLIENT_IP, RL_HEADER, RL_PARAM, RL_CLAIM };
+enum { RL_SCOPE_GLOBAL, RL_SCOPE_ROUTE, RL_SCOPE_GROUP };
+
+typedef struct rl_part {
+    int kind;
+    char *name;                    /* header, param or claim name */
+} rl_part_t;
+
+typedef struct rl_conf {
+    pc_limit_spec_t limits[RL_MAX_LIMITS];
+    char names[RL_MAX_LIMITS][RL_NAME_MAX + 1];
+    size_t nlimits;
+    rl_part_t parts[RL_MAX_PARTS];
+    size_t nparts;
+    int scope;
+    bool headers;
+    bool allow_on_error;
+    unsigned timeout_ms;
+    char ns[72];                   /* "g:<group>" or "i:<hash>" */
+    char *policy;                  /* the RateLimit-Policy value */
+} rl_conf_t;
+
+typedef struct rl_ctx {
+    const rl_conf_t *c;
+    pc_async_t *a;
+    bool sync;                     /* inside pc_store_limit, called from on_headers */
+    bool done;
+    int rc;
+    pc_limit_result_t res;
+} rl_ctx_t;
+
+/* ---- configuration ------------------------------------------------------- */
+
+/* "250ms", "1s", "10m", "1h", "1d" (a positive integer and a unit). */
+static int rl_duration(const char *s, uint64_t *ms)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > ((uint64_t)1 << 40))
+            return -1;
+    }
+    uint64_t mul;
+    if (!strcmp(p, "ms"))
+        mul = 1;
+    else if (!strcmp(p, "s"))
+        mul = 1000;
+    else if (!strcmp(p, "m"))
+        mul = 60000;
+    else if (!strcmp(p, "h"))
+        mul = 3600000;
+    else if (!strcmp(p, "d"))
+        mul = 86400000;
+    else
+        return -1;
+    *ms = v * mul;
+    return *ms ? 0 : -1;
+}
+
+static bool rl_token(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+static int rl_uint(const json_t *v, const char *path, uint64_t lo, uint64_t hi, uint64_t *out,
+                   pc_err_t *err)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
+        (uint64_t)json_integer_value(v) > hi)
+        return pc_err_set(err, path, "must be an integer between %llu and %llu",
+                          (unsigned long long)lo, (unsigned long long)hi);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err)
+{
+    char path[32], key[128];
+    snprintf(path, sizeof(path), "limits[%zu]", i);
+    if (!json_is_object(o))
+        return pc_err_set(err, path, "must be an object with rate and period");
+    pc_limit_spec_t *l = &c->limits[i];
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v) {
+        if (strcmp(k, "rate") && strcmp(k, "period") && strcmp(k, "period_ms") &&
+            strcmp(k, "burst") && strcmp(k, "algorithm") && strcmp(k, "name")) {
+            snprintf(key, sizeof(key), "%s.%.64s", path, k);
+            return pc_err_set(err, key, "unknown key (rate, period, period_ms, burst, algorithm, "
+                                        "name)");
+        }
+    }
+    uint64_t x;
+    snprintf(key, sizeof(key), "%s.rate", path);
+    if (!(v = json_object_get(o, "rate")))
+        return pc_err_set(err, key, "required");
+    if (rl_uint(v, key, 1, UINT32_MAX, &x, err))
+        return -1;
+    l->rate = (uint32_t)x;
+    const json_t *p = json_object_get(o, "period"), *pm = json_object_get(o, "period_ms");
+    snprintf(key, sizeof(key), "%s.period", path);
+    if (p && pm)
+        return pc_err_set(err, key, "give period or period_ms, not both");
+    if (!p && !pm)
+        return pc_err_set(err, key, "required (\"1s\", \"1m\", \"1h\"; or period_ms)");
+    if (p && (!json_is_string(p) || rl_duration(json_string_value(p), &l->period_ms) != 0))
+        return pc_err_set(err, key, "must be a duration such as \"500ms\", \"1s\", \"10m\", "
+                                    "\"1h\", \"1d\"");
+    snprintf(key, sizeof(key), "%s.period_ms", path);
+    if (pm && rl_uint(pm, key, 1, (uint64_t)1 << 36, &l->period_ms, err))
+        return -1;
+    l->alg = PC_RL_ALG_GCRA;
+    snprintf(key, sizeof(key), "%s.algorithm", path);
+    if ((v = json_object_get(o, "algorithm"))) {
+        const char *a = json_is_string(v) ? json_string_value(v) : "";
+        if (!strcmp(a, "sliding_window"))
+            l->alg = PC_RL_ALG_SLIDING;
+        else if (strcmp(a, "gcra") && strcmp(a, "token_bucket"))
+            return pc_err_set(err, key, "must be \"gcra\" (alias \"token_bucket\") or "
+                                        "\"sliding_window\"");
+    }
+    snprintf(key, sizeof(key), "%s.burst", path);
+    if ((v = json_object_get(o, "burst"))) {
+        if (l->alg == PC_RL_ALG_SLIDING)
+            return pc_err_set(err, key, "only for algorithm gcra (a sliding window has no burst)");
+        if (rl_uint(v, key, 1, UINT32_MAX, &x, err))
+            return -1;
+        l->burst = (uint32_t)x;
+    }
+    snprintf(key, sizeof(key), "%s.name", path);
+    if ((v = json_object_get(o, "name"))) {
+        if (!json_is_string(v) || !rl_token(json_string_value(v), RL_NAME_MAX))
+            return pc_err_set(err, key, "must be 1 to %d token characters (A-Z a-z 0-9 - _ . ...)",
+                              RL_NAME_MAX);
+        snprintf(c->names[i], sizeof(c->names[i]), "%s", json_string_value(v));
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->names[j], c->names[i]))
+                return pc_err_set(err, key, "\"%s\" is used by limits[%zu] too", c->names[i], j);
+    } else {
+        snprintf(c->names[i], sizeof(c->names[i]), "%s", c->nlimits == 1 ? "default" : "limit");
+    }
+    /* Same bounds as the stores (gateway/ratelimit.c pc_rl_limit_check). */
+    uint64_t b = l->burst ? l->burst : l->rate;
+    uint64_t t = (l->period_ms * 1000 + l->rate - 1) / l->rate;
+    if (l->alg == PC_RL_ALG_GCRA && b > ((uint64_t)1 << 50) / t)
+        return pc_err_set(err, path, "burst too large for this rate and period");
+    if (l->alg == PC_RL_ALG_SLIDING && l->rate > ((uint64_t)1 << 50) / l->period_ms)
+        return pc_err_set(err, path, "rate too large for this period");
+    return 0;
+}
+
+static int rl_parse_key(const json_t *arr, rl_conf_t *c, pc_err_t *err)
+{
+    if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > RL_MAX_PARTS)
+        return pc_err_set(err, "key", "must be a list of 1 to %d parts", RL_MAX_PARTS);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        char path[32];
+        snprintf(path, sizeof(path), "key[%zu]", i);
+        rl_part_t *p = &c->parts[c->nparts++];
+        if (json_is_string(v) && !strcmp(json_string_value(v), "subject")) {
+            p->kind = RL_SUBJECT;
+        } else if (json_is_string(v) && !strcmp(json_string_value(v), "client_ip")) {
+            p->kind = RL_CLIENT_IP;
+        } else if (json_is_object(v) && json_object_size(v) == 1) {
+            const char *k = json_object_iter_key(json_object_iter((json_t *)v));
+            const json_t *name = json_object_get(v, k);
+            if (!strcmp(k, "header"))
+                p->kind = RL_HEADER;
+            else if (!strcmp(k, "param"))
+                p->kind = RL_PARAM;
+            else if (!strcmp(k, "claim"))
+                p->kind = RL_CLAIM;
+            else
+                return pc_err_set(err, path, "unknown part \"%.64s\" (header, param, claim)", k);
+            if (!json_is_string(name) || !rl_token(json_string_value(name), 128))
+                return pc_err_set(err, path, "%s: must be a name (1 to 128 token characters)", k);
+            p->name = strdup(json_string_value(name));
+        } else {
+            return pc_err_set(err, path, "must be \"subject\", \"client_ip\", {\"header\": "
+                                         "\"Name\"}, {\"param\": \"name\"} or {\"claim\": "
+                                         "\"name\"}");
+        }
+    }
+    return 0;
+}
+
+static void rl_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* First 16 bytes of SHA-256 as 32 hex characters. */
+static void rl_hash(const void *data, size_t len, char out[33])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+        abort();
+    rl_hex(md, 16, out);
+}
+
+/* RateLimit-Policy: "name";q=<quota>;w=<seconds> for each limit. A period
+ * that is not whole seconds is stated over the next whole second, with the
+ * quota scaled down (never overstating what is allowed). */
+static char *rl_policy(const rl_conf_t *c)
+{
+    char buf[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < c->nlimits; i++) {
+        const pc_limit_spec_t *l = &c->limits[i];
+        uint64_t w = (l->period_ms + 999) / 1000, q = l->rate;
+        if (l->period_ms % 1000)
+            q = (uint64_t)l->rate * w * 1000 / l->period_ms;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"%s\";q=%llu;w=%llu", i ? ", " : "",
+                              c->names[i], (unsigned long long)q, (unsigned long long)w);
+        if (n >= sizeof(buf))
+            break;
+    }
+    return strdup(buf);
+}
+
+static void rl_conf_free(void *conf)
+{
+    rl_conf_t *c = conf;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nparts; i++)
+        free(c->parts[i].name);
+    free(c->policy);
+    free(c);
+}
+
+static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
+{
+    rl_conf_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return pc_err_set(err, NULL, "out of memory");
+    *conf = c;
+    c->timeout_ms = 2000;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)node, k, v) {
+        if (strcmp(k, "limits") && strcmp(k, "key") && strcmp(k, "scope") &&
+            strcmp(k, "headers") && strcmp(k, "on_error") && strcmp(k, "bucket") &&
+            strcmp(k, "timeout_ms"))
+            return pc_err_set(err, k, "unknown key (limits, key, scope, headers, on_error, "
+                                      "bucket, timeout_ms)");
+    }
+    const json_t *lim = json_object_get(node, "limits");
+    if (!lim)
+        return pc_err_set(err, "limits", "required: a list of {\"rate\", \"period\"}");
+    if (!json_is_array(lim) || json_array_size(lim) < 1 || json_array_size(lim) > RL_MAX_LIMITS)
+        return pc_err_set(err, "limits", "must be a list of 1 to %d limits", RL_MAX_LIMITS);
+    c->nlimits = json_array_size(lim);
+    for (size_t i = 0; i < c->nlimits; i++)
+        if (rl_parse_limit(json_array_get(lim, i), i, c, err))
+            return -1;
+    if (c->nlimits > 1)
+        for (size_t i = 0; i < c->nlimits; i++)
+            if (!json_object_get(json_array_get(lim, i), "name"))
+                snprintf(c->names[i], sizeof(c->names[i]), "limit%zu", i + 1);
+    if ((v = json_object_get(node, "key"))) {
+        if (rl_parse_key(v, c, err))
+            return -1;
+    } else {
+        c->parts[c->nparts++].kind = RL_SUBJECT;
+    }
+    const char *group = NULL;
+    if ((v = json_object_get(node, "scope"))) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), "global"))
+            c->scope = RL_SCOPE_GLOBAL;
+        else if (json_is_string(v) && !strcmp(json_string_value(v), "route"))
+            c->scope = RL_SCOPE_ROUTE;
+        else if (json_is_object(v) && json_object_size(v) == 1 &&
+                 json_is_string(json_object_get(v, "group")) &&
+                 rl_token(json_string_value(json_object_get(v, "group")), 64)) {
+            c->scope = RL_SCOPE_GROUP;
+            group = json_string_value(json_object_get(v, "group"));
+        } else {
+            return pc_err_set(err, "scope", "must be \"global\", \"route\" or {\"group\": "
+                                            "\"name\"} (1 to 64 token characters)");
+        }
+    }
+    if ((v = json_object_get(node, "headers"))) {
+        if (!json_is_boolean(v))
+            return pc_err_set(err, "headers", "must be true or false");
+        c->headers = json_is_true(v);
+    }
+    if ((v = json_object_get(node, "on_error"))) {
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "deny") && strcmp(s, "allow"))
+            return pc_err_set(err, "on_error", "must be \"deny\" or \"allow\"");
+        c->allow_on_error = !strcmp(s, "allow");
+    }
+    if ((v = json_object_get(node, "bucket")) &&
+        (!json_is_string(v) || !rl_token(json_string_value(v), 64)))
+        return pc_err_set(err, "bucket", "must be a name (1 to 64 token characters)");
+    if ((v = json_object_get(node, "timeout_ms"))) {
+        uint64_t x;
+        if (rl_uint(v, "timeout_ms", 10, 600000, &x, err))
+            return -1;
+        c->timeout_ms = (unsigned)x;
+    }
+    if (group) {
+        snprintf(c->ns, sizeof(c->ns), "g:%s", group);
+    } else {
+        /* Canonical JSON (sorted keys) of the whole instance, hashed. */
+        char *canon = json_dumps(node, JSON_SORT_KEYS | JSON_COMPACT);
+        char h[33];
+        if (!canon)
+            return pc_err_set(err, NULL, "out of memory");
+        rl_hash(canon, strlen(canon), h);
+        free(canon);
+        snprintf(c->ns, sizeof(c->ns), "i:%.16s", h);
+    }
+    c->policy = rl_policy(c);
+    return 0;
+}
+
+/* ---- the key ---------------------------------------------------------------- */
+
+/* Appends "<tag><len>:<value>" (unambiguous whatever the value holds). */
+static int rl_put(char *buf, size_t *n, size_t cap, char tag, const char *v, size_t len)
+{
+    int w = snprintf(buf + *n, cap - *n, "%c%zu:", tag, len);
+    if (w < 0 || *n + (size_t)w + len >= cap)
+        return -1;
+    *n += (size_t)w;
+    memcpy(buf + *n, v, len);
+    *n += len;
+    buf[*n] = '\0';
+    return 0;
+}
+
+/* The material of the key parts, or -1 if one is missing. */
+static int rl_material(pc_request_t *r, const rl_conf_t *c, char *buf, size_t cap, size_t *n)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        const rl_part_t *p = &c->parts[i];
+        const char *v = NULL;
+        char num[32], h[33];
+        switch (p->kind) {
+        case RL_SUBJECT:
+            v = pc_request_subject(r);
+            break;
+        case RL_CLIENT_IP:
+            v = pc_request_client_ip(r);
+            break;
+        case RL_HEADER:
+            v = pc_request_header(r, p->name);
+            if (v && *v) {
+                rl_hash(v, strlen(v), h);
+                v = h;
+            }
+            break;
+        case RL_PARAM:
+            v = pc_request_param(r, p->name);
+            break;
+        case RL_CLAIM: {
+            const json_t *claims = pc_request_claims(r);
+            const json_t *cv = claims ? json_object_get(claims, p->name) : NULL;
+            if (json_is_string(cv)) {
+                v = json_string_value(cv);
+            } else if (json_is_integer(cv)) {
+                snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(cv));
+                v = num;
+            }
+            break;
+        }
+        }
+        if (!v || !*v)
+            return -1;
+        static const char tags[] = {'s', 'i', 'h', 'p', 'c'};
+        if (rl_put(buf, n, cap, tags[p->kind], v, strlen(v)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static size_t rl_key(pc_request_t *r, const rl_conf_t *c, char *key)
+{
+    char mat[4096];
+    size_t m = 0;
+    mat[0] = '\0';
+    if (rl_material(r, c, mat, sizeof(mat), &m) != 0) {
+        /* Missing key material: this client's own bucket, never a shared one. */
+        const char *ip = pc_request_client_ip(r);
+        m = 0;
+        rl_put(mat, &m, sizeof(mat), 'I', ip && *ip ? ip : "-", ip && *ip ? strlen(ip) : 1);
+    }
+    const char *route = c->scope == RL_SCOPE_ROUTE ? pc_request_route(r) : NULL;
+    int n = snprintf(key, RL_MAX_KEY + 1, "rl:%s:%s:%s", c->ns, route ? route : "*", mat);
+    if (n < 0 || n > RL_MAX_KEY) {
+        char h[33], all[4096 + 256];
+        int a = snprintf(all, sizeof(all), "%s:%s", route ? route : "*", mat);
+        rl_hash(all, a > 0 ? (size_t)a : 0, h);
+        n = snprintf(key, RL_MAX_KEY + 1, "rl:%s:x%s", c->ns, h);
+    }
+    return (size_t)n;
+}
+
+/* ---- the verdict --------------------------------------------------------------- */
+
+static unsigned long long rl_secs(uint64_t ms)
+{
+    return (unsigned long long)((ms + 999) / 1000);
+}
+
+static void rl_headers(pc_request_t *r, const rl_conf_t *c, const pc_limit_result_t *res)
+{
+    char v[128];
+    unsigned i = res->index < c->nlimits ? res->index : 0;
+    pc_response_header_set(r, "RateLimit-Policy", c->policy);
+    snprintf(v, sizeof(v), "\"%s\";r=%llu;t=%llu", c->names[i],
+             (unsigned long long)res->remaining, rl_secs(res->reset_ms));
+    pc_response_header_set(r, "RateLimit", v);
+}
+
+static pc_status_t rl_verdict(pc_request_t *r, const rl_ctx_t *x)
+{
+    const rl_conf_t *c = x->c;
+    if (x->rc != 0) {
+        if (c->allow_on_error) {
+            /* Every fail-open decision is logged, at most once per 10 s. */
+            static _Atomic long last;
+            long now = (long)time(NULL), prev = atomic_load(&last);
+            if (now - prev >= 10 && atomic_compare_exchange_strong(&last, &prev, now))
+                pc_rlog(r, PC_LOG_WARN, "rate limit store unavailable: requests let through "
+                                        "(on_error allow; logged every 10 s at most)");
+            return PC_CONTINUE;
+        }
+        pc_response_header_set(r, "Retry-After", "1");
+        return pc_deny(r, 503, "rate_limit.store_unavailable",
+                       "the rate limit cannot be checked right now");
+    }
+    if (x->res.allowed) {
+        if (c->headers)
+            rl_headers(r, c, &x->res);
+        return PC_CONTINUE;
+    }
+    char ra[32];
+    unsigned long long s = rl_secs(x->res.retry_after_ms);
+    snprintf(ra, sizeof(ra), "%llu", s ? s : 1);
+    rl_headers(r, c, &x->res);
+    pc_response_header_set(r, "Retry-After", ra);
+    pc_stat_inc(pc_request_worker(r), PC_STAT_RATELIMIT_LIMITED);
+    pc_rlog(r, PC_LOG_DEBUG, "rate limited (limit %s%s)", c->names[x->res.index % RL_MAX_LIMITS],
+            x->res.local ? ", local fallback" : "");
+    return pc_deny(r, 429, "rate_limit.exceeded", "too many requests");
+}
+
+static void rl_done(void *data, int rc, const pc_limit_result_t *res)
+{
+    rl_ctx_t *x = data;
+    x->rc = rc;
+    x->res = *res;
+    x->done = true;
+    if (x->sync)
+        return; /* on_headers takes it from here */
+    pc_request_t *r = pc_async_request(x->a);
+    if (!r) {
+        pc_async_end(x->a, PC_CONTINUE); /* abandoned: only drop the reference */
+        return;
+    }
+    pc_async_end(x->a, rl_verdict(r, x));
+}
+
+static pc_status_t rl_on_headers(pc_request_t *r, void *conf, void *ctx)
+{
+    const rl_conf_t *c = conf;
+    rl_ctx_t *x = ctx;
+    char key[RL_MAX_KEY + 1];
+    size_t klen = rl_key(r, c, key);
+    x->c = c;
+    x->sync = true;
+    pc_store_limit(pc_request_worker(r), key, klen, c->limits, c->nlimits, rl_done, x);
+    x->sync = false;
+    if (x->done)
+        return rl_verdict(r, x); /* the memory store, or Redis failing fast */
+    x->a = pc_async_begin(r, c->timeout_ms, 503);
+    return PC_SUSPEND;
+}
+
+const pc_plugin_t pc_plugin_rate_limit = {
+    .abi = PC_PLUGIN_ABI,
+    .name = "rate_limit",
+    .req_ctx_size = sizeof(rl_ctx_t),
+    .conf_create = rl_conf_create,
+    .conf_free = rl_conf_free,
+    .on_headers = rl_on_headers,
+};

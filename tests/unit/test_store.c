@@ -1,0 +1,703 @@
+/* tests/unit/test_store.c: gateway/store.c and the "store" config section.
+ * The config (every redis field, errors with their JSON paths, reload
+ * refusal), the Redis key layout, the memory store behind pc_store_*, and,
+ * against a real redis-server started here (skipped when missing), the
+ * Redis store through the blocking client (w == NULL): the same answers
+ * as the memory store, keys and expiries in Redis, and both on_error
+ * policies once Redis is gone. */
+#include "conf.h"
+#include "store.h"
+#include "util.h"
+
+#include <portcullis/plugin.h>
+
+#include <hiredis/hiredis.h>
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BASE                                                                                       \
+    "{\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 18080}],"                                \
+    " \"upstreams\": {\"u\": {\"targets\": [{\"url\": \"http://127.0.0.1:9\"}]}},"                 \
+    " \"routes\": [{\"name\": \"r\", \"match\": {\"path_prefix\": \"/\"}, \"upstream\": \"u\"}]"
+
+static pc_conf_t *load(const char *store_json, pc_diag_t *d)
+{
+    char doc[4096];
+    snprintf(doc, sizeof(doc), BASE "%s%s}", store_json ? ", \"store\": " : "",
+             store_json ? store_json : "");
+    return pc_conf_load_buffer(doc, strlen(doc), "test.json", d);
+}
+
+static bool has_error(const pc_diag_t *d, const char *want)
+{
+    for (size_t i = 0; i < d->nerrors; i++)
+        if (strstr(d->errors[i], want))
+            return true;
+    return false;
+}
+
+/* ---- config ---------------------------------------------------------------- */
+
+START_TEST(test_conf_defaults_and_fields)
+{
+    pc_diag_t d = {0};
+    pc_conf_t *c = load(NULL, &d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->store_type, "memory");
+    ck_assert_ptr_null(c->store_url);
+    pc_conf_free(c);
+    pc_diag_free(&d);
+
+    c = load("{\"type\": \"redis\", \"url\": \"redis://gw:pa%24s@10.1.2.3:6380/4\","
+             " \"prefix\": \"edge:\", \"on_error\": \"fail_open\", \"command_timeout_ms\": 50}",
+             &d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->store_type, "redis");
+    ck_assert_str_eq(c->store_host, "10.1.2.3");
+    ck_assert_uint_eq(c->store_port, 6380);
+    ck_assert_uint_eq(c->store_db, 4);
+    ck_assert_str_eq(c->store_username, "gw");
+    ck_assert_str_eq(c->store_password, "pa$s");
+    ck_assert_str_eq(c->store_prefix, "edge:");
+    ck_assert_str_eq(c->store_on_error, "fail_open");
+    ck_assert_uint_eq(c->store_connect_timeout_ms, 500);
+    ck_assert_uint_eq(c->store_command_timeout_ms, 50);
+    ck_assert_uint_ge(d.nwarnings, 1); /* password inline in the URL */
+    pc_conf_free(c);
+    pc_diag_free(&d);
+
+    char pw[] = "/tmp/pc-test-pw-XXXXXX";
+    int fd = mkstemp(pw);
+    ck_assert(write(fd, "from-file\n", 10) == 10);
+    close(fd);
+    char js[512];
+    snprintf(js, sizeof(js),
+             "{\"type\": \"redis\", \"url\": \"unix:///run/r.sock?db=2\", \"username\": \"u\","
+             " \"password\": {\"file\": \"%s\"}}",
+             pw);
+    c = load(js, &d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(c->store_host);
+    ck_assert_str_eq(c->store_unix_path, "/run/r.sock");
+    ck_assert_uint_eq(c->store_db, 2);
+    ck_assert_str_eq(c->store_password, "from-file");
+    ck_assert_str_eq(c->store_on_error, "fail_closed"); /* the default */
+    ck_assert_str_eq(c->store_prefix, "pc:");
+    pc_conf_free(c);
+    pc_diag_free(&d);
+    unlink(pw);
+
+    c = load("{\"type\": \"redis\", \"url\": \"redis://[::1]:7000\"}", &d);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->store_host, "::1");
+    pc_conf_free(c);
+    pc_diag_free(&d);
+}
+END_TEST
+
+START_TEST(test_conf_errors)
+{
+    static const struct {
+        const char *store, *want;
+    } cases[] = {
+        {"{\"type\": \"redis\"}", "store.url: required for type redis"},
+        {"{\"type\": \"redis\", \"url\": \"rediss://10.0.0.1\"}", "store.url: rediss:// (TLS)"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1:99999\"}", "store.url: port must be"},
+        {"{\"type\": \"redis\", \"url\": \"redis://cache.local\"}",
+         "store.url: cannot resolve cache.local: name resolution is disabled"},
+        {"{\"type\": \"redis\", \"url\": \"redis://:a@10.0.0.1\", \"password\": \"b\"}",
+         "store.password: given twice"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"username\": \"u\"}",
+         "store.username: needs a password"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"password\": {\"env\": "
+         "\"PC_TEST_NO_SUCH_VAR\"}}",
+         "store.password: environment variable PC_TEST_NO_SUCH_VAR is not set"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"on_error\": \"ignore\"}",
+         "store.on_error: must be \"fail_open\" or \"fail_closed\""},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"prefix\": \"a{b}\"}",
+         "store.prefix: must not contain { or }"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"command_timeout_ms\": 0}",
+         "store.command_timeout_ms: must be between 1 and 60000"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"pool\": 4}", "store.pool"},
+        {"{\"type\": \"memory\", \"url\": \"redis://10.0.0.1\"}", "store.url: only for type redis"},
+        {"{\"type\": \"memory\", \"on_error\": \"fail_open\"}", "store.on_error: only for type redis"},
+        {"{\"type\": \"disk\"}", "store.type: must be \"memory\" or \"redis\""},
+    };
+    for (size_t i = 0; i < PC_ARRAY_LEN(cases); i++) {
+        pc_diag_t d = {0};
+        pc_conf_t *c = load(cases[i].store, &d);
+        ck_assert_msg(c == NULL, "%s: accepted", cases[i].store);
+        ck_assert_msg(has_error(&d, cases[i].want), "%s: want \"%s\", got \"%s\"", cases[i].store,
+                      cases[i].want, d.nerrors ? d.errors[0] : "");
+        pc_diag_free(&d);
+    }
+}
+END_TEST
+
+START_TEST(test_conf_reload_cannot_change_the_store)
+{
+    pc_diag_t d = {0};
+    pc_conf_t *a = load("{\"type\": \"redis\", \"url\": \"redis://10.0.0.1/1\"}", &d);
+    pc_conf_t *b = load("{\"type\": \"redis\", \"url\": \"redis://10.0.0.1/1\"}", &d);
+    pc_conf_t *c = load("{\"type\": \"redis\", \"url\": \"redis://10.0.0.1/2\"}", &d);
+    pc_conf_t *m = load(NULL, &d);
+    ck_assert(a && b && c && m);
+    ck_assert_int_eq(pc_conf_reload_compatible(a, b, &d), 0);
+    ck_assert_int_eq(pc_conf_reload_compatible(a, c, &d), -1);
+    ck_assert(has_error(&d, "store: changing the store requires a restart"));
+    ck_assert_int_eq(pc_conf_reload_compatible(m, a, &d), -1);
+    pc_conf_free(a);
+    pc_conf_free(b);
+    pc_conf_free(c);
+    pc_conf_free(m);
+    pc_diag_free(&d);
+}
+END_TEST
+
+START_TEST(test_redis_key_layout)
+{
+    char out[PC_STORE_RKEY_MAX];
+    size_t n = pc_store_redis_key(out, "pc:", "rl:x:*:s5:alice", 15, ":l0");
+    ck_assert_str_eq(out, "pc:{rl:x:*:s5:alice}:l0");
+    ck_assert_uint_eq(n, strlen(out));
+    /* braces and % inside a key cannot move the hash tag */
+    n = pc_store_redis_key(out, "p:", "a}b{c%", 6, ":f");
+    ck_assert_str_eq(out, "p:{a%7Db%7Bc%25}:f");
+    /* binary-safe */
+    n = pc_store_redis_key(out, "", "a\0b", 3, "");
+    ck_assert_uint_eq(n, 5);
+    ck_assert(memcmp(out, "{a\0b}", 5) == 0);
+    /* the longest key fits */
+    char key[256];
+    memset(key, '}', sizeof(key));
+    char prefix[65];
+    memset(prefix, 'p', 64);
+    prefix[64] = '\0';
+    n = pc_store_redis_key(out, prefix, key, sizeof(key), ":l7");
+    ck_assert_uint_eq(n, 64 + 2 + 3 * 256 + 3);
+    ck_assert_uint_lt(n, PC_STORE_RKEY_MAX);
+}
+END_TEST
+
+/* ---- the store calls -------------------------------------------------------------- */
+
+typedef struct got {
+    int calls, rc, present;
+    uint64_t count;
+    pc_limit_result_t res;
+} got_t;
+
+static void limit_cb(void *data, int rc, const pc_limit_result_t *res)
+{
+    got_t *g = data;
+    g->calls++;
+    g->rc = rc;
+    g->res = *res;
+}
+
+static void flag_cb(void *data, int rc, int present)
+{
+    got_t *g = data;
+    g->calls++;
+    g->rc = rc;
+    g->present = present;
+}
+
+static void count_cb(void *data, int rc, uint64_t count)
+{
+    got_t *g = data;
+    g->calls++;
+    g->rc = rc;
+    g->count = count;
+}
+
+static void done_cb(void *data, int rc)
+{
+    got_t *g = data;
+    g->calls++;
+    g->rc = rc;
+}
+
+static got_t limit(const char *key, const pc_limit_spec_t *l, size_t n)
+{
+    got_t g = {0};
+    pc_store_limit(NULL, key, strlen(key), l, n, limit_cb, &g);
+    ck_assert_int_eq(g.calls, 1);
+    return g;
+}
+
+/* The same script of calls against whichever store is configured. */
+static void exercise(const char *tag)
+{
+    char k[64];
+    pc_limit_spec_t two[2] = {{.period_ms = 1000, .rate = 3, .alg = PC_RL_ALG_GCRA},
+                              {.period_ms = 3600000, .rate = 5, .alg = PC_RL_ALG_SLIDING}};
+    snprintf(k, sizeof(k), "rl:%s:u1", tag);
+    for (int i = 0; i < 3; i++) {
+        got_t g = limit(k, two, 2);
+        ck_assert_int_eq(g.rc, 0);
+        ck_assert_int_eq(g.res.allowed, 1);
+        ck_assert_uint_eq(g.res.remaining, (uint64_t)(2 - i));
+        ck_assert_uint_eq(g.res.index, 0);
+        ck_assert_int_eq(g.res.local, 0);
+    }
+    got_t g = limit(k, two, 2);
+    ck_assert_int_eq(g.res.allowed, 0);
+    ck_assert_uint_eq(g.res.index, 0);
+    ck_assert_uint_ge(g.res.retry_after_ms, 300);
+    ck_assert_uint_le(g.res.retry_after_ms, 334);
+    usleep(700000); /* two more per-second tokens; then the hourly window stops at 5 */
+    ck_assert_int_eq(limit(k, two, 2).res.allowed, 1);
+    ck_assert_int_eq(limit(k, two, 2).res.allowed, 1);
+    usleep(400000);
+    g = limit(k, two, 2);
+    ck_assert_int_eq(g.res.allowed, 0);
+    ck_assert_uint_eq(g.res.index, 1);
+    /* invalid limits are refused, never sent */
+    pc_limit_spec_t bad = {.period_ms = 0, .rate = 1};
+    g = limit(k, &bad, 1);
+    ck_assert_int_eq(g.rc, -1);
+
+    snprintf(k, sizeof(k), "bf:%s:L:x", tag);
+    got_t f = {0};
+    pc_store_flag_check(NULL, k, strlen(k), flag_cb, &f);
+    ck_assert(f.calls == 1 && f.rc == 0 && f.present == 0);
+    got_t s = {0};
+    pc_store_flag_set(NULL, k, strlen(k), 300, done_cb, &s);
+    ck_assert(s.calls == 1 && s.rc == 0);
+    pc_store_flag_set(NULL, k, strlen(k), 300, NULL, NULL); /* no callback: fine */
+    f = (got_t){0};
+    pc_store_flag_check(NULL, k, strlen(k), flag_cb, &f);
+    ck_assert(f.rc == 0 && f.present == 1);
+    usleep(350000);
+    f = (got_t){0};
+    pc_store_flag_check(NULL, k, strlen(k), flag_cb, &f);
+    ck_assert(f.rc == 0 && f.present == 0);
+
+    snprintf(k, sizeof(k), "bf:%s:N:x", tag);
+    for (uint64_t i = 1; i <= 3; i++) {
+        got_t c = {0};
+        pc_store_count(NULL, k, strlen(k), 300, count_cb, &c);
+        ck_assert(c.calls == 1 && c.rc == 0);
+        ck_assert_uint_eq(c.count, i);
+    }
+    usleep(350000);
+    got_t c = {0};
+    pc_store_count(NULL, k, strlen(k), 300, count_cb, &c);
+    ck_assert_uint_eq(c.count, 1); /* a new window */
+}
+
+START_TEST(test_memory_store)
+{
+    pc_diag_t d = {0};
+    pc_conf_t *c = load("{\"type\": \"memory\", \"max_bytes\": 1048576}", &d);
+    ck_assert_int_eq(pc_store_init(c), 0);
+    exercise("mem");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    pc_store_metrics_render(f, NULL, 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_info{type=\"memory\",on_error=\"none\"} 1"));
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_memory_max_bytes 1048576"));
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_memory_entries "));
+    free(buf);
+    pc_store_shutdown();
+    pc_conf_free(c);
+    pc_diag_free(&d);
+}
+END_TEST
+
+/* ---- with a real Redis ------------------------------------------------------------ */
+
+static pid_t redis_pid = -1;
+static unsigned redis_port;
+static char redis_dir[] = "/tmp/pc-test-store-XXXXXX";
+
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static redisContext *admin(void)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)redis_port, tv);
+    if (c && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int redis_start(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char port[16];
+        snprintf(port, sizeof(port), "%u", redis_port);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--daemonize", "no", "--dir", redis_dir, (char *)NULL);
+        _exit(127);
+    }
+    redis_pid = pid;
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            redis_pid = -1;
+            return -1;
+        }
+        redisContext *c = admin();
+        if (c) {
+            redisFree(c);
+            return 0;
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void redis_kill(void)
+{
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = -1;
+    }
+}
+
+static pc_conf_t *redis_conf(const char *on_error)
+{
+    char js[256];
+    snprintf(js, sizeof(js),
+             "{\"type\": \"redis\", \"url\": \"redis://127.0.0.1:%u/5\", \"prefix\": \"t:\","
+             " \"on_error\": \"%s\", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}",
+             redis_port, on_error);
+    pc_diag_t d = {0};
+    pc_conf_t *c = load(js, &d);
+    ck_assert_ptr_nonnull(c);
+    pc_diag_free(&d);
+    return c;
+}
+
+START_TEST(test_redis_store_same_answers_and_layout)
+{
+    pc_conf_t *c = redis_conf("fail_closed");
+    ck_assert_int_eq(pc_store_init(c), 0);
+    exercise("redis");
+    redisContext *a = admin();
+    redisReply *r = redisCommand(a, "SELECT 5");
+    freeReplyObject(r);
+    /* the per-second state has expired by now; the hourly window's has not
+     * (a window's state lives two periods) */
+    r = redisCommand(a, "PTTL t:{rl:redis:u1}:l1");
+    ck_assert(r->integer > 3600000 && r->integer <= 2 * 3600000);
+    freeReplyObject(r);
+    r = redisCommand(a, "EXISTS t:{bf:redis:N:x}:c");
+    ck_assert_int_eq(r->integer, 1);
+    freeReplyObject(r);
+    redisFree(a);
+    pc_store_shutdown();
+    pc_conf_free(c);
+}
+END_TEST
+
+START_TEST(test_redis_gone_fail_open_and_closed)
+{
+    pc_limit_spec_t l = {.period_ms = 60000, .rate = 2, .alg = PC_RL_ALG_GCRA};
+    pc_conf_t *c = redis_conf("fail_open");
+    ck_assert_int_eq(pc_store_init(c), 0);
+    ck_assert_int_eq(limit("rl:gone:a", &l, 1).res.local, 0);
+    redis_kill();
+    got_t g = limit("rl:gone:b", &l, 1);
+    ck_assert_int_eq(g.rc, 0);
+    ck_assert_int_eq(g.res.local, 1);
+    ck_assert_int_eq(g.res.allowed, 1);
+    ck_assert_int_eq(limit("rl:gone:b", &l, 1).res.allowed, 1);
+    g = limit("rl:gone:b", &l, 1);
+    ck_assert_int_eq(g.res.allowed, 0); /* local limits still limit */
+    ck_assert_int_eq(g.res.local, 1);
+    got_t f = {0};
+    pc_store_flag_set(NULL, "x", 1, 10000, done_cb, &f);
+    ck_assert_int_eq(f.rc, 0);
+    f = (got_t){0};
+    pc_store_flag_check(NULL, "x", 1, flag_cb, &f);
+    ck_assert(f.rc == 0 && f.present == 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    pc_store_metrics_render(out, NULL, 0);
+    fclose(out);
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_fallbacks_total 5"));
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_errors_total 5"));
+    ck_assert_ptr_nonnull(strstr(buf, "on_error=\"fail_open\""));
+    free(buf);
+    pc_store_shutdown();
+    pc_conf_free(c);
+
+    c = redis_conf("fail_closed");
+    ck_assert_int_eq(pc_store_init(c), 0);
+    g = limit("rl:gone:c", &l, 1);
+    ck_assert_int_eq(g.rc, -1);
+    f = (got_t){0};
+    pc_store_flag_check(NULL, "x", 1, flag_cb, &f);
+    ck_assert_int_eq(f.rc, -1);
+    got_t n = {0};
+    pc_store_count(NULL, "y", 1, 1000, count_cb, &n);
+    ck_assert_int_eq(n.rc, -1);
+    pc_store_shutdown();
+    pc_conf_free(c);
+    ck_assert_int_eq(redis_start(), 0);
+}
+END_TEST
+
+/* gateway/ratelimit.lua's batch mode against its single mode: the same
+ * results and the same stored state, step by step, on a fake clock (the
+ * single mode is checked against gateway/ratelimit.c by
+ * tests/unit/test_ratelimit_lua.py). */
+typedef struct bscen {
+    int n;
+    char alg[3][8];
+    unsigned long long rate[3], period[3], burst[3];
+} bscen_t;
+
+static uint64_t lcg_state = 20261123;
+static unsigned rnd(unsigned n)
+{
+    lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)((lcg_state >> 33) % n);
+}
+
+static redisReply *cmdv(redisContext *c, int argc, const char **argv)
+{
+    size_t len[64];
+    for (int i = 0; i < argc; i++)
+        len[i] = strlen(argv[i]);
+    redisReply *r = redisCommandArgv(c, argc, argv, len);
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+/* EVALSHA argv, then PERSIST of its keys, in one MULTI: a key written with
+ * a PX of 1 ms must still be there to compare (Redis freezes its clock
+ * within a transaction). Returns the EVALSHA reply, owned by *hold. */
+static redisReply *eval_kept(redisContext *c, int argc, const char **argv, int nkeys,
+                             redisReply **hold)
+{
+    size_t len[64];
+    for (int i = 0; i < argc; i++)
+        len[i] = strlen(argv[i]);
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommandArgv(c, argc, argv, len);
+    for (int k = 0; k < nkeys; k++)
+        redisAppendCommand(c, "PERSIST %s", argv[3 + k]);
+    redisAppendCommand(c, "EXEC");
+    void *r;
+    for (int i = 0; i < nkeys + 2; i++) {
+        ck_assert_int_eq(redisGetReply(c, &r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    ck_assert_int_eq(redisGetReply(c, &r), REDIS_OK);
+    *hold = r;
+    ck_assert_int_eq((*hold)->type, REDIS_REPLY_ARRAY);
+    return (*hold)->element[0];
+}
+
+START_TEST(test_lua_batch_mode_matches_single_mode)
+{
+    redisContext *c = admin();
+    ck_assert_ptr_nonnull(c);
+    char *src = pc_xstrndup(pc_ratelimit_lua, pc_ratelimit_lua_len);
+    const char *load[3] = {"SCRIPT", "LOAD", src};
+    redisReply *r = cmdv(c, 3, load);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    char sha[41];
+    snprintf(sha, sizeof(sha), "%s", r->str);
+    freeReplyObject(r);
+    free(src);
+    freeReplyObject(redisCommand(c, "SELECT 7"));
+    freeReplyObject(redisCommand(c, "FLUSHDB"));
+
+    static const unsigned rates[] = {1, 2, 3, 7, 10, 100, 1000};
+    static const unsigned periods[] = {1, 7, 100, 999, 1000, 60000, 3600000};
+    bscen_t sc[6];
+    for (int j = 0; j < 6; j++) {
+        sc[j].n = 1 + (int)rnd(3);
+        for (int i = 0; i < sc[j].n; i++) {
+            sc[j].rate[i] = rates[rnd(7)];
+            sc[j].period[i] = periods[rnd(7)];
+            bool g = rnd(2);
+            snprintf(sc[j].alg[i], sizeof(sc[j].alg[i]), "%s", g ? "gcra" : "sliding");
+            unsigned k = rnd(4); /* burst 0 (= rate), 1, 2 or 3 * rate */
+            sc[j].burst[i] = !g ? 0 : k == 3 ? sc[j].rate[i] * 3 : k;
+        }
+    }
+    sc[0].n = 1; /* one single-GCRA scenario at least: the fast paths */
+    snprintf(sc[0].alg[0], sizeof(sc[0].alg[0]), "gcra");
+    unsigned long long now = 1700000000000ull;
+    char strs[2048][48];
+    for (int step = 0; step < 400; step++) {
+        unsigned roll = rnd(100);
+        if (roll < 3)
+            now -= rnd(200000);
+        else if (roll < 6)
+            now += rnd(4000000);
+        else if (roll >= 40)
+            now += rnd(300);
+        int m = 1 + (int)rnd(4), pick[4], used[6] = {0};
+        for (int i = 0; i < m; i++) {
+            int j;
+            do
+                j = (int)rnd(6);
+            while (used[j]);
+            used[j] = 1;
+            pick[i] = j;
+        }
+        int ns = 0;
+#define S(...) (snprintf(strs[ns], sizeof(strs[ns]), __VA_ARGS__), strs[ns++])
+        /* single mode, one call per check */
+        long long single[4][5];
+        for (int i = 0; i < m; i++) {
+            const bscen_t *b = &sc[pick[i]];
+            const char *argv[64];
+            int argc = 0;
+            argv[argc++] = "EVALSHA";
+            argv[argc++] = sha;
+            argv[argc++] = S("%d", b->n);
+            for (int k = 0; k < b->n; k++)
+                argv[argc++] = S("s{%d}:l%d", pick[i], k);
+            argv[argc++] = S("%llu", now);
+            for (int k = 0; k < b->n; k++) {
+                argv[argc++] = b->alg[k];
+                argv[argc++] = S("%llu", b->rate[k]);
+                argv[argc++] = S("%llu", b->period[k]);
+                argv[argc++] = S("%llu", b->burst[k]);
+            }
+            redisReply *hold;
+            r = eval_kept(c, argc, argv, b->n, &hold);
+            ck_assert_msg(r->type == REDIS_REPLY_ARRAY && r->elements == 5, "step %d: %s", step,
+                          r->str ? r->str : "");
+            for (int e = 0; e < 5; e++)
+                single[i][e] = r->element[e]->integer;
+            freeReplyObject(hold);
+        }
+        /* batch mode, one call for all */
+        const char *argv[64];
+        int argc = 0, nkeys = 0;
+        argv[argc++] = "EVALSHA";
+        argv[argc++] = sha;
+        argv[argc++] = "0"; /* fixed below */
+        for (int i = 0; i < m; i++)
+            for (int k = 0; k < sc[pick[i]].n; k++, nkeys++)
+                argv[argc++] = S("b{%d}:l%d", pick[i], k);
+        argv[2] = S("%d", nkeys);
+        argv[argc++] = "batch";
+        argv[argc++] = S("%llu", now);
+        for (int i = 0; i < m; i++) {
+            const bscen_t *b = &sc[pick[i]];
+            argv[argc++] = S("%d", b->n);
+            for (int k = 0; k < b->n; k++) {
+                argv[argc++] = b->alg[k];
+                argv[argc++] = S("%llu", b->rate[k]);
+                argv[argc++] = S("%llu", b->period[k]);
+                argv[argc++] = S("%llu", b->burst[k]);
+            }
+        }
+        redisReply *hold;
+        r = eval_kept(c, argc, argv, nkeys, &hold);
+        ck_assert_msg(r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)(5 * m),
+                      "step %d: batch: %s", step, r->str ? r->str : "");
+        for (int i = 0; i < m; i++)
+            for (int e = 0; e < 5; e++)
+                ck_assert_msg(r->element[5 * i + e]->integer == single[i][e],
+                              "step %d check %d value %d: batch %lld, single %lld", step, i, e,
+                              r->element[5 * i + e]->integer, single[i][e]);
+        freeReplyObject(hold);
+        /* the same state stored (kept: the fake clock does not follow PX) */
+        for (int i = 0; i < m; i++)
+            for (int k = 0; k < sc[pick[i]].n; k++) {
+                redisReply *a = redisCommand(c, "GET s{%d}:l%d", pick[i], k);
+                redisReply *b = redisCommand(c, "GET b{%d}:l%d", pick[i], k);
+                ck_assert_int_eq(a->type, b->type);
+                if (a->type == REDIS_REPLY_STRING)
+                    ck_assert_str_eq(a->str, b->str);
+                freeReplyObject(a);
+                freeReplyObject(b);
+            }
+#undef S
+    }
+
+    /* a bad argument anywhere: an error, and nothing written before it */
+    const char *bad[] = {"EVALSHA", sha, "2", "x{1}:l0", "x{2}:l0", "batch", "", "1", "gcra",
+                         "10", "1000", "0", "1", "gcra", "0", "1000", "0"};
+    r = cmdv(c, (int)PC_ARRAY_LEN(bad), bad);
+    ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = redisCommand(c, "EXISTS x{1}:l0");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+    const char *mismatch[] = {"EVALSHA", sha, "1", "x{1}:l0", "batch", "", "2", "gcra", "10",
+                              "1000", "0", "gcra", "10", "1000", "0"};
+    r = cmdv(c, (int)PC_ARRAY_LEN(mismatch), mismatch);
+    ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(c, "FLUSHDB"));
+    redisFree(c);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    pc_conf_resolve_hook = NULL; /* nothing here resolves names */
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("offline");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_conf_defaults_and_fields);
+    tcase_add_test(tc, test_conf_errors);
+    tcase_add_test(tc, test_conf_reload_cannot_change_the_store);
+    tcase_add_test(tc, test_redis_key_layout);
+    tcase_add_test(tc, test_memory_store);
+    suite_add_tcase(s, tc);
+    bool live = false;
+    if (mkdtemp(redis_dir)) {
+        redis_port = free_port();
+        live = redis_start() == 0;
+    }
+    if (live) {
+        TCase *lt = tcase_create("redis");
+        tcase_set_timeout(lt, 60);
+        tcase_add_test(lt, test_redis_store_same_answers_and_layout);
+        tcase_add_test(lt, test_lua_batch_mode_matches_single_mode);
+        tcase_add_test(lt, test_redis_gone_fail_open_and_closed);
+        suite_add_tcase(s, lt);
+    } else {
+        fprintf(stderr, "test_store: redis-server not available: live tests skipped\n");
+    }
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    redis_kill();
+    rmdir(redis_dir);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
