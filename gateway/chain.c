@@ -114,16 +114,22 @@ void *pc_worker_state(pc_request_t *r, const void *conf)
     return NULL;
 }
 
-/* ---- async tokens -------------------------------------------------------- */
+/* ---- async tokens --------------------------------------------------------
+ *
+ * A token holds a reference on its request until it ends or is abandoned
+ * (timeout, shutdown). An abandoned token lets go of the request at once,
+ * so a plugin that never ends its token cannot pin a request, its arena or
+ * its config generation; the token itself waits on the worker's list for
+ * the late pc_async_end, or for the worker's end. */
 
 static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_status)
 {
     PC_ASSERT(r->in_hook && r->async == NULL);
-    pc_async_t *a = pc_arena_calloc(r->arena, sizeof(*a));
+    pc_async_t *a = pc_xcalloc(1, sizeof(*a));
     a->r = r;
-    a->owner = r;
+    a->worker = r->worker;
     a->timeout_status = timeout_status >= 400 && timeout_status <= 599 ? timeout_status : 503;
     ev_timer_init(&a->timer, async_timeout_cb, (timeout_ms ? timeout_ms : 1000) / 1000.0, 0.);
     a->timer.data = a;
@@ -150,31 +156,47 @@ static void async_deliver(pc_request_t *r, pc_status_t verdict)
     pc_http_resume_request(r);
 }
 
+static void abandoned_unlink(pc_async_t *a)
+{
+    for (pc_async_t **pp = &a->worker->abandoned; *pp; pp = &(*pp)->next)
+        if (*pp == a) {
+            *pp = a->next;
+            return;
+        }
+}
+
 void pc_async_end(pc_async_t *a, pc_status_t verdict)
 {
     PC_ASSERT(!a->ended);
     a->ended = true;
-    pc_request_t *owner = a->owner;
-    ev_timer_stop(owner->worker->loop, &a->timer);
-    if (a->r) {
-        a->r = NULL;
-        if (verdict == PC_SUSPEND)
-            verdict = PC_ERROR;
-        async_deliver(owner, verdict);
+    ev_timer_stop(a->worker->loop, &a->timer);
+    pc_request_t *r = a->r;
+    if (!r) {
+        abandoned_unlink(a);
+        free(a);
+        return;
     }
-    pc_request_unref(owner);
+    a->r = NULL;
+    if (verdict == PC_SUSPEND)
+        verdict = PC_ERROR;
+    async_deliver(r, verdict);
+    free(a);
+    pc_request_unref(r);
 }
 
 static void async_abandon(pc_async_t *a, const char *why)
 {
     pc_request_t *r = a->r;
     a->r = NULL;
-    ev_timer_stop(r->worker->loop, &a->timer);
+    ev_timer_stop(a->worker->loop, &a->timer);
+    a->next = a->worker->abandoned;
+    a->worker->abandoned = a;
     pc_rlog(r, PC_LOG_WARN, "plugin did not answer in time (%s)", why);
     pc_request_fail(r, a->timeout_status, "plugin.timeout", NULL);
     if (r->route && r->chain_pos < r->route->nchain)
         r->stopped_by = r->route->chain[r->chain_pos]->name;
     async_deliver(r, PC_RESPOND);
+    pc_request_unref(r);
 }
 
 static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -188,4 +210,13 @@ void pc_chain_abandon(pc_request_t *r)
 {
     if (r->async && r->async->r)
         async_abandon(r->async, "shutdown");
+}
+
+void pc_chain_free_abandoned(pc_worker_t *w)
+{
+    while (w->abandoned) {
+        pc_async_t *a = w->abandoned;
+        w->abandoned = a->next;
+        free(a);
+    }
 }

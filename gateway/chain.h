@@ -6,6 +6,8 @@
 
 #include "request.h"
 
+struct pc_worker;
+
 typedef enum pc_phase { PC_PHASE_HEADERS = 0, PC_PHASE_BODY } pc_phase_t;
 
 typedef enum pc_chain_result {
@@ -23,5 +25,7 @@ void pc_chain_on_log(pc_request_t *r);
 pc_chain_result_t pc_chain_resume(pc_request_t *r, pc_phase_t phase);
 /* Worker shutdown: abandons the pending token of r (it times out now). */
 void pc_chain_abandon(pc_request_t *r);
+/* Worker end: frees tokens whose plugin never ended them. */
+void pc_chain_free_abandoned(struct pc_worker *w);
 
 #endif

@@ -19,9 +19,11 @@
 #include "worker.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- request id and trace context ------------------------------------------ */
 
@@ -85,6 +87,37 @@ static int check_framing(pc_request_t *r)
     if (r->version && strcmp(r->version, "HTTP/1.1") == 0 && !r->host)
         return pc_request_fail(r, 400, "request.missing_host", NULL), -1;
     return 0;
+}
+
+/* What libmicrohttpd 0.9.75 hides: it folds obs-fold continuation lines
+ * into the *name* of the previous field, truncates a value at a NUL, and
+ * silently drops a line with an empty name. None of that is visible in the
+ * parsed strings, but all of it breaks the layout MHD leaves in its read
+ * buffer, where the fields are parsed in place: after the version,
+ * "\0\0" (CRLF), then per field: name, "\0" (the colon), optional
+ * whitespace, value, "\0\0"; the empty line adds "\0\0". So the header
+ * block is accepted only if every field sits exactly where the previous
+ * line ended. This also refuses bare-LF line endings (RFC 9112 allows a
+ * recipient to, and two parsers disagreeing on line ends is how requests
+ * are smuggled). Depends on MHD's in-place parsing, checked by the e2e
+ * smuggling tests. */
+static bool header_block_layout_ok(const char *version, const pc_hdr_t *h, size_t n)
+{
+    if (!version)
+        return false;
+    const char *end = version + strlen(version);
+    for (size_t i = 0; i < n; i++) {
+        if (end[0] != '\0' || end[1] != '\0' || h[i].name != end + 2)
+            return false;
+        const char *p = h[i].name + h[i].name_len;
+        if (*p != '\0' || h[i].value < p + 1 || h[i].value > p + 1 + 256)
+            return false;
+        for (p++; p < h[i].value; p++)
+            if (*p != ' ' && *p != '\t')
+                return false;
+        end = h[i].value + h[i].value_len;
+    }
+    return end[0] == '\0' && end[1] == '\0' && end[2] == '\0' && end[3] == '\0';
 }
 
 static int check_header_limits(pc_request_t *r, const pc_limits_t *lim, size_t bytes)
@@ -261,6 +294,34 @@ void pc_worker_resume(pc_request_t *r)
     r->daemon->resume_pending = true;
 }
 
+/* A suspended connection is invisible to MHD: a client that gives up while
+ * its request waits on an upstream or a plugin would hold both until their
+ * timeouts. Once a second, requests waiting longer than that get a peek at
+ * their socket; end of stream or an error means the client is gone. Short
+ * waits cost nothing. */
+void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns)
+{
+    pc_request_t *next;
+    for (pc_request_t *r = w->suspended_head; r; r = next) {
+        next = r->susp_next;
+        if (now_ns - r->start_ns < 1000000000ull || r->response_queued)
+            continue;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        char b;
+        ssize_t n = ci ? recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            continue;
+        pc_rlog(r, PC_LOG_INFO, "client went away while the request waited");
+        r->reason = "client.closed";
+        if (r->state == PC_RS_UPSTREAM)
+            pc_proxy_abort(r, 499, "client.closed");
+        else
+            pc_chain_abandon(r);
+        pc_worker_resume(r);
+    }
+}
+
 /* A token ended (or timed out): continue the request from the loop. */
 void pc_http_resume_request(pc_request_t *r)
 {
@@ -412,6 +473,11 @@ static int canonicalize(pc_request_t *r)
     size_t len = r->raw_uri_len;
     if (len > r->listener->limits.max_url_bytes)
         return pc_request_fail(r, 414, "request.uri_too_long", NULL), -1;
+    /* libmicrohttpd runs permissive (its own strict errors come out
+     * malformed): a target with whitespace or controls is not one. */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)uri[i] <= 0x20 || uri[i] == 0x7f)
+            return pc_request_fail(r, 400, "request.bad_target", NULL), -1;
     size_t plen = pc_path_split_query(uri, len);
     if (plen < len)
         r->query = pc_arena_strndup(r->arena, uri + plen + 1, len - plen - 1);
@@ -446,8 +512,8 @@ static enum MHD_Result first_call(pc_request_t *r, const char *method, const cha
     take_ids(r);
     resolve_client_ip(r);
     start_timer(r, r->listener->limits.request_timeout_ms);
-    if (hc.bad) {
-        pc_request_fail(r, 400, "request.bad_header_value", NULL);
+    if (hc.bad || !header_block_layout_ok(version, r->headers, r->nheaders)) {
+        pc_request_fail(r, 400, "request.malformed_header_block", NULL);
         return respond_now(r);
     }
     if (check_header_limits(r, &r->listener->limits, hc.bytes) != 0 || check_framing(r) != 0)
@@ -649,6 +715,7 @@ struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_UNESCAPE_CALLBACK,
         no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_LIMIT, l->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        mem, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        mem, MHD_OPTION_STRICT_FOR_CLIENT, 0 /* see canonicalize() and check_framing() */,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_END);
 }

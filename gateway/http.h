@@ -2,6 +2,7 @@
 #ifndef PC_HTTP_H
 #define PC_HTTP_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "conf.h"
@@ -22,5 +23,7 @@ int pc_connlimit_acquire(pc_daemon_t *d, const struct sockaddr *addr);
 void pc_connlimit_release(pc_daemon_t *d, struct MHD_Connection *conn);
 
 void pc_worker_check_drained(pc_worker_t *w);
+/* Once a second: answers requests whose client left while they waited. */
+void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns);
 
 #endif

@@ -42,4 +42,6 @@ void pc_plugins_list(char *buf, size_t len)
     buf[0] = '\0';
     for (size_t i = 0; i < PC_ARRAY_LEN(builtin) && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", builtin[i]->name);
+    for (size_t i = 0; extra_types && extra_types[i] && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, ", %s", extra_types[i]->name);
 }

@@ -99,6 +99,15 @@ static void build_headers(pc_request_t *r, hdr_list_t *l)
     }
     add_forwarding(r, l);
     for (const pc_hdr_op_t *op = r->up_ops.head; op; op = op->next) {
+        /* Framing and hop-by-hop fields are the gateway's alone: a plugin
+         * that sets Content-Length or Transfer-Encoding would desync the
+         * upstream connection. */
+        size_t nlen = strlen(op->name);
+        if (pc_hdr_hop_by_hop(op->name, nlen) || pc_hdr_is(op->name, nlen, "host") ||
+            !pc_hdr_name_ok(op->name, nlen)) {
+            pc_rlog(r, PC_LOG_WARN, "plugin edit of upstream header %s ignored", op->name);
+            continue;
+        }
         if (op->kind != PC_HOP_ADD)
             hl_remove(l, op->name);
         if (op->kind != PC_HOP_REMOVE && pc_hdr_value_ok(op->value, strlen(op->value)))
@@ -175,9 +184,17 @@ static void on_head(void *data, unsigned status, const pc_uhdr_t *hdrs, size_t n
 {
     pc_request_t *r = data;
     const char *conn = NULL;
-    for (size_t i = 0; i < n; i++)
+    r->head_length = -1;
+    for (size_t i = 0; i < n; i++) {
         if (pc_hdr_is(hdrs[i].name, hdrs[i].name_len, "connection"))
             conn = pc_arena_strndup(r->arena, hdrs[i].value, hdrs[i].value_len);
+        else if (r->method_bit == PC_M_HEAD &&
+                 pc_hdr_is(hdrs[i].name, hdrs[i].name_len, "content-length")) {
+            char *v = pc_arena_strndup(r->arena, hdrs[i].value, hdrs[i].value_len);
+            if (!pc_content_length_parse(v, &r->head_length))
+                r->head_length = -1;
+        }
+    }
     r->up_headers = pc_arena_alloc(r->arena, (n ? n : 1) * sizeof(pc_hdr_t));
     for (size_t i = 0; i < n; i++) {
         const pc_uhdr_t *h = &hdrs[i];
@@ -380,10 +397,8 @@ struct MHD_Response *pc_proxy_make_response(pc_request_t *r)
     } else {
         uint64_t size = MHD_SIZE_UNKNOWN;
         if (head) {
-            const char *cl = NULL;
-            for (size_t i = 0; i < r->nup_headers; i++)
-                (void)cl;
-            size = 0;
+            /* MHD sends no body for HEAD but announces this size. */
+            size = r->head_length >= 0 ? (uint64_t)r->head_length : MHD_SIZE_UNKNOWN;
         } else if (r->up_content_length >= 0) {
             size = (uint64_t)r->up_content_length;
         }

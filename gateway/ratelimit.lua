@@ -28,8 +28,9 @@
 --
 -- Numbers are Lua doubles: every value stays an integer below 2^53 (the
 -- bounds below equal PC_RL_MAX_* in ratelimit.h), division goes through
--- idiv(), and values are stored with %.0f because tostring() keeps only
--- 14 digits.
+-- idiv(), and values are stored with %d (Lua 5.1 formats it from a C
+-- long: exact below 2^53, and much cheaper than %.0f) because tostring()
+-- keeps only 14 digits.
 
 local MAX_PERIOD, MAX_NOW, MAX_SPAN = 2 ^ 36, 2 ^ 42, 2 ^ 50
 
@@ -55,8 +56,8 @@ local function gcra_one(key, t, burst, now)
     -- the clock stepped back: normalised to a full bucket, which is refused
     -- (cap + t > cap); the normalised state is stored (fix)
     tat = nowus + cap
-    redis.call('SET', key, string.format('%.0f', tat), 'PX',
-               string.format('%.0f', cdiv(tat - nowus, 1000)))
+    redis.call('SET', key, string.format('%d', tat), 'PX',
+               string.format('%d', cdiv(tat - nowus, 1000)))
     return 0, 0, cdiv(tat - nowus, 1000), cdiv(tat + t - cap - nowus, 1000)
   end
   if tat < nowus then tat = nowus end
@@ -65,7 +66,7 @@ local function gcra_one(key, t, burst, now)
   end
   local new = tat + t
   local reset = cdiv(new - nowus, 1000)
-  redis.call('SET', key, string.format('%.0f', new), 'PX', string.format('%.0f', reset))
+  redis.call('SET', key, string.format('%d', new), 'PX', string.format('%d', reset))
   return 1, idiv(cap - (new - nowus), t), reset, 0
 end
 
@@ -127,7 +128,7 @@ local function parse_limit(base)
   return l
 end
 
-local function fmt(x) return string.format('%.0f', x) end
+local function fmt(x) return string.format('%d', x) end
 
 -- Each eval_* returns the verdict plus commit = {value, px} to store if
 -- the whole check is admitted and, when the clock stepped back past the
@@ -241,26 +242,40 @@ end
 
 if ARGV[1] == 'batch' then
   -- Validate every check before running any: an error must not leave the
-  -- checks before it written.
-  local checks, a, nkeys = {}, 3, 0
+  -- checks before it written. A check of one GCRA limit (the common one)
+  -- keeps just its t and burst; others keep their parsed limits.
+  local ts, bursts, lss, ks = {}, {}, {}, {}
+  local a, nkeys, j = 3, 0, 0
   while a <= #ARGV do
     local n = int_arg(ARGV[a], 1, 8)
     if a + 4 * n > #ARGV then error('ratelimit.lua: batch: too few arguments') end
-    local ls = {}
-    for i = 1, n do ls[i] = parse_limit(a + 1 + 4 * (i - 1)) end
-    checks[#checks + 1] = {ls = ls, k = nkeys}
+    j = j + 1
+    ks[j] = nkeys
+    if n == 1 and ARGV[a + 1] == 'gcra' then
+      local l = parse_limit(a + 1)
+      ts[j], bursts[j] = l.t, l.burst
+    else
+      local ls = {}
+      for i = 1, n do ls[i] = parse_limit(a + 1 + 4 * (i - 1)) end
+      lss[j] = ls
+    end
     nkeys = nkeys + n
     a = a + 1 + 4 * n
   end
-  if #checks == 0 or nkeys ~= #KEYS then
+  if j == 0 or nkeys ~= #KEYS then
     error('ratelimit.lua: batch: the keys do not match the checks')
   end
   if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME
   local now = now_ms(ARGV[2])
   local out = {}
-  for j = 1, #checks do
-    local b = 5 * (j - 1)
-    out[b + 1], out[b + 2], out[b + 3], out[b + 4], out[b + 5] = check(checks[j].ls, checks[j].k, now)
+  for c = 1, j do
+    local b = 5 * (c - 1)
+    if ts[c] then
+      out[b + 1], out[b + 2], out[b + 3], out[b + 4] = gcra_one(KEYS[ks[c] + 1], ts[c], bursts[c], now)
+      out[b + 5] = 0
+    else
+      out[b + 1], out[b + 2], out[b + 3], out[b + 4], out[b + 5] = check(lss[c], ks[c], now)
+    end
   end
   return out
 end

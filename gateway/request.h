@@ -50,8 +50,9 @@ typedef struct pc_hdr_ops {
 } pc_hdr_ops_t;
 
 struct pc_async {
-    pc_request_t *r;       /* NULL once abandoned */
-    pc_request_t *owner;   /* for the reference, even when abandoned */
+    pc_request_t *r;       /* NULL once abandoned or ended */
+    struct pc_worker *worker;
+    struct pc_async *next; /* the worker's abandoned list */
     ev_timer timer;
     int timeout_status;
     bool ended;
@@ -143,6 +144,7 @@ struct pc_request {
     pc_hdr_t *up_headers;
     size_t nup_headers;
     int64_t up_content_length;
+    int64_t head_length;           /* HEAD: the length the upstream announced */
     pc_bodybuf_t rbuf;
     uint64_t bytes_out;
 

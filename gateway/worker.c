@@ -270,6 +270,8 @@ static void worker_stop_daemons(pc_worker_t *w)
         MHD_stop_daemon(d->mhd);
         d->mhd = NULL;
     }
+    ev_ref(w->loop);
+    ev_timer_stop(w->loop, &w->sweep);
     ev_prepare_stop(w->loop, &w->prepare);
     ev_timer_stop(w->loop, &w->drain_timer);
     ev_async_stop(w->loop, &w->wake);
@@ -311,6 +313,11 @@ static void worker_begin_drain(pc_worker_t *w)
     w->drain_timer.data = w;
     ev_timer_start(w->loop, &w->drain_timer);
     pc_worker_check_drained(w);
+}
+
+static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    pc_http_sweep_gone(t->data, pc_now_ns());
 }
 
 static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
@@ -372,6 +379,10 @@ int pc_worker_start(pc_worker_t *w)
     ev_async_init(&w->wake, wake_cb);
     w->wake.data = w;
     ev_async_start(w->loop, &w->wake);
+    ev_timer_init(&w->sweep, sweep_cb, 1., 1.);
+    w->sweep.data = w;
+    ev_timer_start(w->loop, &w->sweep);
+    ev_unref(w->loop); /* the sweep alone does not keep the loop alive */
     ev_prepare_init(&w->prepare, prepare_cb);
     w->prepare.data = w;
     ev_prepare_start(w->loop, &w->prepare);
@@ -427,6 +438,7 @@ void pc_worker_destroy(pc_worker_t *w)
         if (w->daemons[i].listen_fd >= 0)
             close(w->daemons[i].listen_fd);
     free(w->daemons);
+    pc_chain_free_abandoned(w);
     if (w->loop)
         ev_loop_destroy(w->loop);
     pc_metrics_free(&w->metrics);

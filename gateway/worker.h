@@ -56,11 +56,13 @@ typedef struct pc_worker {
     ev_async wake;                 /* new config or shutdown */
     ev_prepare prepare;            /* re-arms MHD timers before the loop blocks */
     ev_timer drain_timer;
+    ev_timer sweep;                /* clients that left suspended requests */
     atomic_bool want_stop;
     bool draining;
     bool stopping_daemons;
     unsigned live_requests;
     pc_request_t *suspended_head;  /* requests waiting on async work */
+    struct pc_async *abandoned;    /* tokens timed out, not yet ended by their plugin */
     pc_metrics_t metrics;
     uint64_t rng;
     bool destroying;               /* pc_worker_destroy runs: it frees every wgen itself */

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct hd_pair {
     char *name;
@@ -39,6 +40,19 @@ static int hd_token(const char *s)
     return 1;
 }
 
+/* Framing, hop-by-hop and forwarding fields belong to the core. */
+static int hd_reserved(const char *name)
+{
+    static const char *const reserved[] = {
+        "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
+        "te", "trailer", "upgrade", "expect", "host",
+    };
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strcasecmp(name, reserved[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int hd_value_ok(const char *s)
 {
     for (; *s; s++)
@@ -59,6 +73,8 @@ static int hd_pairs(const json_t *obj, const char *path, hd_pair_t **out, size_t
     json_object_foreach((json_t *)obj, k, v) {
         if (!hd_token(k))
             return pc_err_set(err, path, "invalid header name \"%s\"", k);
+        if (hd_reserved(k))
+            return pc_err_set(err, path, "%s is set by the gateway itself", k);
         if (!json_is_string(v) || !hd_value_ok(json_string_value(v)))
             return pc_err_set(err, path, "%s: must be a string without control characters", k);
         (*out)[*n].name = strdup(k);

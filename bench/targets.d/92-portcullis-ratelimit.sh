@@ -70,3 +70,22 @@ start_portcullis_rl_mem() { need upstream; rl_start portcullis-rl-mem 18422 port
 target portcullis-rl-redis 18423 tokens=rs256 \
 	desc="portcullis rate_limit per user (Authorization), Redis store (one EVALSHA per request)"
 start_portcullis_rl_redis() { need upstream; need redis; rl_start portcullis-rl-redis 18423 portcullis-rl-redis.json.in; }
+
+# The same Redis store through a unix socket, to a redis-server of its own
+# (same settings as the shared `redis` fixture, plus the socket): the
+# co-located deployment of docs/fleet.md.
+target portcullis-rl-redis-unix 18424 tokens=rs256 \
+	desc="portcullis rate_limit per user (Authorization), Redis store over a unix socket"
+start_portcullis_rl_redis_unix() {
+	need upstream
+	local dir="$RUN/portcullis-rl-redis-unix"
+	mkdir -p "$dir"
+	spawn redis-unix redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
+		--save "" --appendonly no --daemonize no --dir "$dir"
+	local i
+	for i in $(seq 50); do [[ -S $dir/redis.sock ]] && break; sleep 0.1; done
+	[[ -S $dir/redis.sock ]] || die "redis-unix: no socket at $dir/redis.sock"
+	sed -e "s|redis://127.0.0.1:@REDIS_PORT@/0|unix://$dir/redis.sock|" \
+		"$RL_CONF/portcullis-rl-redis.json.in" >"$dir/template.json.in"
+	RL_CONF=$dir rl_start portcullis-rl-redis-unix 18424 template.json.in
+}

@@ -153,7 +153,10 @@ def test_chunked_body_forwarded_with_length(env):
 
 @pytest.mark.parametrize("data", [
     b"GET /x HTTP/1.1\r\n\r\n",
-    b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nabcde",
+    pytest.param(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nabcde",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "libmicrohttpd 0.9.75 (Debian 12) sends the head of its own "
+                     "Content-Length error twice; nothing is forwarded"))),
 ], ids=["missing_host", "bad_content_length"])
 def test_early_400_is_one_well_formed_response(env, data):
     """The 400s libmicrohttpd sends by itself (before the gateway sees the

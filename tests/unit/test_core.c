@@ -310,9 +310,11 @@ START_TEST(chain_async_timeout_then_late_end)
     ck_assert_int_eq(pc_chain_resume(r, PC_PHASE_HEADERS), PC_CHAIN_RESPONDED);
     ck_assert_int_eq(r->status, 504);
     ck_assert_int_eq(f->confs[1].calls, 0);
-    pc_request_unref(r);                      /* MHD's reference */
-    ck_assert_uint_eq(r->refs, 1);            /* the token still holds it */
-    pc_async_end(f->confs[0].pending, PC_CONTINUE); /* late: only drops the ref */
+    ck_assert_uint_eq(r->refs, 1);            /* the abandoned token let go */
+    ck_assert_ptr_nonnull(f->w.abandoned);
+    pc_request_unref(r);                      /* MHD's reference: r is freed */
+    pc_async_end(f->confs[0].pending, PC_CONTINUE); /* late: frees the token only */
+    ck_assert_ptr_null(f->w.abandoned);
     fixture_free(f);
 }
 END_TEST

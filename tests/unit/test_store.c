@@ -72,6 +72,7 @@ START_TEST(test_conf_defaults_and_fields)
     ck_assert_str_eq(c->store_on_error, "fail_open");
     ck_assert_uint_eq(c->store_connect_timeout_ms, 500);
     ck_assert_uint_eq(c->store_command_timeout_ms, 50);
+    ck_assert(c->store_batch); /* the default */
     ck_assert_uint_ge(d.nwarnings, 1); /* password inline in the URL */
     pc_conf_free(c);
     pc_diag_free(&d);
@@ -97,9 +98,10 @@ START_TEST(test_conf_defaults_and_fields)
     pc_diag_free(&d);
     unlink(pw);
 
-    c = load("{\"type\": \"redis\", \"url\": \"redis://[::1]:7000\"}", &d);
+    c = load("{\"type\": \"redis\", \"url\": \"redis://[::1]:7000\", \"batch\": false}", &d);
     ck_assert_ptr_nonnull(c);
     ck_assert_str_eq(c->store_host, "::1");
+    ck_assert(!c->store_batch);
     pc_conf_free(c);
     pc_diag_free(&d);
 }
@@ -131,6 +133,7 @@ START_TEST(test_conf_errors)
         {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"pool\": 4}", "store.pool"},
         {"{\"type\": \"memory\", \"url\": \"redis://10.0.0.1\"}", "store.url: only for type redis"},
         {"{\"type\": \"memory\", \"on_error\": \"fail_open\"}", "store.on_error: only for type redis"},
+        {"{\"type\": \"memory\", \"batch\": false}", "store.batch: only for type redis"},
         {"{\"type\": \"disk\"}", "store.type: must be \"memory\" or \"redis\""},
     };
     for (size_t i = 0; i < PC_ARRAY_LEN(cases); i++) {
