@@ -21,6 +21,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
     curl -fs http://127.0.0.1:9901/readyz >/dev/null 2>&1 && break
     sleep 0.3
 done
+cd "$src"
 cat <<'TRY'
 
 portcullis is listening on http://127.0.0.1:8080 (admin on 127.0.0.1:9901).
@@ -28,6 +29,14 @@ Try, from another shell:
 
   # goes through: the upstream echoes what it received (note X-Demo, X-Forwarded-For, X-Request-Id)
   curl -i http://127.0.0.1:8080/api/hello/world?x=1
+
+  # a route behind the jwt plugin: a sample token goes through, none or a forged one is refused
+  TOKEN=$(/usr/bin/python3 conf/demo_token.py)
+  curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/orders/1
+  curl -i http://127.0.0.1:8080/api/orders/1                                   # 401
+  curl -i -H "Authorization: Bearer ${TOKEN%?}x" http://127.0.0.1:8080/api/orders/1  # 401 invalid_token
+  curl -i -H "Authorization: Bearer $(/usr/bin/python3 conf/demo_token.py --scope profile)" \
+       http://127.0.0.1:8080/api/orders/1                                      # 403 insufficient_scope
 
   # refused: no route (404), method not allowed (405 with Allow), ambiguous path (400)
   curl -i http://127.0.0.1:8080/admin
