@@ -116,11 +116,13 @@ void *pc_worker_state(pc_request_t *r, const void *conf)
 
 /* ---- async tokens --------------------------------------------------------
  *
- * A token holds a reference on its request until it ends or is abandoned
- * (timeout, shutdown). An abandoned token lets go of the request at once,
- * so a plugin that never ends its token cannot pin a request, its arena or
- * its config generation; the token itself waits on the worker's list for
- * the late pc_async_end, or for the worker's end. */
+ * A token holds a reference on its request until the plugin ends it: the
+ * plugin's per-request state lives in the request's arena, and a late
+ * completion may still read it. A token that times out (or is cut by
+ * shutdown) is abandoned: the request is answered and completes, it no
+ * longer counts as in flight, and its memory waits for the late
+ * pc_async_end. A plugin that never ends a token therefore holds only that
+ * request's memory, freed at the worker's end (pc_chain_free_abandoned). */
 
 static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
@@ -129,6 +131,7 @@ pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_sta
     PC_ASSERT(r->in_hook && r->async == NULL);
     pc_async_t *a = pc_xcalloc(1, sizeof(*a));
     a->r = r;
+    a->owner = r;
     a->worker = r->worker;
     a->timeout_status = timeout_status >= 400 && timeout_status <= 599 ? timeout_status : 503;
     ev_timer_init(&a->timer, async_timeout_cb, (timeout_ms ? timeout_ms : 1000) / 1000.0, 0.);
@@ -170,18 +173,17 @@ void pc_async_end(pc_async_t *a, pc_status_t verdict)
     PC_ASSERT(!a->ended);
     a->ended = true;
     ev_timer_stop(a->worker->loop, &a->timer);
-    pc_request_t *r = a->r;
-    if (!r) {
+    pc_request_t *owner = a->owner;
+    if (a->r) {
+        a->r = NULL;
+        if (verdict == PC_SUSPEND)
+            verdict = PC_ERROR;
+        async_deliver(owner, verdict);
+    } else {
         abandoned_unlink(a);
-        free(a);
-        return;
     }
-    a->r = NULL;
-    if (verdict == PC_SUSPEND)
-        verdict = PC_ERROR;
-    async_deliver(r, verdict);
     free(a);
-    pc_request_unref(r);
+    pc_request_unref(owner);
 }
 
 static void async_abandon(pc_async_t *a, const char *why)
@@ -196,7 +198,6 @@ static void async_abandon(pc_async_t *a, const char *why)
     if (r->route && r->chain_pos < r->route->nchain)
         r->stopped_by = r->route->chain[r->chain_pos]->name;
     async_deliver(r, PC_RESPOND);
-    pc_request_unref(r);
 }
 
 static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -217,6 +218,8 @@ void pc_chain_free_abandoned(pc_worker_t *w)
     while (w->abandoned) {
         pc_async_t *a = w->abandoned;
         w->abandoned = a->next;
+        pc_request_t *owner = a->owner;
         free(a);
+        pc_request_unref(owner);
     }
 }

@@ -629,6 +629,8 @@ static void write_access_log(pc_request_t *r, uint64_t now_ns)
         pc_counter_add(&r->worker->metrics.access_log_dropped, 1);
 }
 
+static void request_completed(pc_request_t *r);
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -652,14 +654,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         write_access_log(r, now);
     pc_metrics_request(&r->worker->metrics, r->route ? r->route->metrics_id : 0, r->status,
                        (now - r->start_ns) / 1000);
-    r->completed = true;
+    request_completed(r);
     pc_request_unref(r);
 }
 
 void pc_worker_request_freed(pc_request_t *r)
 {
     pc_worker_t *w = r->worker;
+    if (!r->completed) {
+        /* Never completed by MHD (a worker stopping): stop counting it. */
+        w->live_requests--;
+        pc_counter_sub(&w->metrics.requests_active, 1);
+    }
     pc_wgen_release(w, r->gen);
+}
+
+/* In flight is what MHD has not completed: a request answered while an
+ * abandoned token still holds its memory does not delay a drain. */
+static void request_completed(pc_request_t *r)
+{
+    pc_worker_t *w = r->worker;
+    r->completed = true;
     w->live_requests--;
     pc_counter_sub(&w->metrics.requests_active, 1);
     pc_worker_check_drained(w);

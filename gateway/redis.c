@@ -10,6 +10,14 @@
  * in the list (marked expired) until hiredis hands back its late reply or
  * drops it with the connection; only then is it freed.
  *
+ * Writing: hiredis arms a write watcher per command and writes on the next
+ * loop iteration; a prepare watcher writes what was queued right before
+ * the loop blocks instead, so the commands of one iteration leave in one
+ * write(2) without the extra trip through epoll. If that write finds the
+ * connection broken, the pending callbacks run inside the prepare watcher,
+ * and a zero timer then keeps the loop from blocking before the worker's
+ * own prepare watcher has run again (it resumes requests).
+ *
  * hiredis 0.14 facts this relies on: pending reply callbacks run with a
  * NULL reply when a context is freed or lost, before the disconnect
  * callback; a command issued while the context is being torn down fails
@@ -767,15 +775,13 @@ void pc_redis_free(pc_redis_t *rd)
 {
     if (!rd)
         return;
-    rd_state_t was = rd->state;
     rd->state = RD_CLOSED;
     if (rd->ac) {
         redisAsyncContext *ac = rd->ac;
         rd->ac = NULL;
-        redisAsyncFree(ac);
+        redisAsyncFree(ac); /* every pending callback runs, with rc -1 */
     }
     PC_ASSERT(rd->head == NULL);
-    PC_UNUSED(was);
     ev_timer_stop(rd->loop, &rd->cmd_timer);
     ev_timer_stop(rd->loop, &rd->conn_timer);
     ev_timer_stop(rd->loop, &rd->retry_timer);

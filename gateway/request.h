@@ -51,6 +51,7 @@ typedef struct pc_hdr_ops {
 
 struct pc_async {
     pc_request_t *r;       /* NULL once abandoned or ended */
+    pc_request_t *owner;   /* holds the reference until the plugin ends it */
     struct pc_worker *worker;
     struct pc_async *next; /* the worker's abandoned list */
     ev_timer timer;

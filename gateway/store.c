@@ -11,7 +11,14 @@
  * fail_open fallback must be able to redo the operation on the memory
  * store. When the connection is down the redis client answers at once, so
  * a fail_open gateway without Redis costs one memory-store call more than
- * a memory-only one, never a wait. */
+ * a memory-only one, never a wait.
+ *
+ * Batching ("batch": true, the default): a worker's limit checks are
+ * queued during a loop iteration and sent by a prepare watcher, right
+ * before the loop blocks, as one EVALSHA in ratelimit.lua's batch mode
+ * (one check alone goes in single mode). A check queued after that watcher
+ * ran (by another prepare watcher) arms a zero timer, so it never waits for
+ * the next wake-up. Flags and counters are not batched. */
 #include "store.h"
 #include "log.h"
 #include "ratelimit.h"

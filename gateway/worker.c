@@ -66,21 +66,30 @@ static pc_wgen_t *wgen_new(pc_worker_t *w, pc_conf_t *c)
     return g;
 }
 
-static void wgen_free(pc_worker_t *w, pc_wgen_t *g)
+/* Plugins' per-worker state goes first and on its own: at a worker's end
+ * it must go while the requests its waiters point at still exist. */
+static void wgen_free_plugin_state(pc_wgen_t *g)
 {
     pc_conf_t *c = g->conf;
-    for (size_t i = 0; i < c->nplugins; i++) {
+    for (size_t i = 0; g->plugin_wstate && i < c->nplugins; i++) {
         const pc_plugin_inst_t *p = &c->plugins[i];
         if (p->type->worker_free)
             p->type->worker_free(p->conf, g->plugin_wstate[i]);
     }
+    free(g->plugin_wstate);
+    g->plugin_wstate = NULL;
+}
+
+static void wgen_free(pc_worker_t *w, pc_wgen_t *g)
+{
+    pc_conf_t *c = g->conf;
+    wgen_free_plugin_state(g);
     for (size_t i = 0; i < c->nupstreams; i++) {
         pc_lb_state_free(g->lb_states[i]);
         free(g->active[i]);
     }
     free(g->lb_states);
     free(g->active);
-    free(g->plugin_wstate);
     free(g);
     pc_conf_release(c);
 }
@@ -424,6 +433,11 @@ void pc_worker_destroy(pc_worker_t *w)
     pc_fetcher_free(w->fetcher);
     w->fetcher = NULL;
     pc_store_worker_stop(w); /* normally done by the thread already */
+    for (pc_wgen_t *g = w->retired; g; g = g->next)
+        wgen_free_plugin_state(g);
+    if (w->gen)
+        wgen_free_plugin_state(w->gen);
+    pc_chain_free_abandoned(w); /* tokens no plugin ended: their requests go now */
     if (w->uclient)
         pc_uclient_free(w->uclient);
     while (w->retired) {
@@ -438,7 +452,6 @@ void pc_worker_destroy(pc_worker_t *w)
         if (w->daemons[i].listen_fd >= 0)
             close(w->daemons[i].listen_fd);
     free(w->daemons);
-    pc_chain_free_abandoned(w);
     if (w->loop)
         ev_loop_destroy(w->loop);
     pc_metrics_free(&w->metrics);

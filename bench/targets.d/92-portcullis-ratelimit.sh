@@ -2,13 +2,16 @@
 # (../shared/bench), loaded through BENCH_EXTRA_TARGETS=<this folder>.
 # Sourced by the harness's run.sh, not executed.
 #
-# Three portcullis configurations that differ only in rate limiting, and
+# Portcullis configurations that differ only in rate limiting, and
 # the HAProxy peer that limits per subject with a local stick table:
 #
 #   portcullis-rl-none   18421  no limiting (the reference for the cost)
 #   portcullis-rl-mem    18422  rate_limit, memory store
 #   portcullis-rl-redis  18423  rate_limit, Redis store (the `redis` fixture,
-#                               127.0.0.1:$REDIS_PORT, one EVALSHA per request)
+#                               127.0.0.1:$REDIS_PORT; checks of one loop turn
+#                               batched into one EVALSHA, the default)
+#   portcullis-rl-redis-unix 18424  the same over a unix socket, to a Redis
+#                               of its own (counted as the target's CPU)
 #   haproxy-rr-st        18202  (shared target) sub from the JWT payload ->
 #                               per-sub stick table, round robin over 2 upstreams
 #
@@ -22,10 +25,11 @@
 #
 # Run (from the repository):
 #   cp -r ../shared/bench /tmp/pc-bench && chmod -R u+w /tmp/pc-bench && /tmp/pc-bench/run.sh build
-#   PORTCULLIS_BIN=/tmp/bench-build/portcullis BENCH_EXTRA_TARGETS=$PWD/bench/targets.d \
-#     /tmp/pc-bench/run.sh campaign custom --rounds 5 \
-#     --targets "portcullis-rl-none portcullis-rl-mem portcullis-rl-redis haproxy-rr-st" \
+#   PORTCULLIS_BIN=<build>/portcullis BENCH_EXTRA_TARGETS=$PWD/bench/targets.d \
+#     /tmp/pc-bench/run.sh campaign custom --rounds 5 --duration 10 \
+#     --targets "portcullis-rl-none portcullis-rl-mem portcullis-rl-redis portcullis-rl-redis-unix haproxy-rr-st" \
 #     --ref portcullis-rl-none --ref haproxy-rr-st
+# (a release build: configure without --enable-sanitizers). Results: docs/fleet.md.
 #
 # Binary: $PORTCULLIS_BIN, else <repo>/build/portcullis, else
 # /tmp/bench-build/portcullis. Workers: $PORTCULLIS_WORKERS (default 2).

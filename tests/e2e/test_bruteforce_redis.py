@@ -67,5 +67,6 @@ def test_lockout_check_when_redis_is_gone(upstream, gateway, redis_server):
     # fail_open: lockouts are kept in this gateway's memory meanwhile
     bad = {"Authorization": "Bearer junk"}
     assert [get(local, "192.0.2.2", bad).status_code for _ in range(4)] == [401] * 4
+    assert rl_wait_for(lambda: "lockout of client_ip 192.0.2.2" in local.log(), 5)
     assert get(local, "192.0.2.2", rl_bearer("gina")).status_code == 429
     assert rl_metric(local, "portcullis_store_fallbacks_total") >= 8

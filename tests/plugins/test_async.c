@@ -20,8 +20,26 @@ typedef struct ta_wait {
     ev_timer timer;
     pc_async_t *a;
     const ta_conf_t *c;
-    struct ev_loop *loop;
+    struct ta_worker *tw;
+    struct ta_wait *prev, *next;
 } ta_wait_t;
+
+/* Per worker: the pending waits, so a worker that stops with requests
+ * still waiting frees them (their tokens were abandoned by the core). */
+typedef struct ta_worker {
+    struct ev_loop *loop;
+    ta_wait_t *head;
+} ta_worker_t;
+
+static void ta_unlink(ta_wait_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        w->tw->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+}
 
 static int ta_conf_create(const json_t *node, void **conf, pc_err_t *err)
 {
@@ -76,11 +94,12 @@ static void ta_finish(pc_async_t *a, const ta_conf_t *c)
 static void ta_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     ta_wait_t *w = t->data;
+    ta_unlink(w);
     ta_finish(w->a, w->c);
     free(w);
 }
 
-static pc_status_t ta_run(pc_request_t *r, const ta_conf_t *c, pc_worker_t *worker)
+static pc_status_t ta_run(pc_request_t *r, const ta_conf_t *c, ta_worker_t *tw)
 {
     pc_async_t *a = pc_async_begin(r, c->timeout_ms, 503);
     if (c->never_end)
@@ -92,16 +111,34 @@ static pc_status_t ta_run(pc_request_t *r, const ta_conf_t *c, pc_worker_t *work
     ta_wait_t *w = calloc(1, sizeof(*w));
     w->a = a;
     w->c = c;
-    w->loop = pc_worker_loop(worker);
+    w->tw = tw;
+    w->next = tw->head;
+    if (tw->head)
+        tw->head->prev = w;
+    tw->head = w;
     ev_timer_init(&w->timer, ta_timer_cb, c->delay_ms / 1000.0, 0.);
     w->timer.data = w;
-    ev_timer_start(w->loop, &w->timer);
+    ev_timer_start(tw->loop, &w->timer);
     return PC_SUSPEND;
 }
 
 static void *ta_worker_init(void *conf, pc_worker_t *w)
 {
-    return w;
+    ta_worker_t *tw = calloc(1, sizeof(*tw));
+    tw->loop = pc_worker_loop(w);
+    return tw;
+}
+
+static void ta_worker_free(void *conf, void *wstate)
+{
+    ta_worker_t *tw = wstate;
+    while (tw->head) {
+        ta_wait_t *w = tw->head;
+        tw->head = w->next;
+        ev_timer_stop(tw->loop, &w->timer);
+        free(w);
+    }
+    free(tw);
 }
 
 static pc_status_t ta_on_headers(pc_request_t *r, void *conf, void *ctx)
@@ -123,6 +160,7 @@ const pc_plugin_t pc_plugin_test_async = {
     .conf_create = ta_conf_create,
     .conf_free = ta_conf_free,
     .worker_init = ta_worker_init,
+    .worker_free = ta_worker_free,
     .on_headers = ta_on_headers,
     .on_body = ta_on_body,
 };
