@@ -22,8 +22,18 @@ cd "$src"
 build fuzz_path fuzz/fuzz_path.c gateway/path.c gateway/util.c
 build fuzz_router fuzz/fuzz_router.c gateway/router.c gateway/util.c
 build fuzz_headers fuzz/fuzz_headers.c gateway/hdr.c gateway/util.c
+# The config loader reaches into the store and Redis address parsing: the
+# loader's own files are instrumented, the rest comes from a normal build's
+# libpcore.a (PC_LIBPCORE, or build-release/ as scripts/test.sh leaves it).
+libpcore=${PC_LIBPCORE:-$src/build-release/libpcore.a}
+if [ ! -f "$libpcore" ]; then
+    echo "fuzz: $libpcore not found: build first (scripts/build.sh build-release)" >&2
+    exit 1
+fi
 build fuzz_conf fuzz/fuzz_conf.c gateway/conf.c gateway/conf_diag.c gateway/metrics.c \
-    gateway/util.c gateway/router.c gateway/lb.c gateway/path.c $JANSSON -lm -lpthread
+    gateway/util.c gateway/router.c gateway/lb.c gateway/path.c "$libpcore" \
+    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
+    -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c -lcrypto $JANSSON
 
