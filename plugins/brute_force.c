@@ -85,57 +85,6 @@ typedef struct bf_count {
 
 /* ---- configuration ------------------------------------------------------- */
 
-static int bf_duration(const char *s, uint64_t *ms)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > ((uint64_t)1 << 40))
-            return -1;
-    }
-    uint64_t mul;
-    if (!strcmp(p, "ms"))
-        mul = 1;
-    else if (!strcmp(p, "s"))
-        mul = 1000;
-    else if (!strcmp(p, "m"))
-        mul = 60000;
-    else if (!strcmp(p, "h"))
-        mul = 3600000;
-    else if (!strcmp(p, "d"))
-        mul = 86400000;
-    else
-        return -1;
-    *ms = v * mul;
-    return *ms ? 0 : -1;
-}
-
-static bool bf_token(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", *s)))
-            return false;
-    return true;
-}
-
-static int bf_uint(const json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
-                   pc_err_t *err)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
-        (uint64_t)json_integer_value(v) > hi)
-        return pc_err_set(err, key, "must be an integer between %llu and %llu",
-                          (unsigned long long)lo, (unsigned long long)hi);
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
 /* "window"/"window_ms" style pair; *ms keeps its default when both absent. */
 static int bf_time(const json_t *node, const char *name, uint64_t *ms, pc_err_t *err)
 {
@@ -144,10 +93,10 @@ static int bf_time(const json_t *node, const char *name, uint64_t *ms, pc_err_t 
     const json_t *d = json_object_get(node, name), *m = json_object_get(node, msname);
     if (d && m)
         return pc_err_set(err, name, "give %s or %s, not both", name, msname);
-    if (d && (!json_is_string(d) || bf_duration(json_string_value(d), ms) != 0 ||
+    if (d && (!json_is_string(d) || pc_conf_duration_ms(json_string_value(d), ms) != 0 ||
               *ms > ((uint64_t)1 << 36)))
         return pc_err_set(err, name, "must be a duration such as \"30s\", \"10m\", \"1h\"");
-    if (m && bf_uint(m, msname, 1, (uint64_t)1 << 36, ms, err))
+    if (m && pc_conf_uint(m, msname, 1, (uint64_t)1 << 36, ms, err))
         return -1;
     return 0;
 }
@@ -193,11 +142,11 @@ static int bf_conf_create(const json_t *node, void **conf, pc_err_t *err)
                                       "count_missing, on_error, bucket, timeout_ms)");
     }
     if ((v = json_object_get(node, "max_failures")) &&
-        bf_uint(v, "max_failures", 1, 1000000, &c->max_failures, err))
+        pc_conf_uint(v, "max_failures", 1, 1000000, &c->max_failures, err))
         return -1;
     c->subject_max_failures = c->max_failures;
     if ((v = json_object_get(node, "subject_max_failures")) &&
-        bf_uint(v, "subject_max_failures", 1, 1000000, &c->subject_max_failures, err))
+        pc_conf_uint(v, "subject_max_failures", 1, 1000000, &c->subject_max_failures, err))
         return -1;
     if (bf_time(node, "window", &c->window_ms, err) || bf_time(node, "lockout", &c->lockout_ms, err))
         return -1;
@@ -212,7 +161,7 @@ static int bf_conf_create(const json_t *node, void **conf, pc_err_t *err)
         c->count_missing = json_is_true(v);
     }
     if ((v = json_object_get(node, "subject_header"))) {
-        if (!json_is_string(v) || !bf_token(json_string_value(v), 128))
+        if (!json_is_string(v) || !pc_conf_token(json_string_value(v), 128))
             return pc_err_set(err, "subject_header", "must be a header name");
         c->subject_header = strdup(json_string_value(v));
     }
@@ -238,13 +187,13 @@ static int bf_conf_create(const json_t *node, void **conf, pc_err_t *err)
         c->allow_on_error = !strcmp(s, "allow");
     }
     if ((v = json_object_get(node, "bucket"))) {
-        if (!json_is_string(v) || !bf_token(json_string_value(v), 64))
+        if (!json_is_string(v) || !pc_conf_token(json_string_value(v), 64))
             return pc_err_set(err, "bucket", "must be a name (1 to 64 token characters)");
         snprintf(c->bucket, sizeof(c->bucket), "%s", json_string_value(v));
     }
     if ((v = json_object_get(node, "timeout_ms"))) {
         uint64_t x;
-        if (bf_uint(v, "timeout_ms", 10, 600000, &x, err))
+        if (pc_conf_uint(v, "timeout_ms", 10, 600000, &x, err))
             return -1;
         c->timeout_ms = (unsigned)x;
     }

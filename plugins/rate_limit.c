@@ -74,58 +74,6 @@ typedef struct rl_ctx {
 
 /* ---- configuration ------------------------------------------------------- */
 
-/* "250ms", "1s", "10m", "1h", "1d" (a positive integer and a unit). */
-static int rl_duration(const char *s, uint64_t *ms)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > ((uint64_t)1 << 40))
-            return -1;
-    }
-    uint64_t mul;
-    if (!strcmp(p, "ms"))
-        mul = 1;
-    else if (!strcmp(p, "s"))
-        mul = 1000;
-    else if (!strcmp(p, "m"))
-        mul = 60000;
-    else if (!strcmp(p, "h"))
-        mul = 3600000;
-    else if (!strcmp(p, "d"))
-        mul = 86400000;
-    else
-        return -1;
-    *ms = v * mul;
-    return *ms ? 0 : -1;
-}
-
-static bool rl_token(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", *s)))
-            return false;
-    return true;
-}
-
-static int rl_uint(const json_t *v, const char *path, uint64_t lo, uint64_t hi, uint64_t *out,
-                   pc_err_t *err)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
-        (uint64_t)json_integer_value(v) > hi)
-        return pc_err_set(err, path, "must be an integer between %llu and %llu",
-                          (unsigned long long)lo, (unsigned long long)hi);
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
 static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err)
 {
     char path[32], key[128];
@@ -147,7 +95,7 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
     snprintf(key, sizeof(key), "%s.rate", path);
     if (!(v = json_object_get(o, "rate")))
         return pc_err_set(err, key, "required");
-    if (rl_uint(v, key, 1, UINT32_MAX, &x, err))
+    if (pc_conf_uint(v, key, 1, UINT32_MAX, &x, err))
         return -1;
     l->rate = (uint32_t)x;
     const json_t *p = json_object_get(o, "period"), *pm = json_object_get(o, "period_ms");
@@ -156,11 +104,11 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
         return pc_err_set(err, key, "give period or period_ms, not both");
     if (!p && !pm)
         return pc_err_set(err, key, "required (\"1s\", \"1m\", \"1h\"; or period_ms)");
-    if (p && (!json_is_string(p) || rl_duration(json_string_value(p), &l->period_ms) != 0))
+    if (p && (!json_is_string(p) || pc_conf_duration_ms(json_string_value(p), &l->period_ms) != 0))
         return pc_err_set(err, key, "must be a duration such as \"500ms\", \"1s\", \"10m\", "
                                     "\"1h\", \"1d\"");
     snprintf(key, sizeof(key), "%s.period_ms", path);
-    if (pm && rl_uint(pm, key, 1, (uint64_t)1 << 36, &l->period_ms, err))
+    if (pm && pc_conf_uint(pm, key, 1, (uint64_t)1 << 36, &l->period_ms, err))
         return -1;
     l->alg = PC_RL_ALG_GCRA;
     snprintf(key, sizeof(key), "%s.algorithm", path);
@@ -176,13 +124,13 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
     if ((v = json_object_get(o, "burst"))) {
         if (l->alg == PC_RL_ALG_SLIDING)
             return pc_err_set(err, key, "only for algorithm gcra (a sliding window has no burst)");
-        if (rl_uint(v, key, 1, UINT32_MAX, &x, err))
+        if (pc_conf_uint(v, key, 1, UINT32_MAX, &x, err))
             return -1;
         l->burst = (uint32_t)x;
     }
     snprintf(key, sizeof(key), "%s.name", path);
     if ((v = json_object_get(o, "name"))) {
-        if (!json_is_string(v) || !rl_token(json_string_value(v), RL_NAME_MAX))
+        if (!json_is_string(v) || !pc_conf_token(json_string_value(v), RL_NAME_MAX))
             return pc_err_set(err, key, "must be 1 to %d token characters (A-Z a-z 0-9 - _ . ...)",
                               RL_NAME_MAX);
         snprintf(c->names[i], sizeof(c->names[i]), "%s", json_string_value(v));
@@ -227,7 +175,7 @@ static int rl_parse_key(const json_t *arr, rl_conf_t *c, pc_err_t *err)
                 p->kind = RL_CLAIM;
             else
                 return pc_err_set(err, path, "unknown part \"%.64s\" (header, param, claim)", k);
-            if (!json_is_string(name) || !rl_token(json_string_value(name), 128))
+            if (!json_is_string(name) || !pc_conf_token(json_string_value(name), 128))
                 return pc_err_set(err, path, "%s: must be a name (1 to 128 token characters)", k);
             p->name = strdup(json_string_value(name));
         } else {
@@ -333,7 +281,7 @@ static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
             c->scope = RL_SCOPE_ROUTE;
         else if (json_is_object(v) && json_object_size(v) == 1 &&
                  json_is_string(json_object_get(v, "group")) &&
-                 rl_token(json_string_value(json_object_get(v, "group")), 64)) {
+                 pc_conf_token(json_string_value(json_object_get(v, "group")), 64)) {
             c->scope = RL_SCOPE_GROUP;
             group = json_string_value(json_object_get(v, "group"));
         } else {
@@ -353,11 +301,11 @@ static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
         c->allow_on_error = !strcmp(s, "allow");
     }
     if ((v = json_object_get(node, "bucket")) &&
-        (!json_is_string(v) || !rl_token(json_string_value(v), 64)))
+        (!json_is_string(v) || !pc_conf_token(json_string_value(v), 64)))
         return pc_err_set(err, "bucket", "must be a name (1 to 64 token characters)");
     if ((v = json_object_get(node, "timeout_ms"))) {
         uint64_t x;
-        if (rl_uint(v, "timeout_ms", 10, 600000, &x, err))
+        if (pc_conf_uint(v, "timeout_ms", 10, 600000, &x, err))
             return -1;
         c->timeout_ms = (unsigned)x;
     }

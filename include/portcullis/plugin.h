@@ -101,6 +101,16 @@ int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
  * error set. Inline strings are reported as a warning by `portcullis -t`. */
 char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err);
 
+/* Config helpers shared by plugins. A duration is a positive integer and a
+ * unit: "250ms", "1s", "10m", "1h", "1d"; returns 0 and the milliseconds,
+ * or -1. */
+int pc_conf_duration_ms(const char *s, uint64_t *ms);
+/* An RFC 9110 token (header names, bucket names) of 1..max bytes. */
+int pc_conf_token(const char *s, size_t max);
+/* An integer field in [lo, hi]; on error sets err on key and returns -1. */
+int pc_conf_uint(const json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+                 pc_err_t *err);
+
 /* Per-worker plugin state from worker_init, or NULL. */
 void *pc_worker_state(pc_request_t *r, const void *conf);
 
