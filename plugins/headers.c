@@ -31,13 +31,7 @@ typedef struct hd_conf {
 
 static int hd_token(const char *s)
 {
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", *s)))
-            return 0;
-    return 1;
+    return pc_conf_token(s, 256);
 }
 
 /* Framing, hop-by-hop and forwarding fields belong to the core. */
