@@ -67,7 +67,9 @@ def test_jwks_url(gateway, upstream, ring, idp):
     for alg in ("ES256", "RS256", "EdDSA", "PS256"):
         r = wait_status(g, ring.token(alg), 200)
         assert r.json()["headers"]
-    assert i.count("jwks") == 1
+    # One fetch serves every request; a loaded machine may see one retry or
+    # scheduled refresh, but a fetch per request would show 4 or more.
+    assert 1 <= i.count("jwks") <= 2
     assert "keys loaded" in g.log()
 
 
