@@ -7,6 +7,7 @@
  *
  * usage: upstream_compare [exchanges per round=20000] [concurrency=8] [rounds=5]
  */
+#include "bench_server.h"
 #include "fetch.h"
 #include "upstream.h"
 #include "util.h"
@@ -21,48 +22,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                           "Content-Length: 17\r\nX-Upstream: bench\r\n\r\n{\"status\":\"ok!\"}\n";
-
-static void *serve_conn(void *p)
-{
-    int fd = (int)(intptr_t)p;
-    char buf[65536];
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        char *s = buf, *e;
-        while ((e = memmem(s, len - (size_t)(s - buf), "\r\n\r\n", 4))) {
-            if (write(fd, resp, sizeof(resp) - 1) < 0)
-                goto out;
-            s = e + 4;
-        }
-        len -= (size_t)(s - buf);
-        memmove(buf, s, len);
-    }
-out:
-    close(fd);
-    return NULL;
-}
-
-static void *serve(void *p)
-{
-    int lfd = (int)(intptr_t)p;
-    for (;;) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd == -1)
-            return NULL;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        pthread_t th;
-        pthread_create(&th, NULL, serve_conn, (void *)(intptr_t)fd);
-        pthread_detach(th);
-    }
-}
 
 typedef struct bench {
     struct ev_loop *loop;
@@ -162,17 +121,11 @@ int main(int argc, char **argv)
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
     if (rounds < 1 || rounds > 64 || conc < 1 || n < conc)
         return 2;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof(a);
-    if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1024) ||
-        getsockname(lfd, (struct sockaddr *)&a, &al)) {
+    struct sockaddr_in a;
+    if (pc_bench_server_start(&a) != 0) {
         perror("listen");
         return 1;
     }
-    pthread_t th;
-    pthread_create(&th, NULL, serve, (void *)(intptr_t)lfd);
 
     bench_t b = {.loop = ev_loop_new(EVFLAG_AUTO)};
     b.uc = pc_uclient_new(b.loop, NULL);
