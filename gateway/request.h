@@ -77,7 +77,10 @@ struct pc_request {
     pc_req_state_t state;
     bool completed;                /* MHD notified completion */
     bool suspended;                /* MHD connection suspended by us */
-    pc_request_t *susp_prev, *susp_next; /* worker's list of suspended requests */
+    bool parked;                   /* waiting on its upstream, not suspended (http.c) */
+    uint8_t park_looks;            /* MHD calls while parked */
+    double park_since;             /* ev_now when parked */
+    pc_request_t *susp_prev, *susp_next; /* worker's list of suspended and parked requests */
     bool timed_out;                /* request_timeout_ms passed */
     bool in_headers_phase;         /* MHD has not started on the body yet */
     bool bodyless;                 /* no Content-Length > 0, not chunked */

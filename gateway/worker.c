@@ -145,17 +145,26 @@ uint64_t pc_worker_random(pc_worker_t *w)
 
 /* ---- MHD on the loop ------------------------------------------------------------ */
 
+static void daemon_run(pc_daemon_t *d)
+{
+    d->resume_pending = false;
+    MHD_run(d->mhd);
+}
+
 static void mhd_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-    pc_daemon_t *d = io->data;
-    MHD_run(d->mhd);
+    daemon_run(io->data);
 }
 
 static void mhd_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    pc_daemon_t *d = t->data;
-    MHD_run(d->mhd);
+    daemon_run(t->data);
 }
+
+/* While connections are parked (gateway/http.c), MHD always reports a zero
+ * timeout: they sit in its ready list. Their handlers need a run only when
+ * a resume is pending, and at this pace until they are suspended. */
+#define PARKED_TICK 0.001
 
 /* Before the loop blocks: let MHD's nearest timeout bound the wait. */
 static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
@@ -170,15 +179,19 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
          * more loop iteration and epoll_wait for it; bounded. */
         MHD_UNSIGNED_LONG_LONG to = 1;
         for (int k = 0; k < 8; k++) {
-            bool ready = MHD_get_timeout(d->mhd, &to) == MHD_YES && to == 0;
+            bool ready = !d->nparked && MHD_get_timeout(d->mhd, &to) == MHD_YES && to == 0;
             if (!d->resume_pending && !ready)
                 break;
-            d->resume_pending = false;
-            MHD_run(d->mhd);
+            daemon_run(d);
         }
-        if (MHD_get_timeout(d->mhd, &to) == MHD_YES) {
+        double after = -1.;
+        if (MHD_get_timeout(d->mhd, &to) == MHD_YES)
+            after = (double)to / 1000.0;
+        if (d->nparked && (after < PARKED_TICK))
+            after = PARKED_TICK;
+        if (after >= 0.) {
             ev_timer_stop(loop, &d->timer);
-            ev_timer_set(&d->timer, (double)to / 1000.0, 0.);
+            ev_timer_set(&d->timer, after, 0.);
             ev_timer_start(loop, &d->timer);
         } else if (ev_is_active(&d->timer)) {
             ev_timer_stop(loop, &d->timer);
@@ -257,7 +270,7 @@ static void worker_release_suspended(pc_worker_t *w)
     while (w->suspended_head) {
         pc_request_t *r = w->suspended_head;
         pc_chain_abandon(r);
-        if (r->suspended) {
+        if (r->suspended || r->parked) {
             pc_proxy_abort(r, 503, "gateway.shutdown");
             pc_worker_resume(r);
         }
@@ -351,6 +364,9 @@ static int worker_start_daemons(pc_worker_t *w)
             return -1;
         ev_io_init(&d->io, mhd_io_cb, info->epoll_fd, EV_READ);
         d->io.data = d;
+        /* After the upstream callbacks of the same iteration: one MHD run
+         * then reads new requests and answers the ones they completed. */
+        ev_set_priority(&d->io, -1);
         ev_io_start(w->loop, &d->io);
         ev_timer_init(&d->timer, mhd_timer_cb, 1., 0.);
         d->timer.data = d;

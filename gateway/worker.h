@@ -41,6 +41,7 @@ typedef struct pc_daemon {
     ev_io io;                      /* MHD's epoll fd */
     ev_timer timer;                /* MHD's own timeouts */
     bool resume_pending;           /* a connection was resumed outside MHD_run */
+    unsigned nparked;              /* parked connections (gateway/http.c) */
 } pc_daemon_t;
 
 typedef struct pc_worker {
@@ -61,7 +62,7 @@ typedef struct pc_worker {
     bool draining;
     bool stopping_daemons;
     unsigned live_requests;
-    pc_request_t *suspended_head;  /* requests waiting on async work */
+    pc_request_t *suspended_head;  /* requests waiting on async work: suspended or parked */
     struct pc_async *abandoned;    /* tokens timed out, not yet ended by their plugin */
     pc_metrics_t metrics;
     uint64_t rng;

@@ -284,3 +284,63 @@ def test_client_disconnect_aborts_hanging_upstream(upstream, gateway):
             break
         time.sleep(0.1)
     assert active == ["portcullis_requests_active 0"], active
+
+
+# ---- parked requests (gateway/http.c): waiting on a fast upstream unsuspended --------
+
+
+def _active(g):
+    return [l for l in g.metrics().splitlines() if l.startswith("portcullis_requests_active ")]
+
+
+def test_client_reset_while_parked_ends_the_request(upstream, gateway):
+    """A request waits parked (not suspended) for its first milliseconds; a
+    client that resets then is seen by libmicrohttpd itself. The request
+    ends, its upstream exchange is dropped, and the gateway keeps serving."""
+    import struct
+    u = upstream("u")
+    g = gateway(simple_config(u, workers=1))
+    for i in range(40):
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(get(b"/r/%d?delay_ms=%d" % (i, i % 4)))
+        s.close()  # RST, at once or within the upstream's few milliseconds
+    # Generous: on a loaded machine the upstream's own accept queue can
+    # overflow, and a dropped SYN is retried after 1 s, then 3 s.
+    deadline = time.monotonic() + 10 * TIME_FACTOR
+    while time.monotonic() < deadline and _active(g) != ["portcullis_requests_active 0"]:
+        time.sleep(0.05)
+    assert _active(g) == ["portcullis_requests_active 0"]
+    assert requests.get(g.url + "/after", timeout=5).status_code == 200
+
+
+def test_keep_alive_and_pipelined_requests_on_parked_path(upstream, gateway):
+    """Sequential and pipelined requests on one connection, answered while
+    parked or after a suspension (delays around the parking time)."""
+    u = upstream("u")
+    g = gateway(simple_config(u, workers=1))
+    with socket.create_connection(("127.0.0.1", g.port), timeout=5) as s:
+        f = s.makefile("rb")
+        for i in range(30):
+            s.sendall(b"GET /ka/%d?delay_ms=%d HTTP/1.1\r\nHost: a\r\n\r\n" % (i, i % 5))
+            status, headers, body = _read_response(f)
+            assert status == 200 and json.loads(body)["target"].startswith("/ka/%d?" % i)
+        s.sendall(b"".join(b"GET /pl/%d?delay_ms=%d HTTP/1.1\r\nHost: a\r\n\r\n" % (i, i % 3)
+                           for i in range(10)))
+        for i in range(10):
+            status, headers, body = _read_response(f)
+            assert status == 200 and json.loads(body)["target"].startswith("/pl/%d?" % i)
+
+
+def _read_response(f):
+    line = f.readline()
+    status = int(line.split()[1])
+    headers = {}
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b""):
+            break
+        k, v = h.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    body = f.read(int(headers.get("content-length", "0")))
+    return status, headers, body
