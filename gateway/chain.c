@@ -207,10 +207,10 @@ static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
         async_abandon(a, "timeout");
 }
 
-void pc_chain_abandon(pc_request_t *r)
+void pc_chain_abandon(pc_request_t *r, const char *why)
 {
     if (r->async && r->async->r)
-        async_abandon(r->async, "shutdown");
+        async_abandon(r->async, why);
 }
 
 void pc_chain_free_abandoned(pc_worker_t *w)

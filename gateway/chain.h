@@ -23,8 +23,9 @@ void pc_chain_on_log(pc_request_t *r);
 
 /* Called by the core when r is resumed by a token: applies the verdict. */
 pc_chain_result_t pc_chain_resume(pc_request_t *r, pc_phase_t phase);
-/* Worker shutdown: abandons the pending token of r (it times out now). */
-void pc_chain_abandon(pc_request_t *r);
+/* Abandons the pending token of r (it times out now): shutdown, request
+ * timeout, or the client gone; why goes to the log. */
+void pc_chain_abandon(pc_request_t *r, const char *why);
 /* Worker end: frees tokens whose plugin never ended them. */
 void pc_chain_free_abandoned(struct pc_worker *w);
 

@@ -263,14 +263,15 @@ static enum MHD_Result queue_upstream_response(pc_request_t *r)
 
 /* ---- suspension and parking ----------------------------------------------------- */
 
-/* A request waiting on its upstream is parked: its handler returns without
- * a response and without suspending, so MHD keeps the connection in its
- * epoll set and calls the handler again on each of its runs. Suspending
+/* A request waiting on its upstream, or a bodyless request waiting on a
+ * plugin in the headers phase, is parked at MHD's final call: its handler
+ * returns without a response and without suspending, so MHD keeps the
+ * connection in its epoll set and calls the handler again on each run. Suspending
  * costs three system calls per request in libmicrohttpd 0.9.75 (epoll_ctl
  * DEL, then ADD after the resume, and a recv that can only fail with EAGAIN
  * because resuming marks the socket readable), about a tenth of a proxied
- * request's CPU. Most upstreams answer within a few loop iterations, so a
- * request is parked first, and suspended only when its wait turns out to be
+ * request's CPU. Most upstreams (and stores) answer within a few loop
+ * iterations, so a request is parked first, and suspended only when its wait turns out to be
  * long: after PARK_LOOKS calls, or PARK_SECONDS. The number parked per
  * daemon is bounded, since every MHD run calls each parked handler once. */
 #define PARK_MAX 64
@@ -380,7 +381,7 @@ void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns)
         if (r->state == PC_RS_UPSTREAM)
             pc_proxy_abort(r, 499, "client.closed");
         else
-            pc_chain_abandon(r);
+            pc_chain_abandon(r, "client gone");
         pc_worker_resume(r);
     }
 }
@@ -400,7 +401,7 @@ static void request_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
     switch (r->state) {
     case PC_RS_HEADERS:
     case PC_RS_BODY_CHAIN:
-        pc_chain_abandon(r);
+        pc_chain_abandon(r, "request timeout");
         break;
     case PC_RS_UPSTREAM:
         pc_proxy_abort(r, 504, "request.timeout");
@@ -508,6 +509,11 @@ static enum MHD_Result body_chunk(pc_request_t *r, const char *data, size_t *siz
 static enum MHD_Result after_headers_chain(pc_request_t *r, pc_chain_result_t res)
 {
     if (res == PC_CHAIN_SUSPENDED) {
+        if (r->in_headers_phase && r->bodyless) {
+            /* MHD makes its final call right away: wait there, parked. */
+            r->final_wait = true;
+            return MHD_YES;
+        }
         pc_worker_suspend(r);
         return MHD_YES;
     }
@@ -516,6 +522,22 @@ static enum MHD_Result after_headers_chain(pc_request_t *r, pc_chain_result_t re
     r->state = PC_RS_BODY;
     r->in_headers_phase = false;
     return MHD_YES; /* MHD calls again with the body, then with size 0 */
+}
+
+/* MHD's final call for a bodyless request whose headers chain waits (or
+ * has just finished waiting). */
+static enum MHD_Result headers_at_final_call(pc_request_t *r)
+{
+    r->in_headers_phase = false; /* a response now goes out at once */
+    pc_chain_result_t res = r->async ? PC_CHAIN_SUSPENDED : pc_chain_resume(r, PC_PHASE_HEADERS);
+    if (res == PC_CHAIN_SUSPENDED) {
+        worker_park(r);
+        return MHD_YES;
+    }
+    if (res == PC_CHAIN_RESPONDED)
+        return queue_local_response(r);
+    r->state = PC_RS_BODY;
+    return end_of_body(r);
 }
 
 static int route_request(pc_request_t *r)
@@ -611,10 +633,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     r->conn = conn;
     if (r->response_queued)
         return MHD_YES;
+    if (r->parked) {
+        park_look(r); /* still waiting */
+        return MHD_YES;
+    }
     switch (r->state) {
     case PC_RS_NEW:
         return first_call(r, method, version);
     case PC_RS_HEADERS:
+        if (r->final_wait)
+            return headers_at_final_call(r);
         return after_headers_chain(r, pc_chain_resume(r, PC_PHASE_HEADERS));
     case PC_RS_BODY:
         if (*upload_size)
@@ -625,10 +653,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     case PC_RS_UPSTREAM:
         if (r->response_set)
             return respond_now(r);
-        if (r->parked) {
-            park_look(r);
-            return MHD_YES;
-        }
         if (!r->up_head_seen) {
             pc_worker_suspend(r); /* spurious wake-up: keep waiting */
             return MHD_YES;
@@ -706,8 +730,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!r)
         return;
     *req_cls = NULL;
-    if (r->parked)
+    if (r->parked) {
         unpark(r); /* MHD ended it: the client left, or a timeout */
+        pc_chain_abandon(r, "client gone");
+    }
     pc_http_stop_timer(r);
     pc_proxy_finish(r);
     if (!r->response_queued) {

@@ -84,6 +84,7 @@ struct pc_request {
     bool timed_out;                /* request_timeout_ms passed */
     bool in_headers_phase;         /* MHD has not started on the body yet */
     bool bodyless;                 /* no Content-Length > 0, not chunked */
+    bool final_wait;               /* bodyless, headers chain waits at MHD's final call */
     bool timer_armed;
     ev_timer timer;                /* request timeout */
 

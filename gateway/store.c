@@ -18,7 +18,12 @@
  * before the loop blocks, as one EVALSHA in ratelimit.lua's batch mode
  * (one check alone goes in single mode). A check queued after that watcher
  * ran (by another prepare watcher) arms a zero timer, so it never waits for
- * the next wake-up. Flags and counters are not batched. */
+ * the next wake-up. While one batch is in flight the next one gathers: it
+ * goes out when the reply comes (or the command times out). Under load
+ * that makes batches several times larger, and each batch costs both
+ * sides a write, a read and usually a wake-up, about as much as the checks
+ * it carries; a check waits at most one extra round trip. Flags and
+ * counters are not batched. */
 #include "store.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -54,6 +59,7 @@ typedef struct st_wbatch {
     ev_timer timer;                /* zero delay: see st_batch_add */
     struct st_req **q;
     size_t n, cap;
+    bool in_flight;                /* a batch awaits its reply */
 } st_wbatch_t;
 
 static struct store {
@@ -472,43 +478,44 @@ static void st_send_limits(st_req_t *const *qs, size_t nq, pc_redis_cb cb, void 
 
 /* A batch in flight. */
 typedef struct st_sent {
+    st_wbatch_t *b;
     size_t n;
     st_req_t *q[];
 } st_sent_t;
 
 static void st_batch_reply(void *data, int rc, const redisReply *rep)
 {
-    st_sent_t *b = data;
-    bool ok = rc == 0 && rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 5 * b->n;
+    st_sent_t *sent = data;
+    /* single mode (one check) and batch mode reply alike: 5 values a check */
+    bool ok = rc == 0 && rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 5 * sent->n;
     char why[160] = "";
     if (!ok)
         st_why(rep, why, sizeof(why));
-    for (size_t i = 0; i < b->n; i++) {
-        st_req_t *q = b->q[i];
+    sent->b->in_flight = false; /* the next batch goes out before the loop blocks */
+    for (size_t i = 0; i < sent->n; i++) {
+        st_req_t *q = sent->q[i];
         if (!ok || st_deliver_limit(q, rep->element + 5 * i) != 0)
             st_fail(q, ok ? "unexpected reply" : why);
         free(q);
     }
-    free(b);
+    free(sent);
 }
 
-/* Sends what the worker queued during this loop iteration. */
+/* Sends what the worker queued while no batch was in flight. */
 static void st_batch_flush(st_wbatch_t *b)
 {
     if (ev_is_active(&b->timer))
         ev_timer_stop(b->w->loop, &b->timer);
     size_t n = b->n;
-    if (!n)
+    if (!n || b->in_flight)
         return;
     b->n = 0; /* callbacks that run now may queue again */
-    if (n == 1) {
-        st_send_limits(b->q, 1, st_reply, b->q[0]);
-    } else {
-        st_sent_t *sent = pc_xmalloc(sizeof(*sent) + n * sizeof(sent->q[0]));
-        sent->n = n;
-        memcpy(sent->q, b->q, n * sizeof(b->q[0]));
-        st_send_limits(sent->q, n, st_batch_reply, sent);
-    }
+    st_sent_t *sent = pc_xmalloc(sizeof(*sent) + n * sizeof(sent->q[0]));
+    sent->b = b;
+    sent->n = n;
+    memcpy(sent->q, b->q, n * sizeof(b->q[0]));
+    b->in_flight = true;
+    st_send_limits(sent->q, n, st_batch_reply, sent);
     pc_redis_t *rd = st.wconn[b->w->id];
     if (rd)
         pc_redis_flush(rd);

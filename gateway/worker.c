@@ -269,7 +269,7 @@ static void worker_release_suspended(pc_worker_t *w)
 {
     while (w->suspended_head) {
         pc_request_t *r = w->suspended_head;
-        pc_chain_abandon(r);
+        pc_chain_abandon(r, "shutdown");
         if (r->suspended || r->parked) {
             pc_proxy_abort(r, 503, "gateway.shutdown");
             pc_worker_resume(r);
