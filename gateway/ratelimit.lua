@@ -33,6 +33,7 @@
 -- keeps only 14 digits.
 
 local MAX_PERIOD, MAX_NOW, MAX_SPAN = 2 ^ 36, 2 ^ 42, 2 ^ 50
+local rcall, sfmt, floor, tonum = redis.call, string.format, math.floor, tonumber
 
 local function idiv(a, b) -- floor(a / b), exact for integers below 2^53
   local q = math.floor(a / b)
@@ -51,7 +52,7 @@ local function cdiv(a, b) return -idiv(-a, b) end
 -- (resolved: never 0) come validated. Returns the first four result values.
 local function gcra_one(key, t, burst, now)
   local cap, nowus = t * burst, now * 1000
-  local tat = tonumber(redis.call('GET', key)) or 0
+  local tat = tonum(rcall('GET', key)) or 0
   if tat > nowus + cap then
     -- the clock stepped back: normalised to a full bucket, which is refused
     -- (cap + t > cap); the normalised state is stored (fix)
@@ -66,7 +67,8 @@ local function gcra_one(key, t, burst, now)
   end
   local new = tat + t
   local reset = cdiv(new - nowus, 1000)
-  redis.call('SET', key, string.format('%d', new), 'PX', string.format('%d', reset))
+  -- reset is below 2^37 ms: tostring (14 digits) is exact for it
+  rcall('SET', key, sfmt('%d', new), 'PX', tostring(reset))
   return 1, idiv(cap - (new - nowus), t), reset, 0
 end
 
@@ -245,15 +247,22 @@ if ARGV[1] == 'batch' then
   -- checks before it written. A check of one GCRA limit (the common one)
   -- keeps just its t and burst; others keep their parsed limits.
   local ts, bursts, lss, ks = {}, {}, {}, {}
-  local a, nkeys, j = 3, 0, 0
-  while a <= #ARGV do
-    local n = int_arg(ARGV[a], 1, 8)
-    if a + 4 * n > #ARGV then error('ratelimit.lua: batch: too few arguments') end
+  local a, nkeys, j, nargv = 3, 0, 0, #ARGV
+  -- the checks of one batch usually share their limit: the arguments of
+  -- the last one-GCRA check parsed, and its t and burst
+  local p2, p3, p4, pt, pb
+  while a <= nargv do
+    local n = ARGV[a] == '1' and 1 or int_arg(ARGV[a], 1, 8)
+    if a + 4 * n > nargv then error('ratelimit.lua: batch: too few arguments') end
     j = j + 1
     ks[j] = nkeys
     if n == 1 and ARGV[a + 1] == 'gcra' then
-      local l = parse_limit(a + 1)
-      ts[j], bursts[j] = l.t, l.burst
+      local s2, s3, s4 = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+      if s2 ~= p2 or s3 ~= p3 or s4 ~= p4 then
+        local l = parse_limit(a + 1)
+        p2, p3, p4, pt, pb = s2, s3, s4, l.t, l.burst
+      end
+      ts[j], bursts[j] = pt, pb
     else
       local ls = {}
       for i = 1, n do ls[i] = parse_limit(a + 1 + 4 * (i - 1)) end

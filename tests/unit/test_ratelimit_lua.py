@@ -260,6 +260,39 @@ def test_differential(r, sha, clib):
                         assert value == stored_value(limits[i][0], states[i]), ctx
 
 
+# ---- batch mode ----
+
+def test_batch_mode_matches_single_mode(r, sha):
+    """Batches whose checks often share one limit (the script reuses the
+    last one-GCRA limit it parsed) and sometimes do not: every check of a
+    batch gets what the same check gets alone, and leaves the same state."""
+    rng = random.Random(20261123)
+    specs = [[gcra(10, 1000)], [gcra(10, 1000)], [gcra(3, 700, 5)], [gcra(10, 1000, 1)],
+             [gcra(10, 1000), win(5, 1000)], [win(10, 1000)], [gcra(100, 60000)]]
+    users = ["u%d" % i for i in range(6)]
+    now = 1700000000000
+    r.delete(*[k for u in users for p in ("s", "b") for k in keys_for(p + u, 2)])
+    for step in range(300):
+        now = random_now(rng, now)
+        picks = rng.sample(users, rng.randint(1, len(users)))
+        checks = [(u, specs[rng.choice([0, 0, 0, 1, 2, 3, 4, 5, 6])]) for u in picks]
+        alone = []
+        for u, limits in checks:
+            alone.append(run(r, sha, keys_for("s" + u, len(limits)), limits, now))
+        keys, args = [], ["batch", str(now)]
+        for u, limits in checks:
+            keys += keys_for("b" + u, len(limits))
+            args += [str(len(limits))] + script_args(limits, now)[1:]
+        got = [int(x) for x in r.evalsha(sha, len(keys), *keys, *args)]
+        ctx = "step %d checks %r" % (step, checks)
+        assert got == [v for res in alone for v in res], ctx
+        for u, limits in checks:
+            for ks, kb in zip(keys_for("s" + u, len(limits)), keys_for("b" + u, len(limits))):
+                assert r.get(ks) == r.get(kb), ctx
+                r.persist(ks)  # fake time: real expiry must not race the two
+                r.persist(kb)
+
+
 # ---- arguments and the production clock ----
 
 @pytest.mark.parametrize("args", [
