@@ -6,8 +6,10 @@
 #include "worker.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 pc_request_t *pc_request_new(pc_worker_t *w)
 {
@@ -143,6 +145,12 @@ pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char 
     return PC_RESPOND;
 }
 
+pc_status_t pc_deny_unavailable(pc_request_t *r, const char *reason, const char *detail)
+{
+    pc_response_header_set(r, "Retry-After", "1");
+    return pc_deny(r, 503, reason, detail);
+}
+
 pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type, const void *body,
                        size_t len)
 {
@@ -189,6 +197,12 @@ int pc_request_stopped_by_auth(const pc_request_t *r)
 int pc_request_upstream_status(const pc_request_t *r)
 {
     return r->up_head_seen && !r->response_set ? (int)r->up_status : 0;
+}
+
+bool pc_log_every(_Atomic long *last, unsigned seconds)
+{
+    long now = (long)time(NULL), prev = atomic_load(last);
+    return now - prev >= (long)seconds && atomic_compare_exchange_strong(last, &prev, now);
 }
 
 void pc_rlog(pc_request_t *r, int level, const char *fmt, ...)

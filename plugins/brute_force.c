@@ -38,13 +38,11 @@
  */
 #include <portcullis/plugin.h>
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define BF_MAX_SUBJECT 128
 #define BF_MAX_KEY 256
@@ -321,15 +319,13 @@ static pc_status_t bf_verdict(pc_request_t *r, const bf_ctx_t *x)
     if (x->error) {
         if (c->allow_on_error) {
             static _Atomic long last;
-            long now = (long)time(NULL), prev = atomic_load(&last);
-            if (now - prev >= 10 && atomic_compare_exchange_strong(&last, &prev, now))
+            if (pc_log_every(&last, 10))
                 pc_rlog(r, PC_LOG_WARN, "lockout store unavailable: requests let through "
                                         "(on_error allow; logged every 10 s at most)");
             return PC_CONTINUE;
         }
-        pc_response_header_set(r, "Retry-After", "1");
-        return pc_deny(r, 503, "brute_force.store_unavailable",
-                       "the lockout state cannot be checked right now");
+        return pc_deny_unavailable(r, "brute_force.store_unavailable",
+                                   "the lockout state cannot be checked right now");
     }
     return PC_CONTINUE;
 }

@@ -29,12 +29,10 @@
 
 #include <openssl/evp.h>
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define RL_MAX_LIMITS 8
 #define RL_MAX_PARTS 4
@@ -429,17 +427,14 @@ static pc_status_t rl_verdict(pc_request_t *r, const rl_ctx_t *x)
     const rl_conf_t *c = x->c;
     if (x->rc != 0) {
         if (c->allow_on_error) {
-            /* Every fail-open decision is logged, at most once per 10 s. */
             static _Atomic long last;
-            long now = (long)time(NULL), prev = atomic_load(&last);
-            if (now - prev >= 10 && atomic_compare_exchange_strong(&last, &prev, now))
+            if (pc_log_every(&last, 10))
                 pc_rlog(r, PC_LOG_WARN, "rate limit store unavailable: requests let through "
                                         "(on_error allow; logged every 10 s at most)");
             return PC_CONTINUE;
         }
-        pc_response_header_set(r, "Retry-After", "1");
-        return pc_deny(r, 503, "rate_limit.store_unavailable",
-                       "the rate limit cannot be checked right now");
+        return pc_deny_unavailable(r, "rate_limit.store_unavailable",
+                                   "the rate limit cannot be checked right now");
     }
     if (x->res.allowed) {
         if (c->headers)

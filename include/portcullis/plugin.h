@@ -39,6 +39,7 @@
 #define PORTCULLIS_PLUGIN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -157,6 +158,9 @@ void pc_response_header_remove(pc_request_t *r, const char *name);
  * machine-readable code ("rate_limit.exceeded") for logs, audit and the
  * problem "type"; detail is client-safe text or NULL. Returns PC_RESPOND. */
 pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char *detail);
+/* pc_deny with 503 and Retry-After: 1, for a dependency (the store, an
+ * identity provider) that cannot answer right now. */
+pc_status_t pc_deny_unavailable(pc_request_t *r, const char *reason, const char *detail);
 /* Ends the request with a response of the plugin's own. body is copied. */
 pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type,
                        const void *body, size_t len);
@@ -329,5 +333,9 @@ enum { PC_LOG_ERROR = 0, PC_LOG_WARN, PC_LOG_INFO, PC_LOG_DEBUG };
 void pc_rlog(pc_request_t *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void pc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a message that every request could repeat (a policy applied while
+ * the store is down): true at most once per `seconds` for one *last, a
+ * static of the call site starting at 0. Any thread. */
+bool pc_log_every(_Atomic long *last, unsigned seconds);
 
 #endif

@@ -107,8 +107,7 @@ pc_status_t jwt_deny_scope(jwt_rq_t *rq)
 pc_status_t jwt_deny_unavailable(jwt_rq_t *rq, const char *reason, const char *why)
 {
     pc_rlog(rq->r, PC_LOG_WARN, "jwt: %s", why);
-    pc_response_header_set(rq->r, "Retry-After", "1");
-    pc_deny(rq->r, 503, reason, "authentication is temporarily unavailable");
+    pc_deny_unavailable(rq->r, reason, "authentication is temporarily unavailable");
     return jwt_verdict(rq, PC_RESPOND);
 }
 
@@ -233,7 +232,10 @@ static void jwt_revocation_cb(void *data, int rc, int present)
                                  "revocation store unavailable: denying (on_error deny)");
             return;
         }
-        pc_rlog(rq->r, PC_LOG_WARN, "jwt: revocation store unavailable: allowing (on_error allow)");
+        static _Atomic long last;
+        if (pc_log_every(&last, 10))
+            pc_rlog(rq->r, PC_LOG_WARN, "jwt: revocation store unavailable: allowing "
+                                        "(on_error allow; logged every 10 s at most)");
     } else if (present) {
         jwt_deny_invalid(rq, "token revoked (jti on the denylist)");
         return;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accesslog.h"
@@ -155,6 +156,17 @@ START_TEST(accesslog_writes_and_drops_when_full)
 END_TEST
 
 /* ---- header rules ----------------------------------------------------------------- */
+
+START_TEST(log_every_gates_per_call_site)
+{
+    static _Atomic long a, b;
+    ck_assert(pc_log_every(&a, 10));
+    ck_assert(!pc_log_every(&a, 10)); /* within 10 s of the last */
+    ck_assert(pc_log_every(&b, 10));  /* another call site */
+    a = (long)time(NULL) - 11;
+    ck_assert(pc_log_every(&a, 10));
+}
+END_TEST
 
 START_TEST(hop_by_hop_headers)
 {
@@ -332,6 +344,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, problem_render_truncates_safely);
     tcase_add_test(tc, metrics_render_sums_workers);
     tcase_add_test(tc, accesslog_writes_and_drops_when_full);
+    tcase_add_test(tc, log_every_gates_per_call_site);
     tcase_add_test(tc, hop_by_hop_headers);
     tcase_add_test(tc, chain_all_continue);
     tcase_add_test(tc, chain_deny_stops);
