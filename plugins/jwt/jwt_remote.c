@@ -251,17 +251,26 @@ fail:
     jwt_keysrc_unref(s);
 }
 
-static void jwt_fetch_jwks(jwt_keysrc_t *s, const char *url)
+/* One GET for s (its callback owns the reference taken here); a request
+ * that cannot even start ends the attempt now. */
+static void jwt_keysrc_fetch(jwt_keysrc_t *s, const char *url, const char *const *hdrs,
+                             size_t max_body, pc_fetch_cb cb)
 {
-    static const char *const hdrs[] = {"Accept: application/jwk-set+json, application/json", NULL};
     pc_fetch_req_t req = {.url = url, .headers = hdrs, .timeout_ms = s->timeout_ms,
-                          .max_body = JWKS_MAX_BODY};
+                          .max_body = max_body};
 
-    if (pc_fetch(NULL, &req, jwt_jwks_cb, jwt_keysrc_ref(s)) != 0) {
+    if (pc_fetch(NULL, &req, cb, jwt_keysrc_ref(s)) != 0) {
         pc_log(PC_LOG_WARN, "jwt: %s: cannot start the request", url);
         jwt_keysrc_attempt_done(s, false, 0);
         jwt_keysrc_unref(s);
     }
+}
+
+static void jwt_fetch_jwks(jwt_keysrc_t *s, const char *url)
+{
+    static const char *const hdrs[] = {"Accept: application/jwk-set+json, application/json", NULL};
+
+    jwt_keysrc_fetch(s, url, hdrs, JWKS_MAX_BODY, jwt_jwks_cb);
 }
 
 /* ---- discovery ------------------------------------------------------------------------------ */
@@ -336,13 +345,7 @@ static void jwt_keysrc_refresh(jwt_keysrc_t *s)
         jwt_fetch_jwks(s, s->found_jwks_url);
     } else {
         static const char *const hdrs[] = {"Accept: application/json", NULL};
-        pc_fetch_req_t req = {.url = s->discovery_url, .headers = hdrs,
-                              .timeout_ms = s->timeout_ms, .max_body = DISCOVERY_MAX_BODY};
-        if (pc_fetch(NULL, &req, jwt_discovery_cb, jwt_keysrc_ref(s)) != 0) {
-            pc_log(PC_LOG_WARN, "jwt: %s: cannot start the request", s->discovery_url);
-            jwt_keysrc_attempt_done(s, false, 0);
-            jwt_keysrc_unref(s);
-        }
+        jwt_keysrc_fetch(s, s->discovery_url, hdrs, DISCOVERY_MAX_BODY, jwt_discovery_cb);
     }
 }
 
