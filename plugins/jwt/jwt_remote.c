@@ -189,6 +189,29 @@ static void jwt_body_hash(const char *body, size_t len, unsigned char out[32])
         memset(out, 0, 32);
 }
 
+/* What a finished fetch of s means. STOPPED: the source was released
+ * meanwhile; the attempt and the callback's reference end here. FAILED:
+ * err says why (transport error or a status other than 200). */
+typedef enum { JWT_FETCH_OK, JWT_FETCH_FAILED, JWT_FETCH_STOPPED } jwt_fetch_outcome_t;
+
+static jwt_fetch_outcome_t jwt_fetch_outcome(jwt_keysrc_t *s, const pc_fetch_result_t *res,
+                                             char *err, size_t errlen)
+{
+    if (atomic_load(&s->stopped)) {
+        s->inflight = false;
+        atomic_store(&s->busy, 0);
+        jwt_keysrc_unref(s);
+        return JWT_FETCH_STOPPED;
+    }
+    if (res->ok && res->status == 200)
+        return JWT_FETCH_OK;
+    if (res->ok)
+        snprintf(err, errlen, "HTTP status %d", res->status);
+    else
+        snprintf(err, errlen, "%s", res->error);
+    return JWT_FETCH_FAILED;
+}
+
 static void jwt_jwks_cb(void *data, const pc_fetch_result_t *res)
 {
     jwt_keysrc_t *s = data;
@@ -196,18 +219,13 @@ static void jwt_jwks_cb(void *data, const pc_fetch_result_t *res)
     char err[256] = "";
     unsigned char hash[32];
 
-    if (atomic_load(&s->stopped)) {
-        s->inflight = false;
-        atomic_store(&s->busy, 0);
-        jwt_keysrc_unref(s);
+    switch (jwt_fetch_outcome(s, res, err, sizeof(err))) {
+    case JWT_FETCH_STOPPED:
         return;
-    }
-    if (!res->ok || res->status != 200) {
-        if (res->ok)
-            snprintf(err, sizeof(err), "HTTP status %d", res->status);
-        else
-            snprintf(err, sizeof(err), "%s", res->error);
+    case JWT_FETCH_FAILED:
         goto fail;
+    case JWT_FETCH_OK:
+        break;
     }
     jwt_body_hash(res->body, res->body_len, hash);
     if (s->have_hash && memcmp(hash, s->body_hash, sizeof(hash)) == 0) {
@@ -287,18 +305,13 @@ static void jwt_discovery_cb(void *data, const pc_fetch_result_t *res)
     json_t *doc = NULL;
     json_error_t jerr;
 
-    if (atomic_load(&s->stopped)) {
-        s->inflight = false;
-        atomic_store(&s->busy, 0);
-        jwt_keysrc_unref(s);
+    switch (jwt_fetch_outcome(s, res, err, sizeof(err))) {
+    case JWT_FETCH_STOPPED:
         return;
-    }
-    if (!res->ok || res->status != 200) {
-        if (res->ok)
-            snprintf(err, sizeof(err), "HTTP status %d", res->status);
-        else
-            snprintf(err, sizeof(err), "%s", res->error);
+    case JWT_FETCH_FAILED:
         goto fail;
+    case JWT_FETCH_OK:
+        break;
     }
     doc = json_loadb(res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);
     const json_t *iss = json_object_get(doc, "issuer");
