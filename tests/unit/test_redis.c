@@ -10,17 +10,13 @@
 
 #include <hiredis/hiredis.h>
 
-#include <arpa/inet.h>
+#include "redis_server.h"
+
 #include <check.h>
 #include <ev.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- offline ------------------------------------------------------------- */
@@ -99,91 +95,14 @@ END_TEST
 
 /* ---- a redis-server of our own ------------------------------------------- */
 
-static pid_t redis_pid = -1;
-static unsigned redis_port;
-static char redis_dir[] = "/tmp/pc-test-redis-XXXXXX";
-
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static redisContext *admin(void)
-{
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)redis_port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
 static void admin_cmd(const char *cmd)
 {
-    redisContext *c = admin();
+    redisContext *c = test_redis_admin();
     ck_assert_ptr_nonnull(c);
     redisReply *r = redisCommand(c, cmd);
     ck_assert_ptr_nonnull(r);
     freeReplyObject(r);
     redisFree(c);
-}
-
-/* Starts redis-server on redis_port; 0, or -1 if it cannot run at all. */
-static int redis_start(const char *requirepass)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char port[16];
-        snprintf(port, sizeof(port), "%u", redis_port);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 1);
-        dup2(null, 2);
-        if (requirepass)
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", redis_dir,
-                   "--enable-debug-command", "local", "--requirepass", requirepass, (char *)NULL);
-        else
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", redis_dir,
-                   "--enable-debug-command", "local", (char *)NULL);
-        _exit(127);
-    }
-    redis_pid = pid;
-    for (int i = 0; i < 500; i++) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            redis_pid = -1;
-            return -1;
-        }
-        redisContext *c = admin();
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r != NULL;
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return 0;
-        }
-        usleep(10000);
-    }
-    return -1;
-}
-
-static void redis_kill(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = -1;
-    }
 }
 
 /* ---- the async client on a loop -------------------------------------------- */
@@ -232,7 +151,7 @@ static pc_redis_t *client(struct ev_loop *loop, const char *password, unsigned c
 {
     pc_redis_opts_t o = {0};
     o.addr.host = "127.0.0.1";
-    o.addr.port = redis_port;
+    o.addr.port = test_redis_port;
     o.addr.password = (char *)password;
     o.addr.db = 2;
     o.connect_timeout_ms = 500;
@@ -276,7 +195,7 @@ START_TEST(test_async_commands_and_noscript)
     ck_assert_str_eq(b.str, "hello");
 
     /* db 2 was selected by the handshake */
-    redisContext *c = admin();
+    redisContext *c = test_redis_admin();
     redisReply *r = redisCommand(c, "SELECT 2");
     freeReplyObject(r);
     r = redisCommand(c, "GET pc-test");
@@ -357,7 +276,7 @@ START_TEST(test_async_down_fails_fast_then_reconnects)
     pc_redis_t *rd = client(loop, NULL, 500);
     run_until(loop, NULL, rd, true, 5);
     uint64_t reconnects = pc_counter_get(&st_reconnects);
-    redis_kill();
+    test_redis_kill();
     run_until(loop, NULL, rd, false, 5);
     ck_assert(!pc_redis_is_up(rd));
     ck_assert_uint_eq(pc_counter_get(&st_up), 0);
@@ -365,7 +284,7 @@ START_TEST(test_async_down_fails_fast_then_reconnects)
     evalsha(rd, &a, "x");
     ck_assert_int_eq(a.calls, 1); /* before the call returned */
     ck_assert_int_eq(a.rc, -1);
-    ck_assert_int_eq(redis_start(NULL), 0);
+    ck_assert_int_eq(test_redis_start(NULL), 0);
     run_until(loop, NULL, rd, true, 10); /* backoff: at most 5 s between attempts */
     ck_assert(pc_redis_is_up(rd));
     ck_assert_uint_eq(pc_counter_get(&st_reconnects), reconnects + 1);
@@ -402,8 +321,8 @@ END_TEST
 
 START_TEST(test_auth_refused_and_accepted)
 {
-    redis_kill();
-    ck_assert_int_eq(redis_start("pw-right"), 0);
+    test_redis_kill();
+    ck_assert_int_eq(test_redis_start("pw-right"), 0);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     pc_redis_t *bad = client(loop, "pw-wrong", 500), *good = client(loop, "pw-right", 500);
     run_until(loop, NULL, good, true, 5);
@@ -417,8 +336,8 @@ START_TEST(test_auth_refused_and_accepted)
     pc_redis_free(bad);
     pc_redis_free(good);
     ev_loop_destroy(loop);
-    redis_kill();
-    ck_assert_int_eq(redis_start(NULL), 0);
+    test_redis_kill();
+    ck_assert_int_eq(test_redis_start(NULL), 0);
 }
 END_TEST
 
@@ -428,7 +347,7 @@ START_TEST(test_sync_client)
 {
     pc_redis_opts_t o = {0};
     o.addr.host = "127.0.0.1";
-    o.addr.port = redis_port;
+    o.addr.port = test_redis_port;
     o.addr.db = 3;
     o.connect_timeout_ms = 300;
     o.command_timeout_ms = 300;
@@ -449,7 +368,7 @@ START_TEST(test_sync_client)
     pc_redis_sync_command(rs, cb, &b, 1, ping, plen);
     ck_assert_int_eq(b.rc, 0);
     ck_assert_str_eq(b.str, "PONG");
-    redis_kill();
+    test_redis_kill();
     res_t c = {0};
     pc_redis_sync_command(rs, cb, &c, 1, ping, plen);
     ck_assert_int_eq(c.calls, 1);
@@ -459,7 +378,7 @@ START_TEST(test_sync_client)
     pc_redis_sync_command(rs, cb, &d, 1, ping, plen); /* in backoff: at once */
     ck_assert_int_eq(d.rc, -1);
     ck_assert(ev_time() - t0 < 0.05);
-    ck_assert_int_eq(redis_start(NULL), 0);
+    ck_assert_int_eq(test_redis_start(NULL), 0);
     usleep(450000);
     res_t e = {0};
     pc_redis_sync_command(rs, cb, &e, 1, ping, plen);
@@ -470,8 +389,8 @@ END_TEST
 
 static void live_setup(void)
 {
-    if (redis_pid < 0)
-        ck_assert_int_eq(redis_start(NULL), 0);
+    if (!test_redis_running())
+        ck_assert_int_eq(test_redis_start(NULL), 0);
 }
 
 int main(void)
@@ -483,12 +402,7 @@ int main(void)
     tcase_add_test(off, test_script_sha);
     suite_add_tcase(s, off);
 
-    bool live = false;
-    if (mkdtemp(redis_dir)) {
-        redis_port = free_port();
-        live = redis_start(NULL) == 0;
-    }
-    if (live) {
+    if (test_redis_setup()) {
         TCase *tc = tcase_create("live");
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, live_setup, NULL);
@@ -507,7 +421,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    redis_kill();
-    rmdir(redis_dir);
+    test_redis_teardown();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -13,16 +13,12 @@
 
 #include <hiredis/hiredis.h>
 
-#include <arpa/inet.h>
+#include "redis_server.h"
+
 #include <check.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define BASE                                                                                       \
@@ -323,77 +319,13 @@ END_TEST
 
 /* ---- with a real Redis ------------------------------------------------------------ */
 
-static pid_t redis_pid = -1;
-static unsigned redis_port;
-static char redis_dir[] = "/tmp/pc-test-store-XXXXXX";
-
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static redisContext *admin(void)
-{
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)redis_port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
-static int redis_start(void)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char port[16];
-        snprintf(port, sizeof(port), "%u", redis_port);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 1);
-        dup2(null, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--daemonize", "no", "--dir", redis_dir, (char *)NULL);
-        _exit(127);
-    }
-    redis_pid = pid;
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            redis_pid = -1;
-            return -1;
-        }
-        redisContext *c = admin();
-        if (c) {
-            redisFree(c);
-            return 0;
-        }
-        usleep(10000);
-    }
-    return -1;
-}
-
-static void redis_kill(void)
-{
-    if (redis_pid > 0) {
-        kill(redis_pid, SIGKILL);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = -1;
-    }
-}
-
 static pc_conf_t *redis_conf(const char *on_error)
 {
     char js[256];
     snprintf(js, sizeof(js),
              "{\"type\": \"redis\", \"url\": \"redis://127.0.0.1:%u/5\", \"prefix\": \"t:\","
              " \"on_error\": \"%s\", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}",
-             redis_port, on_error);
+             test_redis_port, on_error);
     pc_diag_t d = {0};
     pc_conf_t *c = load(js, &d);
     ck_assert_ptr_nonnull(c);
@@ -406,7 +338,7 @@ START_TEST(test_redis_store_same_answers_and_layout)
     pc_conf_t *c = redis_conf("fail_closed");
     ck_assert_int_eq(pc_store_init(c), 0);
     exercise("redis");
-    redisContext *a = admin();
+    redisContext *a = test_redis_admin();
     redisReply *r = redisCommand(a, "SELECT 5");
     freeReplyObject(r);
     /* the per-second state has expired by now; the hourly window's has not
@@ -429,7 +361,7 @@ START_TEST(test_redis_gone_fail_open_and_closed)
     pc_conf_t *c = redis_conf("fail_open");
     ck_assert_int_eq(pc_store_init(c), 0);
     ck_assert_int_eq(limit("rl:gone:a", &l, 1).res.local, 0);
-    redis_kill();
+    test_redis_kill();
     got_t g = limit("rl:gone:b", &l, 1);
     ck_assert_int_eq(g.rc, 0);
     ck_assert_int_eq(g.res.local, 1);
@@ -468,7 +400,7 @@ START_TEST(test_redis_gone_fail_open_and_closed)
     ck_assert_int_eq(n.rc, -1);
     pc_store_shutdown();
     pc_conf_free(c);
-    ck_assert_int_eq(redis_start(), 0);
+    ck_assert_int_eq(test_redis_start(NULL), 0);
 }
 END_TEST
 
@@ -526,7 +458,7 @@ static redisReply *eval_kept(redisContext *c, int argc, const char **argv, int n
 
 START_TEST(test_lua_batch_mode_matches_single_mode)
 {
-    redisContext *c = admin();
+    redisContext *c = test_redis_admin();
     ck_assert_ptr_nonnull(c);
     char *src = pc_xstrndup(pc_ratelimit_lua, pc_ratelimit_lua_len);
     const char *load[3] = {"SCRIPT", "LOAD", src};
@@ -680,12 +612,7 @@ int main(void)
     tcase_add_test(tc, test_redis_key_layout);
     tcase_add_test(tc, test_memory_store);
     suite_add_tcase(s, tc);
-    bool live = false;
-    if (mkdtemp(redis_dir)) {
-        redis_port = free_port();
-        live = redis_start() == 0;
-    }
-    if (live) {
+    if (test_redis_setup()) {
         TCase *lt = tcase_create("redis");
         tcase_set_timeout(lt, 60);
         tcase_add_test(lt, test_redis_store_same_answers_and_layout);
@@ -700,7 +627,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    redis_kill();
-    rmdir(redis_dir);
+    test_redis_teardown();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
