@@ -32,6 +32,8 @@ import time
 import pytest
 import requests
 
+from procs import terminate
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILDDIR = os.environ.get("PC_BUILDDIR", "/tmp/e2e-build")
 TEST_BINARY = os.path.join(BUILDDIR, "tests", "portcullis-test")
@@ -129,16 +131,34 @@ class Upstream:
         return self.requests()[mark:]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
         self.errfile.close()
+
+
+def stop_with_requests_waiting(g, send, n=4):
+    """SIGTERM to g while n requests wait inside it (send(i) makes request
+    i and returns its response): the gateway exits cleanly within 5 s, and
+    every request ends, none with 200."""
+    import threading
+    results = []
+
+    def one(i):
+        try:
+            results.append(send(i).status_code)
+        except requests.RequestException as e:
+            results.append(type(e).__name__)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert g.stop() == 0
+    assert time.monotonic() - t0 < 5
+    for t in threads:
+        t.join(10)
+    assert len(results) == n and 200 not in results, results
 
 
 # ---- gateways ---------------------------------------------------------------------
@@ -532,13 +552,7 @@ class RedisServer:
         self.start()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, grace=10)
         if self.logf:
             self.logf.close()
             self.logf = None
