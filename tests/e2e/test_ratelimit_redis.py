@@ -149,3 +149,25 @@ def test_slow_redis_never_stalls_a_request_past_the_timeout(upstream, gateway, r
     # Redis is back: the gateway recovers by itself (it may have reconnected)
     assert up(g), g.log()[-2000:]
     assert rl_wait_for(lambda: get(g, "after-slow").status_code == 200, 5)
+
+
+def test_checks_gather_while_a_batch_is_in_flight(upstream, gateway, redis_server):
+    """One worker, Redis held by DEBUG SLEEP: the first batch waits for its
+    reply, and every check that arrives meanwhile goes out in one more
+    EVALSHA when it comes, not one per loop iteration."""
+    r = redis_server()
+    u = upstream("u")
+    g = gateway(rl_config(u, r, [{"rate": 1000, "period": "1h"}], workers=1,
+                          command_timeout_ms=5000))
+    assert up(g, workers=1)
+    assert get(g, "warm").status_code == 200
+    admin = r.client()
+    admin.config_resetstat()
+    sleeper = threading.Thread(target=lambda: r.client().execute_command("DEBUG", "SLEEP", "0.8"))
+    sleeper.start()
+    time.sleep(0.1)
+    got = rl_burst([g.url + "/"], 20, lambda i: {"X-User": "gather-%d" % i}, threads=20)
+    sleeper.join()
+    assert got == [200] * 20, got
+    calls = admin.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    assert 1 <= calls <= 2, calls
