@@ -81,17 +81,6 @@ static path_class_t path_classify(unsigned char c)
     }
 }
 
-static int path_hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Feed one byte >= 0x80 to the decoder; -1 when it cannot be valid UTF-8. */
 static int path_utf8_feed(path_utf8_t *u, unsigned char b)
 {
@@ -164,8 +153,8 @@ static pc_path_err_t path_escape(path_out_t *o, const unsigned char *in, size_t 
 {
     if (len - *i < 3)
         return PC_PATH_BAD_ESCAPE;
-    int hi = path_hex_val(in[*i + 1]);
-    int lo = path_hex_val(in[*i + 2]);
+    int hi = pc_hex_digit((unsigned char)in[*i + 1]);
+    int lo = pc_hex_digit((unsigned char)in[*i + 2]);
     if (hi < 0 || lo < 0)
         return PC_PATH_BAD_ESCAPE;
     unsigned char b = (unsigned char)(hi << 4 | lo);

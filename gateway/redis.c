@@ -52,17 +52,6 @@ void pc_redis_addr_clear(pc_redis_addr_t *a)
     memset(a, 0, sizeof(*a));
 }
 
-static int url_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into a new string; NULL on a bad escape or NUL. */
 static char *url_decode(const char *s, size_t n)
 {
@@ -71,8 +60,8 @@ static char *url_decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int h = i + 2 < n ? url_hex(s[i + 1]) : -1;
-            int l = i + 2 < n ? url_hex(s[i + 2]) : -1;
+            int h = i + 2 < n ? pc_hex_digit((unsigned char)s[i + 1]) : -1;
+            int l = i + 2 < n ? pc_hex_digit((unsigned char)s[i + 2]) : -1;
             if (h < 0 || l < 0) {
                 free(out);
                 return NULL;

@@ -29,6 +29,18 @@ void *pc_xrealloc(void *p, size_t n);
 char *pc_xstrdup(const char *s);
 char *pc_xstrndup(const char *s, size_t n);
 
+/* The value of one hexadecimal digit, either case; -1 if c is not one. */
+static inline int pc_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Monotonic clock, milliseconds and nanoseconds. */
 uint64_t pc_now_ms(void);
 uint64_t pc_now_ns(void);
