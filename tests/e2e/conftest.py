@@ -65,14 +65,26 @@ GATEWAY_ENV = dict(os.environ,
                    UBSAN_OPTIONS="print_stacktrace=1")
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    """A port that was free a moment ago (bind to port 0 on loopback)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A port that was free a moment ago (bind to port 0 on loopback).
+
+    The kernel may hand the same ephemeral port to two probes in a row once
+    the first socket is closed, so a port is never given out twice in one
+    test session: a gateway's listener and admin port must differ."""
+    for _ in range(64):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 64 probes")
 
 
 @pytest.fixture(name="free_port")
