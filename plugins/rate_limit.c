@@ -58,8 +58,15 @@ typedef struct rl_conf {
     bool allow_on_error;
     unsigned timeout_ms;
     char ns[72];                   /* "g:<group>" or "i:<hash>" */
+    size_t nslen;
     char *policy;                  /* the RateLimit-Policy value */
+    EVP_MD *sha256;                /* fetched once: an implicit fetch per digest takes locks */
 } rl_conf_t;
+
+/* Per worker: a digest context reused by every request of the worker. */
+typedef struct rl_wstate {
+    EVP_MD_CTX *md;
+} rl_wstate_t;
 
 typedef struct rl_ctx {
     const rl_conf_t *c;
@@ -195,12 +202,18 @@ static void rl_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* First 16 bytes of SHA-256 as 32 hex characters. */
-static void rl_hash(const void *data, size_t len, char out[33])
+/* First 16 bytes of SHA-256 as 32 hex characters. ctx is the worker's
+ * reusable context, or NULL (load time). */
+static void rl_hash(const rl_conf_t *c, EVP_MD_CTX *ctx, const void *data, size_t len,
+                    char out[33])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+    int ok = ctx ? EVP_DigestInit_ex2(ctx, c->sha256, NULL) == 1 &&
+                       EVP_DigestUpdate(ctx, data, len) == 1 &&
+                       EVP_DigestFinal_ex(ctx, md, &mdlen) == 1
+                 : EVP_Digest(data, len, md, &mdlen, c->sha256, NULL) == 1;
+    if (!ok || mdlen < 16)
         abort();
     rl_hex(md, 16, out);
 }
@@ -233,6 +246,7 @@ static void rl_conf_free(void *conf)
     for (size_t i = 0; i < c->nparts; i++)
         free(c->parts[i].name);
     free(c->policy);
+    EVP_MD_free(c->sha256);
     free(c);
 }
 
@@ -243,6 +257,8 @@ static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
         return pc_err_set(err, NULL, "out of memory");
     *conf = c;
     c->timeout_ms = 2000;
+    if (!(c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        return pc_err_set(err, NULL, "SHA-256 is not available from OpenSSL");
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)node, k, v) {
@@ -315,31 +331,53 @@ static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
         char h[33];
         if (!canon)
             return pc_err_set(err, NULL, "out of memory");
-        rl_hash(canon, strlen(canon), h);
+        rl_hash(c, NULL, canon, strlen(canon), h);
         free(canon);
         snprintf(c->ns, sizeof(c->ns), "i:%.16s", h);
     }
+    c->nslen = strlen(c->ns);
     c->policy = rl_policy(c);
     return 0;
 }
 
 /* ---- the key ---------------------------------------------------------------- */
 
-/* Appends "<tag><len>:<value>" (unambiguous whatever the value holds). */
-static int rl_put(char *buf, size_t *n, size_t cap, char tag, const char *v, size_t len)
+/* Appends len bytes of v; -1 (and nothing appended) if they do not fit
+ * with a terminating NUL. */
+static int rl_cat(char *buf, size_t *n, size_t cap, const char *v, size_t len)
 {
-    int w = snprintf(buf + *n, cap - *n, "%c%zu:", tag, len);
-    if (w < 0 || *n + (size_t)w + len >= cap)
+    if (len >= cap - *n)
         return -1;
-    *n += (size_t)w;
     memcpy(buf + *n, v, len);
     *n += len;
     buf[*n] = '\0';
     return 0;
 }
 
+/* Appends "<tag><len>:<value>" (unambiguous whatever the value holds). */
+static int rl_put(char *buf, size_t *n, size_t cap, char tag, const char *v, size_t len)
+{
+    char head[24], digits[20];
+    size_t h = 0, d = 0, x = len;
+    head[h++] = tag;
+    do
+        digits[d++] = (char)('0' + x % 10);
+    while ((x /= 10) != 0);
+    while (d)
+        head[h++] = digits[--d];
+    head[h++] = ':';
+    size_t start = *n;
+    if (rl_cat(buf, n, cap, head, h) != 0 || rl_cat(buf, n, cap, v, len) != 0) {
+        *n = start;
+        buf[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 /* The material of the key parts, or -1 if one is missing. */
-static int rl_material(pc_request_t *r, const rl_conf_t *c, char *buf, size_t cap, size_t *n)
+static int rl_material(pc_request_t *r, const rl_conf_t *c, EVP_MD_CTX *md, char *buf, size_t cap,
+                       size_t *n)
 {
     for (size_t i = 0; i < c->nparts; i++) {
         const rl_part_t *p = &c->parts[i];
@@ -355,7 +393,7 @@ static int rl_material(pc_request_t *r, const rl_conf_t *c, char *buf, size_t ca
         case RL_HEADER:
             v = pc_request_header(r, p->name);
             if (v && *v) {
-                rl_hash(v, strlen(v), h);
+                rl_hash(c, md, v, strlen(v), h);
                 v = h;
             }
             break;
@@ -383,26 +421,35 @@ static int rl_material(pc_request_t *r, const rl_conf_t *c, char *buf, size_t ca
     return 0;
 }
 
-static size_t rl_key(pc_request_t *r, const rl_conf_t *c, char *key)
+/* "rl:<ns>:<route or *>:<material>", or "rl:<ns>:x<hash of the rest>"
+ * when that is longer than RL_MAX_KEY. key holds RL_MAX_KEY + 1 bytes. */
+static size_t rl_key(pc_request_t *r, const rl_conf_t *c, EVP_MD_CTX *md, char *key)
 {
     char mat[4096];
     size_t m = 0;
     mat[0] = '\0';
-    if (rl_material(r, c, mat, sizeof(mat), &m) != 0) {
+    if (rl_material(r, c, md, mat, sizeof(mat), &m) != 0) {
         /* Missing key material: this client's own bucket, never a shared one. */
         const char *ip = pc_request_client_ip(r);
         m = 0;
         rl_put(mat, &m, sizeof(mat), 'I', ip && *ip ? ip : "-", ip && *ip ? strlen(ip) : 1);
     }
     const char *route = c->scope == RL_SCOPE_ROUTE ? pc_request_route(r) : NULL;
-    int n = snprintf(key, RL_MAX_KEY + 1, "rl:%s:%s:%s", c->ns, route ? route : "*", mat);
-    if (n < 0 || n > RL_MAX_KEY) {
-        char h[33], all[4096 + 256];
-        int a = snprintf(all, sizeof(all), "%s:%s", route ? route : "*", mat);
-        rl_hash(all, a > 0 ? (size_t)a : 0, h);
-        n = snprintf(key, RL_MAX_KEY + 1, "rl:%s:x%s", c->ns, h);
-    }
-    return (size_t)n;
+    if (!route)
+        route = "*";
+    size_t n = 0;
+    if (rl_cat(key, &n, RL_MAX_KEY + 1, "rl:", 3) == 0 &&
+        rl_cat(key, &n, RL_MAX_KEY + 1, c->ns, c->nslen) == 0 &&
+        rl_cat(key, &n, RL_MAX_KEY + 1, ":", 1) == 0 &&
+        rl_cat(key, &n, RL_MAX_KEY + 1, route, strlen(route)) == 0 &&
+        rl_cat(key, &n, RL_MAX_KEY + 1, ":", 1) == 0 &&
+        rl_cat(key, &n, RL_MAX_KEY + 1, mat, m) == 0)
+        return n;
+    char h[33], all[4096 + 256];
+    int a = snprintf(all, sizeof(all), "%s:%s", route, mat);
+    rl_hash(c, md, all, a > 0 ? (size_t)a : 0, h);
+    int k = snprintf(key, RL_MAX_KEY + 1, "rl:%s:x%s", c->ns, h);
+    return k > 0 ? (size_t)k : 0;
 }
 
 /* ---- the verdict --------------------------------------------------------------- */
@@ -472,8 +519,9 @@ static pc_status_t rl_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     const rl_conf_t *c = conf;
     rl_ctx_t *x = ctx;
+    const rl_wstate_t *ws = pc_worker_state(r, conf);
     char key[RL_MAX_KEY + 1];
-    size_t klen = rl_key(r, c, key);
+    size_t klen = rl_key(r, c, ws ? ws->md : NULL, key);
     x->c = c;
     x->sync = true;
     pc_store_limit(pc_request_worker(r), key, klen, c->limits, c->nlimits, rl_done, x);
@@ -484,11 +532,34 @@ static pc_status_t rl_on_headers(pc_request_t *r, void *conf, void *ctx)
     return PC_SUSPEND;
 }
 
+static void *rl_worker_init(void *conf, pc_worker_t *w)
+{
+    (void)conf;
+    (void)w;
+    rl_wstate_t *ws = calloc(1, sizeof(*ws));
+    if (ws && !(ws->md = EVP_MD_CTX_new())) {
+        free(ws);
+        ws = NULL;
+    }
+    return ws; /* NULL: requests hash with a context of their own */
+}
+
+static void rl_worker_free(void *conf, void *wstate)
+{
+    (void)conf;
+    rl_wstate_t *ws = wstate;
+    if (ws)
+        EVP_MD_CTX_free(ws->md);
+    free(ws);
+}
+
 const pc_plugin_t pc_plugin_rate_limit = {
     .abi = PC_PLUGIN_ABI,
     .name = "rate_limit",
     .req_ctx_size = sizeof(rl_ctx_t),
     .conf_create = rl_conf_create,
     .conf_free = rl_conf_free,
+    .worker_init = rl_worker_init,
+    .worker_free = rl_worker_free,
     .on_headers = rl_on_headers,
 };
