@@ -12,7 +12,6 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define MS_SHARDS 64
 #define MS_SHARD_SHIFT 58        /* top 6 hash bits pick the shard */
@@ -80,51 +79,14 @@ static size_t ms_cost(void *p, size_t requested)
 /* SipHash-1-3 with a random per-store key: keys come from clients (IPs,
  * user ids, token ids), and an unkeyed hash would let them aim at one
  * bucket and turn every lookup under the shard lock into a list walk. */
-#define MS_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-/* clang-format off: the round reads best as the reference writes it */
-static void ms_sipround(uint64_t v[4])
-{
-    v[0] += v[1]; v[1] = MS_ROTL(v[1], 13); v[1] ^= v[0]; v[0] = MS_ROTL(v[0], 32);
-    v[2] += v[3]; v[3] = MS_ROTL(v[3], 16); v[3] ^= v[2];
-    v[0] += v[3]; v[3] = MS_ROTL(v[3], 21); v[3] ^= v[0];
-    v[2] += v[1]; v[1] = MS_ROTL(v[1], 17); v[1] ^= v[2]; v[2] = MS_ROTL(v[2], 32);
-}
-/* clang-format on */
-
 static uint64_t ms_hash(const pc_mstore_t *st, const void *key, size_t len)
 {
-    const unsigned char *in = key;
-    uint64_t v[4] = {st->seed[0] ^ 0x736f6d6570736575ull, st->seed[1] ^ 0x646f72616e646f6dull,
-                     st->seed[0] ^ 0x6c7967656e657261ull, st->seed[1] ^ 0x7465646279746573ull};
-    uint64_t m, last = (uint64_t)len << 56;
-    size_t i, tail = len % 8;
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        memcpy(&m, in + i, 8);
-        v[3] ^= m;
-        ms_sipround(v);
-        v[0] ^= m;
-    }
-    for (size_t j = 0; j < tail; j++)
-        last |= (uint64_t)in[i + j] << (8 * j);
-    v[3] ^= last;
-    ms_sipround(v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    ms_sipround(v);
-    ms_sipround(v);
-    ms_sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    return pc_siphash13(st->seed, key, len);
 }
 
 static void ms_seed(pc_mstore_t *st)
 {
-    if (getrandom(st->seed, sizeof(st->seed), GRND_NONBLOCK) == (ssize_t)sizeof(st->seed))
-        return;
-    /* Early boot without entropy: weaker, but the table stays bounded. */
-    st->seed[0] = pc_now_ns() ^ (uint64_t)(uintptr_t)st;
-    st->seed[1] = pc_hash64(st->seed, sizeof(st->seed[0])) ^ (uint64_t)(uintptr_t)&st;
+    pc_random_seed(st->seed);
 }
 
 /* ---- entries ---- */

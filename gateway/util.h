@@ -49,6 +49,12 @@ uint64_t pc_now_ns(void);
  * where an attacker cannot choose collisions cheaply (tables are bounded). */
 uint64_t pc_hash64(const void *data, size_t len);
 
+/* SipHash-1-3 keyed with seed: for tables whose keys come from clients,
+ * who must not be able to aim at one bucket. */
+uint64_t pc_siphash13(const uint64_t seed[2], const void *key, size_t len);
+/* A random seed for pc_siphash13 (getrandom; a weaker one without entropy). */
+void pc_random_seed(uint64_t seed[2]);
+
 /* ASCII case-insensitive compare of len bytes. */
 int pc_strncaseeq(const char *a, const char *b, size_t len);
 
