@@ -788,7 +788,7 @@ static void parse_access_log(ld_t *l, const json_t *v)
 }
 
 enum { ST_TYPE, ST_MAX_BYTES, ST_URL, ST_USERNAME, ST_PASSWORD, ST_CONNECT, ST_COMMAND,
-       ST_ON_ERROR, ST_PREFIX, ST_BATCH };
+       ST_ON_ERROR, ST_PREFIX, ST_BATCH, ST_LEASE };
 
 static const field_t store_fields[] = {
     [ST_TYPE] = {"type", FT_STR, offsetof(pc_conf_t, store_type), 0, 0, 0, 0, "memory"},
@@ -806,6 +806,8 @@ static const field_t store_fields[] = {
     [ST_PREFIX] = {"prefix", FT_STR, offsetof(pc_conf_t, store_prefix), F_EMPTY_OK, 0, 0, 0,
                    "pc:"},
     [ST_BATCH] = {"batch", FT_BOOL, offsetof(pc_conf_t, store_batch), 0, 0, 0, 1, NULL},
+    [ST_LEASE] = {"lease_ms", FT_UINT, offsetof(pc_conf_t, store_lease_ms), 0, 0, 10000, 1000,
+                  NULL},
 };
 
 /* The redis part of "store": URL (resolved to a numeric address here, on
@@ -2042,7 +2044,8 @@ int pc_conf_reload_compatible(const pc_conf_t *old, const pc_conf_t *nw, pc_diag
         old->store_connect_timeout_ms != nw->store_connect_timeout_ms ||
         old->store_command_timeout_ms != nw->store_command_timeout_ms ||
         !str_eq(old->store_on_error, nw->store_on_error) ||
-        !str_eq(old->store_prefix, nw->store_prefix) || old->store_batch != nw->store_batch) {
+        !str_eq(old->store_prefix, nw->store_prefix) || old->store_batch != nw->store_batch ||
+        old->store_lease_ms != nw->store_lease_ms) {
         pc_diag_error(diag, "store", "changing the store requires a restart");
         rc = -1;
     }

@@ -148,6 +148,7 @@ typedef struct pc_conf {
     char *store_on_error;          /* "fail_open" | "fail_closed" */
     char *store_prefix;            /* Redis key prefix, default "pc:" */
     bool store_batch;              /* one EVALSHA per loop iteration (not for Redis Cluster) */
+    unsigned store_lease_ms;       /* per-worker leases on limits (gateway/lease.h); 0: off */
 
     pc_upstream_conf_t *upstreams;
     size_t nupstreams;

@@ -32,6 +32,9 @@ enum {
     PC_SM_BF_FAILURES,     /* failed authentications counted by brute_force */
     PC_SM_BF_LOCKOUTS,     /* lockouts started */
     PC_SM_BF_DENIED,       /* requests refused during a lockout (429) */
+    PC_SM_CHECKS,          /* rate-limit checks sent to Redis */
+    PC_SM_LEASE_ADMITTED,  /* requests admitted from a worker's lease, without Redis */
+    PC_SM_LEASE_REFUSED,   /* requests refused locally within a Redis retry time */
     PC_SM_KINDS
 };
 

@@ -176,24 +176,127 @@ static int rl_worse(const pc_rl_result_t *c, const pc_rl_result_t *b)
     return c->reset_ms > b->reset_ms;
 }
 
-int pc_rl_check(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
-                uint64_t now_ms, pc_rl_result_t *res)
+/* How many requests l admits now on the normalised state st. */
+static uint64_t rl_headroom(const pc_rl_limit_t *l, const pc_rl_state_t *st, uint64_t now_ms)
 {
-    pc_rl_state_t next[PC_RL_MAX_LIMITS];
+    if (l->alg == PC_RL_SLIDING) {
+        uint64_t p = l->period_ms, budget = (uint64_t)l->rate * p;
+        pc_rl_state_t w;
+        rl_window_roll(l, st, now_ms, &w);
+        uint64_t base = (uint64_t)w.prev * (p - (now_ms - w.t));
+        if (base + ((uint64_t)w.cur + 1) * p > budget)
+            return 0;
+        return (budget - base) / p - w.cur;
+    }
+    uint64_t t = rl_interval_us(l), cap = t * rl_burst(l), now = now_ms * 1000;
+    uint64_t tat = st->t > now ? st->t : now;
+    if (tat + t - now > cap)
+        return 0;
+    return (cap - (tat - now)) / t;
+}
+
+/* Takes g requests (g <= the headroom) on the normalised state st, and
+ * the reset of an allowed result. */
+static uint64_t rl_commit(const pc_rl_limit_t *l, pc_rl_state_t *st, uint64_t now_ms, uint64_t g)
+{
+    if (l->alg == PC_RL_SLIDING) {
+        pc_rl_state_t w;
+        rl_window_roll(l, st, now_ms, &w);
+        w.cur += (uint32_t)g;
+        *st = w;
+        return w.t + 2 * l->period_ms - now_ms;
+    }
+    uint64_t now = now_ms * 1000, tat = st->t > now ? st->t : now;
+    st->t = tat + g * rl_interval_us(l);
+    return rl_ceil_div(st->t - now, 1000);
+}
+
+/* The most restrictive verdict of one more request on the states. */
+static void rl_verdict(const pc_rl_limit_t *limits, const pc_rl_state_t *states, size_t n,
+                       uint64_t now_ms, pc_rl_result_t *res)
+{
+    pc_rl_state_t next;
     pc_rl_result_t one;
+
+    for (size_t i = 0; i < n; i++) {
+        rl_eval(&limits[i], &states[i], now_ms, &next, &one);
+        one.limit = (unsigned)i;
+        if (i == 0 || rl_worse(&one, res))
+            *res = one;
+    }
+}
+
+uint64_t pc_rl_take(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
+                    uint64_t now_ms, uint64_t need, uint64_t extra, pc_rl_result_t *res,
+                    pc_rl_result_t *over)
+{
+    uint64_t room[PC_RL_MAX_LIMITS], h = UINT64_MAX;
 
     PC_ASSERT(n >= 1 && n <= PC_RL_MAX_LIMITS);
     PC_ASSERT(now_ms < PC_RL_MAX_NOW_MS);
     for (size_t i = 0; i < n; i++) {
         rl_normalize(&limits[i], &states[i], now_ms);
-        rl_eval(&limits[i], &states[i], now_ms, &next[i], &one);
-        one.limit = (unsigned)i;
+        room[i] = rl_headroom(&limits[i], &states[i], now_ms);
+        if (room[i] < h)
+            h = room[i];
+    }
+    if (h == 0) {
+        rl_verdict(limits, states, n, now_ms, res);
+        if (over)
+            *over = *res;
+        return 0;
+    }
+    uint64_t take = need < h ? need : h, spare = (h - take) / PC_RL_LEASE_SHARE;
+    uint64_t g = take + (extra < spare ? extra : spare);
+    if (g == 0) { /* need 0, and too little room to take any ahead */
+        *res = (pc_rl_result_t){1, 0, 0, 0, 0};
+        if (over)
+            *over = *res;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pc_rl_result_t one = {1, (unsigned)i, room[i] - g, 0, 0};
+        one.reset_ms = rl_commit(&limits[i], &states[i], now_ms, g);
         if (i == 0 || rl_worse(&one, res))
             *res = one;
     }
-    if (res->allowed)
-        memcpy(states, next, n * sizeof(next[0]));
-    return res->allowed;
+    if (over) {
+        *over = (pc_rl_result_t){1, 0, 0, 0, 0};
+        if (take < need)
+            rl_verdict(limits, states, n, now_ms, over);
+    }
+    return g;
+}
+
+int pc_rl_check(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
+                uint64_t now_ms, pc_rl_result_t *res)
+{
+    return pc_rl_take(limits, states, n, now_ms, 1, 0, res, NULL) ? 1 : 0;
+}
+
+int pc_rl_giveback(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
+                   uint64_t now_ms, uint64_t count)
+{
+    uint64_t now = now_ms * 1000;
+    int changed = 0;
+
+    PC_ASSERT(n >= 1 && n <= PC_RL_MAX_LIMITS);
+    for (size_t i = 0; i < n; i++) {
+        changed |= rl_normalize(&limits[i], &states[i], now_ms);
+        if (limits[i].alg != PC_RL_GCRA || count == 0)
+            continue;
+        /* more than a full bucket back is a full bucket (and keeps the
+         * product below 2^50) */
+        uint64_t b = rl_burst(&limits[i]);
+        uint64_t back = (count < b ? count : b) * rl_interval_us(&limits[i]);
+        /* a bucket given back to full is the empty state */
+        uint64_t t = states[i].t > now + back ? states[i].t - back : 0;
+        if (t < states[i].t) {
+            states[i].t = t;
+            changed = 1;
+        }
+    }
+    return changed;
 }
 
 uint64_t pc_rl_expires_ms(const pc_rl_limit_t *l, const pc_rl_state_t *st)

@@ -93,6 +93,37 @@ int pc_rl_limit_check(const pc_rl_limit_t *l, const char **why);
 int pc_rl_check(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
                 uint64_t now_ms, pc_rl_result_t *res);
 
+/* A lease (pc_rl_take's extra) takes at most 1/PC_RL_LEASE_SHARE of the
+ * room left after the requests that wait, so that near its limit a key
+ * is checked request by request. */
+#define PC_RL_LEASE_SHARE 16
+
+/* pc_rl_check generalised to `need` requests at once plus up to `extra`
+ * more taken ahead (a lease; see gateway/lease.h). With h the number of
+ * requests every limit would still admit now:
+ *   h == 0: nothing is taken; *res is the refusal pc_rl_check gives.
+ *   h >= 1: g = min(need, h) + min(extra, (h - min(need, h)) / SHARE) are
+ *           taken on every limit at once; *res is allowed, its remaining
+ *           counts what is left after the g, its reset is after them.
+ * If g < need, *over (if not NULL) is what the requests beyond the grant
+ * get: the refusal of a request arriving right after it; otherwise
+ * over->allowed is 1 and the rest is zero. need may be 0 (a lease renewed
+ * ahead of time): then g == 0 takes nothing and *res means nothing. States
+ * change as in pc_rl_check (normalised when denied, committed when
+ * granted). So pc_rl_take(l, s, n, now, 1, 0, res, NULL) is exactly
+ * pc_rl_check(). Returns g. */
+uint64_t pc_rl_take(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
+                    uint64_t now_ms, uint64_t need, uint64_t extra, pc_rl_result_t *res,
+                    pc_rl_result_t *over);
+
+/* Gives `count` requests taken earlier and not used back to every GCRA
+ * limit of a check (TAT moves back by count * T; a bucket given back to
+ * full, or beyond, is the empty state). Sliding-window limits are only
+ * normalised: leases never hold window counts. Returns 1 if a state
+ * changed. */
+int pc_rl_giveback(const pc_rl_limit_t *limits, pc_rl_state_t *states, size_t n,
+                   uint64_t now_ms, uint64_t count);
+
 /* Absolute time (ms, same clock) from which st is equivalent to the empty
  * state, so a store may drop it: GCRA ceil(TAT / 1000), window start + 2P. */
 uint64_t pc_rl_expires_ms(const pc_rl_limit_t *l, const pc_rl_state_t *st);

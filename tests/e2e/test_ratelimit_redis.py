@@ -126,7 +126,10 @@ def test_slow_redis_never_stalls_a_request_past_the_timeout(upstream, gateway, r
                                                             on_error, during):
     r = redis_server()
     u = upstream("u")
-    g = gateway(rl_config(u, r, [{"rate": 1000, "period": "1h"}], on_error=on_error))
+    # lease_ms 0: every request asks Redis (with leases, requests a worker
+    # took ahead would still pass while Redis sleeps: test_ratelimit_lease.py)
+    g = gateway(rl_config(u, r, [{"rate": 1000, "period": "1h"}], on_error=on_error,
+                          lease_ms=0))
     assert up(g)
     assert get(g, "slow").status_code == 200
     sleeper = threading.Thread(target=lambda: r.client().execute_command("DEBUG", "SLEEP", "2.5"))

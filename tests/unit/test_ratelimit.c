@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* For hot loops: every passing ck_assert writes a checkpoint to Check's
  * pipe (a syscall). */
@@ -282,6 +283,117 @@ START_TEST(test_expires)
 }
 END_TEST
 
+
+/* ---- pc_rl_take and pc_rl_giveback ---- */
+
+/* Several requests at once are admitted exactly as many as fit, in one
+ * step; what is beyond gets the refusal of the next request. */
+START_TEST(test_take_need)
+{
+    pc_rl_limit_t l = GCRA(10, 1000, 3);
+    pc_rl_state_t st = {0};
+    pc_rl_result_t res, over;
+
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 0, 5, 0, &res, &over), 3);
+    ck_assert(res.allowed && res.remaining == 0 && res.reset_ms == 300);
+    ck_assert(!over.allowed && over.reset_ms == 300 && over.retry_after_ms == 100);
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 0, 2, 0, &res, &over), 0);
+    ck_assert(!res.allowed && res.retry_after_ms == 100);
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 100, 2, 0, &res, &over), 1);
+    ck_assert(over.retry_after_ms == 100);
+    /* all fit: over says nothing */
+    pc_rl_state_t fresh = {0};
+    ck_assert_uint_eq(pc_rl_take(&l, &fresh, 1, 0, 2, 0, &res, &over), 2);
+    ck_assert(res.remaining == 1 && over.allowed && over.retry_after_ms == 0);
+}
+END_TEST
+
+/* Taken ahead: at most a 1/PC_RL_LEASE_SHARE of the room the waiting
+ * requests leave, so near the limit nothing is taken ahead. */
+START_TEST(test_take_extra_share)
+{
+    pc_rl_limit_t l = GCRA(1000, 1000, 1000);
+    pc_rl_state_t st = {0};
+    pc_rl_result_t res;
+
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 0, 1, 500, &res, NULL), 1 + 999 / 16);
+    uint64_t total = 1 + 999 / 16;
+    for (int i = 0; i < 100; i++)
+        total += pc_rl_take(&l, &st, 1, 0, 1, 500, &res, NULL);
+    ck_assert_uint_le(total, 1000);
+    /* 16 left: one request, nothing ahead (15 / 16 == 0) */
+    pc_rl_state_t s16 = {0};
+    pc_rl_take(&l, &s16, 1, 0, 984, 0, &res, NULL);
+    ck_assert_uint_eq(res.remaining, 16);
+    ck_assert_uint_eq(pc_rl_take(&l, &s16, 1, 0, 1, 500, &res, NULL), 1);
+    /* need 0 (a renewal): only ahead, and nothing when too little is left */
+    ck_assert_uint_eq(pc_rl_take(&l, &s16, 1, 0, 0, 500, &res, NULL), 0);
+    pc_rl_state_t big = {0};
+    ck_assert_uint_eq(pc_rl_take(&l, &big, 1, 0, 0, 10, &res, NULL), 10);
+    ck_assert(res.allowed && res.remaining == 990);
+    /* sliding windows too (the store never leases them, the script can) */
+    pc_rl_limit_t w = WIN(100, 1000);
+    pc_rl_state_t ws = {0};
+    ck_assert_uint_eq(pc_rl_take(&w, &ws, 1, 5000, 1, 50, &res, NULL), 1 + 99 / 16);
+    ck_assert_uint_eq(ws.cur, 1 + 99 / 16);
+}
+END_TEST
+
+/* pc_rl_take(need 1, extra 0) is pc_rl_check, on random limits, times and
+ * multi-limit checks. */
+START_TEST(test_take_is_check)
+{
+    srand(7);
+    for (int sc = 0; sc < 200; sc++) {
+        pc_rl_limit_t l[2] = {GCRA((uint32_t)(1 + rand() % 20), (uint64_t)(1 + rand() % 5000),
+                                   (uint32_t)(rand() % 5)),
+                              WIN((uint32_t)(1 + rand() % 20), (uint64_t)(1 + rand() % 5000))};
+        size_t n = 1 + (size_t)(rand() % 2);
+        pc_rl_state_t a[2] = {{0}}, b[2] = {{0}};
+        uint64_t now = 1000000;
+        for (int i = 0; i < 100; i++) {
+            now += (uint64_t)(rand() % 300);
+            if (rand() % 30 == 0)
+                now -= (uint64_t)(rand() % 2000);
+            pc_rl_result_t ra, rb;
+            int allowed = pc_rl_check(l, a, n, now, &ra);
+            uint64_t g = pc_rl_take(l, b, n, now, 1, 0, &rb, NULL);
+            REQUIRE((uint64_t)allowed == g);
+            REQUIRE(memcmp(&ra, &rb, sizeof(ra)) == 0);
+            REQUIRE(memcmp(a, b, sizeof(a)) == 0);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_giveback)
+{
+    pc_rl_limit_t l = GCRA(10, 1000, 10);
+    pc_rl_state_t st = {0};
+    pc_rl_result_t res;
+
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 1000, 1, 8, &res, NULL), 1 + 9 / 16 + 0);
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 1000, 6, 0, &res, NULL), 6);
+    ck_assert_uint_eq(res.remaining, 3);
+    ck_assert_int_eq(pc_rl_giveback(&l, &st, 1, 1000, 2), 1);
+    ck_assert_uint_eq(pc_rl_take(&l, &st, 1, 1000, 10, 0, &res, NULL), 5); /* 3 + 2 back */
+    /* back to full (or beyond) is the empty state */
+    ck_assert_int_eq(pc_rl_giveback(&l, &st, 1, 1000, 1000), 1);
+    ck_assert_uint_eq(st.t, 0);
+    ck_assert_int_eq(pc_rl_giveback(&l, &st, 1, 1000, 5), 0); /* nothing to give back to */
+    /* 0 gives nothing back; a sliding window is only normalised */
+    pc_rl_take(&l, &st, 1, 1000, 4, 0, &res, NULL);
+    pc_rl_state_t keep = st;
+    ck_assert_int_eq(pc_rl_giveback(&l, &st, 1, 1000, 0), 0);
+    ck_assert(st.t == keep.t);
+    pc_rl_limit_t w = WIN(10, 1000);
+    pc_rl_state_t ws = {0};
+    pc_rl_take(&w, &ws, 1, 5500, 4, 0, &res, NULL);
+    ck_assert_int_eq(pc_rl_giveback(&w, &ws, 1, 5600, 4), 0);
+    ck_assert_uint_eq(ws.cur, 4);
+}
+END_TEST
+
 static Suite *rl_suite(void)
 {
     Suite *s = suite_create("ratelimit");
@@ -297,6 +409,10 @@ static Suite *rl_suite(void)
     tcase_add_test(tc, test_clock_chaos);
     tcase_add_test(tc, test_limit_check);
     tcase_add_test(tc, test_expires);
+    tcase_add_test(tc, test_take_need);
+    tcase_add_test(tc, test_take_extra_share);
+    tcase_add_test(tc, test_take_is_check);
+    tcase_add_test(tc, test_giveback);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,8 +4,12 @@ Starts its own redis-server on a free loopback port (no persistence), loads
 the script and runs it with EVALSHA on a fake clock (ARGV[1]). Checks:
   * VECTORS, the same table as tests/unit/test_ratelimit.c;
   * a randomised differential run against gateway/ratelimit.c itself
-    (built as a shared library and called through ctypes): same results,
-    same stored state, same writes, same expiries, step by step;
+    (pc_rl_giveback + pc_rl_take, built as a shared library and called
+    through ctypes): several waiting requests, requests taken ahead,
+    requests given back; same results, same stored state, same writes,
+    same expiries, step by step, on the fast path (one GCRA limit) and the
+    general one;
+  * a batch of checks gives what each gives alone;
   * argument validation and the production path (redis TIME).
 Skips when redis-server (or, for the differential run, gcc) is missing.
 
@@ -125,15 +129,20 @@ def sha(r):
         return r.script_load(f.read())
 
 
-def script_args(limits, now):
-    args = ["" if now is None else str(now)]
+def check_args(limits, need=1, extra=0, give=0):
+    args = [str(len(limits)), str(need), str(extra), str(give)]
     for alg, rate, period, burst in limits:
         args += [ALG_NAME[alg], str(rate), str(period), str(burst)]
     return args
 
 
-def run(r, sha, keys, limits, now):
-    return [int(x) for x in r.evalsha(sha, len(keys), *keys, *script_args(limits, now))]
+def script_args(limits, now, need=1, extra=0, give=0):
+    return ["" if now is None else str(now)] + check_args(limits, need, extra, give)
+
+
+def run(r, sha, keys, limits, now, need=1, extra=0, give=0):
+    args = script_args(limits, now, need, extra, give)
+    return [int(x) for x in r.evalsha(sha, len(keys), *keys, *args)]
 
 
 def keys_for(tag, n):
@@ -151,7 +160,11 @@ def test_vectors(r, sha, vector):
         got = run(r, sha, keys, limits, now)
         for k in keys:
             r.persist(k)
-        assert got == [allowed, rem, reset, retry, lim], "%s step %d (now %d)" % (name, i, now)
+        # one request: granted is allowed; what a second one would get is
+        # the refusal itself when refused, nothing when admitted
+        over = [reset, retry, lim] if not allowed else [0, 0, 0]
+        assert got == [allowed, rem, reset, retry, lim] + over, \
+            "%s step %d (now %d)" % (name, i, now)
 
 
 # ---- differential run against gateway/ratelimit.c ----
@@ -182,9 +195,13 @@ def clib(tmp_path_factory):
                            os.path.join(ROOT, "gateway", "ratelimit.c"),
                            os.path.join(ROOT, "gateway", "util.c"), "-o", so])
     lib = ctypes.CDLL(so)
-    lib.pc_rl_check.restype = ctypes.c_int
-    lib.pc_rl_check.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State), ctypes.c_size_t,
-                                ctypes.c_uint64, ctypes.POINTER(Result)]
+    lib.pc_rl_take.restype = ctypes.c_uint64
+    lib.pc_rl_take.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State), ctypes.c_size_t,
+                               ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                               ctypes.POINTER(Result), ctypes.POINTER(Result)]
+    lib.pc_rl_giveback.restype = ctypes.c_int
+    lib.pc_rl_giveback.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State), ctypes.c_size_t,
+                                   ctypes.c_uint64, ctypes.c_uint64]
     lib.pc_rl_expires_ms.restype = ctypes.c_uint64
     lib.pc_rl_expires_ms.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State)]
     lib.pc_rl_limit_check.restype = ctypes.c_int
@@ -217,11 +234,39 @@ def stored_value(alg, st):
     return "%d:%d:%d" % (st.t, st.prev, st.cur)
 
 
+def random_counts(rng, limits):
+    """need, extra, give for one check: mostly one request alone."""
+    roll = rng.random()
+    need = 1 if roll < 0.6 else rng.choice([0, 0, 2, 3, 7, 40])
+    extra = 0 if rng.random() < 0.5 else rng.choice([1, 5, 100, 10 ** 6])
+    give = 0 if rng.random() < 0.7 else rng.choice([1, 3, 50, 10 ** 7])
+    return need, extra, give
+
+
+def c_check(clib, carr, states, n, now, need, extra, give):
+    """What the script does, in C: the 8 values it returns."""
+    if give or (not need and not extra):
+        clib.pc_rl_giveback(carr, states, n, now, give)  # normalises, even for 0
+    if not need and not extra:
+        return [0] * 8
+    res, over = Result(), Result()
+    g = clib.pc_rl_take(carr, states, n, now, need, extra, ctypes.byref(res), ctypes.byref(over))
+    if not need and not g:
+        return [0] * 8
+    out = [g, res.remaining, res.reset_ms, res.retry_after_ms, res.limit]
+    if g < need:
+        return out + [over.reset_ms, over.retry_after_ms, over.limit]
+    return out + [0, 0, 0]
+
+
 def test_differential(r, sha, clib):
     rng = random.Random(20240611)
-    for scenario in range(40):
-        n = rng.randint(1, 3)
+    for scenario in range(60):
+        # one GCRA limit takes the script's fast path: often alone
+        n = 1 if scenario % 3 == 0 else rng.randint(1, 3)
         limits = [random_limit(rng) for _ in range(n)]
+        if scenario % 3 == 0:
+            limits = [gcra(*random_limit(rng)[1:3], rng.choice([0, 1, 2, 300]))]
         carr = (Limit * n)(*[Limit(p, rate, b, a) for a, rate, p, b in limits])
         assert all(clib.pc_rl_limit_check(ctypes.byref(carr[i]), None) == 0 for i in range(n))
         states = (State * n)()
@@ -230,42 +275,47 @@ def test_differential(r, sha, clib):
         now = rng.choice([0, 1, 999, 1700000000000])
         for step in range(250):
             now = random_now(rng, now)
+            need, extra, give = random_counts(rng, limits)
             before = [(s.t, s.prev, s.cur) for s in states]
-            res = Result()
-            clib.pc_rl_check(carr, states, n, now, ctypes.byref(res))
-            expect = [res.allowed, res.remaining, res.reset_ms, res.retry_after_ms, res.limit]
+            expect = c_check(clib, carr, states, n, now, need, extra, give)
             # One MULTI: Redis freezes its clock for a transaction, so a key
             # written with PX 1 is still there to be read back.
             pipe = r.pipeline(transaction=True)
-            pipe.evalsha(sha, n, *keys, *script_args(limits, now))
+            pipe.evalsha(sha, n, *keys, *script_args(limits, now, need, extra, give))
             for k in keys:
                 pipe.get(k)
                 pipe.pttl(k)
                 pipe.persist(k)
             out = pipe.execute()
             got, out = [int(x) for x in out[0]], out[1:]
-            ctx = "scenario %d step %d now %d limits %r" % (scenario, step, now, limits)
+            ctx = "scenario %d step %d now %d limits %r need %d extra %d give %d" % (
+                scenario, step, now, limits, need, extra, give)
             assert got == expect, ctx
             for i in range(n):
                 value, pttl = out[3 * i], out[3 * i + 1]
                 changed = before[i] != (states[i].t, states[i].prev, states[i].cur)
-                if changed:
+                px = clib.pc_rl_expires_ms(ctypes.byref(carr[i]), ctypes.byref(states[i])) - now
+                if changed and px <= 0:
+                    assert value is None, ctx  # given back to empty: deleted
+                elif changed:
                     # Written, with the state C holds and its expiry.
                     assert value == stored_value(limits[i][0], states[i]), ctx
-                    px = clib.pc_rl_expires_ms(ctypes.byref(carr[i]), ctypes.byref(states[i])) - now
                     assert px - 1000 < pttl <= px, ctx
                 else:
-                    assert pttl in (-1, -2), ctx  # not written (persisted or absent)
+                    # not written (persisted or absent), or written back as it
+                    # was (given back, then taken again)
+                    if pttl not in (-1, -2):
+                        assert give and px - 1000 < pttl <= px, ctx
                     if value is not None:
                         assert value == stored_value(limits[i][0], states[i]), ctx
 
 
 # ---- batch mode ----
 
-def test_batch_mode_matches_single_mode(r, sha):
+def test_batch_matches_checks_alone(r, sha):
     """Batches whose checks often share one limit (the script reuses the
-    last one-GCRA limit it parsed) and sometimes do not: every check of a
-    batch gets what the same check gets alone, and leaves the same state."""
+    last limits it parsed) and sometimes do not: every check of a batch
+    gets what the same check gets alone, and leaves the same state."""
     rng = random.Random(20261123)
     specs = [[gcra(10, 1000)], [gcra(10, 1000)], [gcra(3, 700, 5)], [gcra(10, 1000, 1)],
              [gcra(10, 1000), win(5, 1000)], [win(10, 1000)], [gcra(100, 60000)]]
@@ -275,18 +325,19 @@ def test_batch_mode_matches_single_mode(r, sha):
     for step in range(300):
         now = random_now(rng, now)
         picks = rng.sample(users, rng.randint(1, len(users)))
-        checks = [(u, specs[rng.choice([0, 0, 0, 1, 2, 3, 4, 5, 6])]) for u in picks]
+        checks = [(u, specs[rng.choice([0, 0, 0, 1, 2, 3, 4, 5, 6])], random_counts(rng, None))
+                  for u in picks]
         alone = []
-        for u, limits in checks:
-            alone.append(run(r, sha, keys_for("s" + u, len(limits)), limits, now))
-        keys, args = [], ["batch", str(now)]
-        for u, limits in checks:
+        for u, limits, counts in checks:
+            alone.append(run(r, sha, keys_for("s" + u, len(limits)), limits, now, *counts))
+        keys, args = [], [str(now)]
+        for u, limits, counts in checks:
             keys += keys_for("b" + u, len(limits))
-            args += [str(len(limits))] + script_args(limits, now)[1:]
+            args += check_args(limits, *counts)
         got = [int(x) for x in r.evalsha(sha, len(keys), *keys, *args)]
         ctx = "step %d checks %r" % (step, checks)
         assert got == [v for res in alone for v in res], ctx
-        for u, limits in checks:
+        for u, limits, _ in checks:
             for ks, kb in zip(keys_for("s" + u, len(limits)), keys_for("b" + u, len(limits))):
                 assert r.get(ks) == r.get(kb), ctx
                 r.persist(ks)  # fake time: real expiry must not race the two
@@ -295,19 +346,28 @@ def test_batch_mode_matches_single_mode(r, sha):
 
 # ---- arguments and the production clock ----
 
+GOOD = ["1", "1", "0", "0"]  # one limit, one request, nothing ahead or back
+
+
 @pytest.mark.parametrize("args", [
-    ["", "gcra", "0", "1000", "0"],          # rate 0
-    ["", "gcra", "1", "0", "0"],             # period 0
-    ["", "gcra", "1", str(2 ** 36 + 1), "0"],
-    ["", "gcra", "1", str(2 ** 36), "17"],   # burst too large (T*B > 2^50)
-    ["", "leaky", "1", "1000", "0"],
-    ["", "gcra", "1.5", "1000", "0"],
-    ["", "gcra", "1", "1000"],               # too few arguments
-    [str(2 ** 42), "gcra", "1", "1000", "0"],
+    [""] + GOOD + ["gcra", "0", "1000", "0"],          # rate 0
+    [""] + GOOD + ["gcra", "1", "0", "0"],             # period 0
+    [""] + GOOD + ["gcra", "1", str(2 ** 36 + 1), "0"],
+    [""] + GOOD + ["gcra", "1", str(2 ** 36), "17"],   # burst too large (T*B > 2^50)
+    [""] + GOOD + ["leaky", "1", "1000", "0"],
+    [""] + GOOD + ["gcra", "1.5", "1000", "0"],
+    [""] + GOOD + ["gcra", "1", "1000"],               # too few arguments
+    [str(2 ** 42)] + GOOD + ["gcra", "1", "1000", "0"],
+    ["", "1", "-1", "0", "0", "gcra", "1", "1000", "0"],       # need < 0
+    ["", "1", "1", str(2 ** 32 + 1), "0", "gcra", "1", "1000", "0"],  # extra too large
+    ["", "1", "1", "0", "0.5", "gcra", "1", "1000", "0"],      # giveback not an integer
+    ["", "0", "1", "0", "0"],                                   # no limits
+    ["", "2", "1", "0", "0", "gcra", "1", "1000", "0", "gcra", "1", "1000", "0"],  # 2 limits, 1 key
 ])
 def test_bad_arguments(r, sha, args):
     with pytest.raises(redis.ResponseError):
         r.evalsha(sha, 1, "pc:{bad}:l0", *args)
+    assert r.get("pc:{bad}:l0") is None  # nothing written
 
 
 def test_redis_time(r, sha):

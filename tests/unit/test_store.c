@@ -69,6 +69,7 @@ START_TEST(test_conf_defaults_and_fields)
     ck_assert_uint_eq(c->store_connect_timeout_ms, 500);
     ck_assert_uint_eq(c->store_command_timeout_ms, 50);
     ck_assert(c->store_batch); /* the default */
+    ck_assert_uint_eq(c->store_lease_ms, 1000); /* the default */
     ck_assert_uint_ge(d.nwarnings, 1); /* password inline in the URL */
     pc_conf_free(c);
     pc_diag_free(&d);
@@ -94,10 +95,13 @@ START_TEST(test_conf_defaults_and_fields)
     pc_diag_free(&d);
     unlink(pw);
 
-    c = load("{\"type\": \"redis\", \"url\": \"redis://[::1]:7000\", \"batch\": false}", &d);
+    c = load("{\"type\": \"redis\", \"url\": \"redis://[::1]:7000\", \"batch\": false, "
+             "\"lease_ms\": 0}",
+             &d);
     ck_assert_ptr_nonnull(c);
     ck_assert_str_eq(c->store_host, "::1");
     ck_assert(!c->store_batch);
+    ck_assert_uint_eq(c->store_lease_ms, 0);
     pc_conf_free(c);
     pc_diag_free(&d);
 }
@@ -130,6 +134,11 @@ START_TEST(test_conf_errors)
         {"{\"type\": \"memory\", \"url\": \"redis://10.0.0.1\"}", "store.url: only for type redis"},
         {"{\"type\": \"memory\", \"on_error\": \"fail_open\"}", "store.on_error: only for type redis"},
         {"{\"type\": \"memory\", \"batch\": false}", "store.batch: only for type redis"},
+        {"{\"type\": \"memory\", \"lease_ms\": 500}", "store.lease_ms: only for type redis"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"lease_ms\": 10001}",
+         "store.lease_ms: must be between 0 and 10000"},
+        {"{\"type\": \"redis\", \"url\": \"redis://10.0.0.1\", \"lease_ms\": \"1s\"}",
+         "store.lease_ms"},
         {"{\"type\": \"disk\"}", "store.type: must be \"memory\" or \"redis\""},
     };
     for (size_t i = 0; i < PC_ARRAY_LEN(cases); i++) {
@@ -150,11 +159,15 @@ START_TEST(test_conf_reload_cannot_change_the_store)
     pc_conf_t *b = load("{\"type\": \"redis\", \"url\": \"redis://10.0.0.1/1\"}", &d);
     pc_conf_t *c = load("{\"type\": \"redis\", \"url\": \"redis://10.0.0.1/2\"}", &d);
     pc_conf_t *m = load(NULL, &d);
-    ck_assert(a && b && c && m);
+    pc_conf_t *l = load("{\"type\": \"redis\", \"url\": \"redis://10.0.0.1/1\", \"lease_ms\": 0}",
+                        &d);
+    ck_assert(a && b && c && m && l);
     ck_assert_int_eq(pc_conf_reload_compatible(a, b, &d), 0);
     ck_assert_int_eq(pc_conf_reload_compatible(a, c, &d), -1);
     ck_assert(has_error(&d, "store: changing the store requires a restart"));
     ck_assert_int_eq(pc_conf_reload_compatible(m, a, &d), -1);
+    ck_assert_int_eq(pc_conf_reload_compatible(a, l, &d), -1);
+    pc_conf_free(l);
     pc_conf_free(a);
     pc_conf_free(b);
     pc_conf_free(c);
@@ -404,201 +417,6 @@ START_TEST(test_redis_gone_fail_open_and_closed)
 }
 END_TEST
 
-/* gateway/ratelimit.lua's batch mode against its single mode: the same
- * results and the same stored state, step by step, on a fake clock (the
- * single mode is checked against gateway/ratelimit.c by
- * tests/unit/test_ratelimit_lua.py). */
-typedef struct bscen {
-    int n;
-    char alg[3][8];
-    unsigned long long rate[3], period[3], burst[3];
-} bscen_t;
-
-static uint64_t lcg_state = 20261123;
-static unsigned rnd(unsigned n)
-{
-    lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (unsigned)((lcg_state >> 33) % n);
-}
-
-static redisReply *cmdv(redisContext *c, int argc, const char **argv)
-{
-    size_t len[64];
-    for (int i = 0; i < argc; i++)
-        len[i] = strlen(argv[i]);
-    redisReply *r = redisCommandArgv(c, argc, argv, len);
-    ck_assert_ptr_nonnull(r);
-    return r;
-}
-
-/* EVALSHA argv, then PERSIST of its keys, in one MULTI: a key written with
- * a PX of 1 ms must still be there to compare (Redis freezes its clock
- * within a transaction). Returns the EVALSHA reply, owned by *hold. */
-static redisReply *eval_kept(redisContext *c, int argc, const char **argv, int nkeys,
-                             redisReply **hold)
-{
-    size_t len[64];
-    for (int i = 0; i < argc; i++)
-        len[i] = strlen(argv[i]);
-    redisAppendCommand(c, "MULTI");
-    redisAppendCommandArgv(c, argc, argv, len);
-    for (int k = 0; k < nkeys; k++)
-        redisAppendCommand(c, "PERSIST %s", argv[3 + k]);
-    redisAppendCommand(c, "EXEC");
-    void *r;
-    for (int i = 0; i < nkeys + 2; i++) {
-        ck_assert_int_eq(redisGetReply(c, &r), REDIS_OK);
-        freeReplyObject(r);
-    }
-    ck_assert_int_eq(redisGetReply(c, &r), REDIS_OK);
-    *hold = r;
-    ck_assert_int_eq((*hold)->type, REDIS_REPLY_ARRAY);
-    return (*hold)->element[0];
-}
-
-START_TEST(test_lua_batch_mode_matches_single_mode)
-{
-    redisContext *c = test_redis_admin();
-    ck_assert_ptr_nonnull(c);
-    char *src = pc_xstrndup(pc_ratelimit_lua, pc_ratelimit_lua_len);
-    const char *load[3] = {"SCRIPT", "LOAD", src};
-    redisReply *r = cmdv(c, 3, load);
-    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
-    char sha[41];
-    snprintf(sha, sizeof(sha), "%s", r->str);
-    freeReplyObject(r);
-    free(src);
-    freeReplyObject(redisCommand(c, "SELECT 7"));
-    freeReplyObject(redisCommand(c, "FLUSHDB"));
-
-    static const unsigned rates[] = {1, 2, 3, 7, 10, 100, 1000};
-    static const unsigned periods[] = {1, 7, 100, 999, 1000, 60000, 3600000};
-    bscen_t sc[6];
-    for (int j = 0; j < 6; j++) {
-        sc[j].n = 1 + (int)rnd(3);
-        for (int i = 0; i < sc[j].n; i++) {
-            sc[j].rate[i] = rates[rnd(7)];
-            sc[j].period[i] = periods[rnd(7)];
-            bool g = rnd(2);
-            snprintf(sc[j].alg[i], sizeof(sc[j].alg[i]), "%s", g ? "gcra" : "sliding");
-            unsigned k = rnd(4); /* burst 0 (= rate), 1, 2 or 3 * rate */
-            sc[j].burst[i] = !g ? 0 : k == 3 ? sc[j].rate[i] * 3 : k;
-        }
-    }
-    sc[0].n = 1; /* one single-GCRA scenario at least: the fast paths */
-    snprintf(sc[0].alg[0], sizeof(sc[0].alg[0]), "gcra");
-    unsigned long long now = 1700000000000ull;
-    char strs[2048][48];
-    for (int step = 0; step < 400; step++) {
-        unsigned roll = rnd(100);
-        if (roll < 3)
-            now -= rnd(200000);
-        else if (roll < 6)
-            now += rnd(4000000);
-        else if (roll >= 40)
-            now += rnd(300);
-        int m = 1 + (int)rnd(4), pick[4], used[6] = {0};
-        for (int i = 0; i < m; i++) {
-            int j;
-            do
-                j = (int)rnd(6);
-            while (used[j]);
-            used[j] = 1;
-            pick[i] = j;
-        }
-        int ns = 0;
-#define S(...) (snprintf(strs[ns], sizeof(strs[ns]), __VA_ARGS__), strs[ns++])
-        /* single mode, one call per check */
-        long long single[4][5];
-        for (int i = 0; i < m; i++) {
-            const bscen_t *b = &sc[pick[i]];
-            const char *argv[64];
-            int argc = 0;
-            argv[argc++] = "EVALSHA";
-            argv[argc++] = sha;
-            argv[argc++] = S("%d", b->n);
-            for (int k = 0; k < b->n; k++)
-                argv[argc++] = S("s{%d}:l%d", pick[i], k);
-            argv[argc++] = S("%llu", now);
-            for (int k = 0; k < b->n; k++) {
-                argv[argc++] = b->alg[k];
-                argv[argc++] = S("%llu", b->rate[k]);
-                argv[argc++] = S("%llu", b->period[k]);
-                argv[argc++] = S("%llu", b->burst[k]);
-            }
-            redisReply *hold;
-            r = eval_kept(c, argc, argv, b->n, &hold);
-            ck_assert_msg(r->type == REDIS_REPLY_ARRAY && r->elements == 5, "step %d: %s", step,
-                          r->str ? r->str : "");
-            for (int e = 0; e < 5; e++)
-                single[i][e] = r->element[e]->integer;
-            freeReplyObject(hold);
-        }
-        /* batch mode, one call for all */
-        const char *argv[64];
-        int argc = 0, nkeys = 0;
-        argv[argc++] = "EVALSHA";
-        argv[argc++] = sha;
-        argv[argc++] = "0"; /* fixed below */
-        for (int i = 0; i < m; i++)
-            for (int k = 0; k < sc[pick[i]].n; k++, nkeys++)
-                argv[argc++] = S("b{%d}:l%d", pick[i], k);
-        argv[2] = S("%d", nkeys);
-        argv[argc++] = "batch";
-        argv[argc++] = S("%llu", now);
-        for (int i = 0; i < m; i++) {
-            const bscen_t *b = &sc[pick[i]];
-            argv[argc++] = S("%d", b->n);
-            for (int k = 0; k < b->n; k++) {
-                argv[argc++] = b->alg[k];
-                argv[argc++] = S("%llu", b->rate[k]);
-                argv[argc++] = S("%llu", b->period[k]);
-                argv[argc++] = S("%llu", b->burst[k]);
-            }
-        }
-        redisReply *hold;
-        r = eval_kept(c, argc, argv, nkeys, &hold);
-        ck_assert_msg(r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)(5 * m),
-                      "step %d: batch: %s", step, r->str ? r->str : "");
-        for (int i = 0; i < m; i++)
-            for (int e = 0; e < 5; e++)
-                ck_assert_msg(r->element[5 * i + e]->integer == single[i][e],
-                              "step %d check %d value %d: batch %lld, single %lld", step, i, e,
-                              r->element[5 * i + e]->integer, single[i][e]);
-        freeReplyObject(hold);
-        /* the same state stored (kept: the fake clock does not follow PX) */
-        for (int i = 0; i < m; i++)
-            for (int k = 0; k < sc[pick[i]].n; k++) {
-                redisReply *a = redisCommand(c, "GET s{%d}:l%d", pick[i], k);
-                redisReply *b = redisCommand(c, "GET b{%d}:l%d", pick[i], k);
-                ck_assert_int_eq(a->type, b->type);
-                if (a->type == REDIS_REPLY_STRING)
-                    ck_assert_str_eq(a->str, b->str);
-                freeReplyObject(a);
-                freeReplyObject(b);
-            }
-#undef S
-    }
-
-    /* a bad argument anywhere: an error, and nothing written before it */
-    const char *bad[] = {"EVALSHA", sha, "2", "x{1}:l0", "x{2}:l0", "batch", "", "1", "gcra",
-                         "10", "1000", "0", "1", "gcra", "0", "1000", "0"};
-    r = cmdv(c, (int)PC_ARRAY_LEN(bad), bad);
-    ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
-    freeReplyObject(r);
-    r = redisCommand(c, "EXISTS x{1}:l0");
-    ck_assert_int_eq(r->integer, 0);
-    freeReplyObject(r);
-    const char *mismatch[] = {"EVALSHA", sha, "1", "x{1}:l0", "batch", "", "2", "gcra", "10",
-                              "1000", "0", "gcra", "10", "1000", "0"};
-    r = cmdv(c, (int)PC_ARRAY_LEN(mismatch), mismatch);
-    ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
-    freeReplyObject(r);
-    freeReplyObject(redisCommand(c, "FLUSHDB"));
-    redisFree(c);
-}
-END_TEST
-
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -616,7 +434,6 @@ int main(void)
         TCase *lt = tcase_create("redis");
         tcase_set_timeout(lt, 60);
         tcase_add_test(lt, test_redis_store_same_answers_and_layout);
-        tcase_add_test(lt, test_lua_batch_mode_matches_single_mode);
         tcase_add_test(lt, test_redis_gone_fail_open_and_closed);
         suite_add_tcase(s, lt);
     } else {
