@@ -33,6 +33,10 @@
 #
 # Binary: $PORTCULLIS_BIN, else <repo>/build/portcullis, else
 # /tmp/bench-build/portcullis. Workers: $PORTCULLIS_WORKERS (default 2).
+#
+# A/B of two builds in one interleaved campaign: with PORTCULLIS_BIN_B set,
+# every target above also exists as NAME-b (port + 20, 1844x), the same
+# config run by that binary.
 
 RL_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RL_CONF=$RL_REPO/bench/conf
@@ -55,6 +59,7 @@ rl_start() {
 	local name=$1 port=$2 tmpl=$3 dir bin
 	dir="$RUN/$name"
 	bin=$(rl_portcullis_bin) || exit 1
+	[[ -n ${RL_BIN_OVERRIDE:-} ]] && bin=$RL_BIN_OVERRIDE
 	mkdir -p "$dir"
 	render "$RL_CONF/$tmpl" "$dir/portcullis.json" PORT="$port" ADMIN_PORT=$((port + 50)) \
 		WORKERS="${PORTCULLIS_WORKERS:-2}" UP1="$UP1" UP2="$UP2" REDIS_PORT="$REDIS_PORT"
@@ -93,3 +98,12 @@ start_portcullis_rl_redis_unix() {
 		"$RL_CONF/portcullis-rl-redis.json.in" >"$dir/template.json.in"
 	RL_CONF=$dir rl_start portcullis-rl-redis-unix 18424 template.json.in
 }
+
+if [[ -n ${PORTCULLIS_BIN_B:-} ]]; then
+	target portcullis-rl-none-b 18441 tokens=rs256 desc="portcullis-rl-none, build B"
+	start_portcullis_rl_none_b() { need upstream; RL_BIN_OVERRIDE=$PORTCULLIS_BIN_B rl_start portcullis-rl-none-b 18441 portcullis-rl-none.json.in; }
+	target portcullis-rl-mem-b 18442 tokens=rs256 desc="portcullis-rl-mem, build B"
+	start_portcullis_rl_mem_b() { need upstream; RL_BIN_OVERRIDE=$PORTCULLIS_BIN_B rl_start portcullis-rl-mem-b 18442 portcullis-rl-memory.json.in; }
+	target portcullis-rl-redis-b 18443 tokens=rs256 desc="portcullis-rl-redis, build B"
+	start_portcullis_rl_redis_b() { need upstream; need redis; RL_BIN_OVERRIDE=$PORTCULLIS_BIN_B rl_start portcullis-rl-redis-b 18443 portcullis-rl-redis.json.in; }
+fi
