@@ -177,15 +177,17 @@ pc_lease_t *pc_lease_get(pc_lease_table_t *t, const void *key, size_t klen,
     }
     if (t->count >= PC_LEASE_MAX_IDLE && t->lru_head && !busy(t->lru_head))
         detach(t, t->lru_head); /* room: the least recently used goes */
-    pc_lease_t *e = pc_xcalloc(1, sizeof(*e) + klen);
+    size_t at = (sizeof(pc_lease_t) + klen + _Alignof(pc_rl_limit_t) - 1) &
+                ~(_Alignof(pc_rl_limit_t) - 1); /* the limits, after the key */
+    pc_lease_t *e = pc_xcalloc(1, at + n * sizeof(limits[0]));
     e->hash = h;
     e->klen = klen;
     memcpy(e->key, key, klen);
     e->n = n;
-    memcpy(e->limits, limits, n * sizeof(limits[0]));
+    e->limits = memcpy((char *)e + at, limits, n * sizeof(limits[0]));
     e->cap = lease_cap(t, limits, n);
     e->last_ms = e->seen_since_ms = now_ms;
-    if (t->count > t->mask)
+    if (t->count >= (t->mask + 1) / 2) /* short chains: each hop is a cache miss */
         table_grow(t);
     e->hnext = t->buckets[h & t->mask];
     t->buckets[h & t->mask] = e;

@@ -66,35 +66,35 @@ typedef struct pc_lease_waiter {
 } pc_lease_waiter_t;
 
 typedef struct pc_lease {
+    /* what a lookup reads, first: one cache line */
     struct pc_lease *hnext;          /* hash chain */
-    struct pc_lease *prev, *next;    /* the sweep's list */
     uint64_t hash;
-    uint64_t last_ms;                /* last request seen */
-    /* the lease */
+    size_t klen;
+    size_t n;
+    const pc_rl_limit_t *limits;     /* n of them, in the same allocation, after key */
     uint64_t tokens;                 /* requests this worker may still admit */
     uint64_t ends_ms;                /* tokens are given back from then on */
+    uint64_t last_ms;                /* last request seen */
+    uint64_t seen;                   /* requests since seen_since_ms */
+    /* the rest of the lease */
     uint64_t giveback;               /* unused tokens of ended leases, for the next check */
     pc_limit_result_t last;          /* Redis's answer to the last check (grant or refusal) */
     uint64_t reset_at_ms;            /* last.reset_ms as an absolute time */
     uint64_t refused_until_ms;       /* refused locally until then (leases on) */
     uint64_t retry_at_ms;            /* when a refused request would pass */
     /* demand */
-    uint64_t seen;                   /* requests since seen_since_ms */
     uint64_t seen_since_ms;
     uint64_t last_grant;             /* requests granted by the last check */
     uint64_t cap;                    /* the limits' bound on a lease (0: never leased) */
     bool primed;                     /* checked before: the demand estimate means something */
     /* the check */
-    pc_lease_waiter_t *wait_head, *wait_tail; /* not yet sent */
-    pc_lease_waiter_t *sent;         /* in the check in flight, in arrival order */
-    uint64_t sent_need, sent_extra, sent_give;
     bool queued;                     /* store.c holds it in its send queue */
     bool in_flight;                  /* a check of it awaits its reply */
     bool detached;                   /* out of the table: freed once not busy */
-    /* identity */
-    pc_rl_limit_t limits[PC_RL_MAX_LIMITS];
-    size_t n;
-    size_t klen;
+    pc_lease_waiter_t *wait_head, *wait_tail; /* not yet sent */
+    pc_lease_waiter_t *sent;         /* in the check in flight, in arrival order */
+    uint64_t sent_need, sent_extra, sent_give;
+    struct pc_lease *prev, *next;    /* the sweep's list */
     unsigned char key[];
 } pc_lease_t;
 
