@@ -23,6 +23,8 @@ build fuzz_path fuzz/fuzz_path.c gateway/path.c gateway/util.c
 build fuzz_router fuzz/fuzz_router.c gateway/router.c gateway/util.c
 build fuzz_headers fuzz/fuzz_headers.c gateway/hdr.c gateway/util.c
 build fuzz_lease fuzz/fuzz_lease.c gateway/lease.c gateway/ratelimit.c gateway/util.c
+build fuzz_redis_reply fuzz/fuzz_redis_reply.c gateway/redis_reply.c gateway/util.c \
+    $(pkg-config --libs hiredis) -lpthread
 # The config loader reaches into the store and Redis address parsing: the
 # loader's own files are instrumented, the rest comes from a normal build's
 # libpcore.a (PC_LIBPCORE, or build-release/ as scripts/test.sh leaves it).
@@ -60,6 +62,7 @@ run fuzz_path fuzz/corpus/path
 run fuzz_router fuzz/corpus/path
 run fuzz_headers fuzz/corpus/headers
 run fuzz_lease fuzz/corpus/lease
+run fuzz_redis_reply fuzz/corpus/redis_reply fuzz/redis.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 echo "== fuzzing: no findings"

@@ -26,6 +26,7 @@
  * hiredis freeing the context itself. */
 #include "redis.h"
 #include "log.h"
+#include "redis_reply.h"
 #include "util.h"
 
 #include <hiredis/adapters/libev.h>
@@ -300,6 +301,7 @@ struct pc_redis {
     bool down_logged;
     double last_log;
     uint64_t rng;
+    pc_redis_bound_t bound;        /* the current context's reader */
     char where[160];               /* "127.0.0.1:6379/0", for logs */
 };
 
@@ -435,6 +437,14 @@ static void rd_lost(pc_redis_t *rd, const redisAsyncContext *ac, const char *why
     rd_schedule(rd);
 }
 
+/* Why ac is lost: a reader bound it crossed (hiredis says "Out of memory"
+ * then), else hiredis's error, else dflt. */
+static const char *rd_why(const pc_redis_t *rd, const redisAsyncContext *ac, const char *dflt)
+{
+    const char *bound = pc_redis_bound_why(&rd->bound);
+    return bound ? bound : ac->errstr[0] ? ac->errstr : dflt;
+}
+
 /* Closes the current context on our own initiative. */
 static void rd_drop(pc_redis_t *rd, const char *why)
 {
@@ -475,7 +485,7 @@ static void rd_hs_cb(redisAsyncContext *ac, void *reply, void *privdata)
     if (ac != rd->ac || rd->state != RD_CONNECTING)
         return;
     if (!rep) {
-        rd_lost(rd, ac, ac->errstr[0] ? ac->errstr : "connection closed during the handshake");
+        rd_lost(rd, ac, rd_why(rd, ac, "connection closed during the handshake"));
         return;
     }
     char why[256];
@@ -543,7 +553,7 @@ static void rd_connect_cb(const redisAsyncContext *ac, int status)
 static void rd_disconnect_cb(const redisAsyncContext *ac, int status)
 {
     pc_redis_t *rd = ac->data;
-    rd_lost(rd, ac, ac->errstr[0] ? ac->errstr : "closed by the server");
+    rd_lost(rd, ac, rd_why(rd, ac, "closed by the server"));
 }
 
 static void rd_conn_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -556,6 +566,22 @@ static void rd_conn_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void rd_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     rd_connect(t->data);
+}
+
+/* hiredis's libev read callback, and then the reader's bounds: an
+ * announced bulk is buffered until it is complete, so its size is caught
+ * here, between reads. */
+static void rd_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    redisLibevEvents *e = io->data;
+    redisAsyncContext *ac = e->context;
+    pc_redis_t *rd = ac->data;
+    redisAsyncHandleRead(ac);
+    if (rd->ac != ac)
+        return; /* lost (and freed) while reading */
+    const char *why = pc_redis_bound_check(ac->c.reader, &rd->bound);
+    if (why)
+        rd_drop(rd, why);
 }
 
 static void rd_connect(pc_redis_t *rd)
@@ -583,7 +609,9 @@ static void rd_connect(pc_redis_t *rd)
         return;
     }
     ac->data = rd;
+    pc_redis_bound_reader(ac->c.reader, &rd->bound);
     redisLibevAttach(rd->loop, ac);
+    ev_set_cb(&((redisLibevEvents *)ac->ev.data)->rev, rd_read_cb);
     redisAsyncSetConnectCallback(ac, rd_connect_cb);
     redisAsyncSetDisconnectCallback(ac, rd_disconnect_cb);
     rd->ac = ac;
@@ -617,7 +645,7 @@ static void rd_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
     if (!rep) {
         /* The context is being torn down: this is how a lost connection
          * shows first. */
-        rd_lost(rd, ac, ac->errstr[0] ? ac->errstr : "connection closed");
+        rd_lost(rd, ac, rd_why(rd, ac, "connection closed"));
     } else if (rep->type == REDIS_REPLY_ERROR && c->script >= 0 && !c->retried &&
                rep->len >= 8 && memcmp(rep->str, "NOSCRIPT", 8) == 0 && ac == rd->ac &&
                rd->state == RD_UP) {
@@ -794,6 +822,7 @@ struct pc_redis_sync {
     redisContext *c;
     uint64_t retry_at_ms;          /* no connect before (after a failure) */
     unsigned backoff_ms;
+    pc_redis_bound_t bound;        /* c's reader */
     char where[160];
 };
 
@@ -840,16 +869,44 @@ static void rs_fail(pc_redis_sync_t *rs, const char *why)
            why);
 }
 
-/* One command; NULL (and the context dropped) on an I/O error. */
+/* One command; NULL (and the context dropped) on an I/O error, a reply
+ * past the reader's bounds, or no whole reply within the command timeout
+ * (the socket timeout bounds each read, not a server that trickles). This
+ * is redisCommandArgv() with those checks between reads. */
 static redisReply *rs_call(pc_redis_sync_t *rs, int argc, const char **argv, const size_t *len)
 {
-    redisReply *rep = redisCommandArgv(rs->c, argc, argv, len);
-    if (!rep) {
-        char why[160];
-        snprintf(why, sizeof(why), "command failed: %s", rs->c->errstr);
-        rs_fail(rs, why);
+    redisContext *c = rs->c;
+    uint64_t deadline = pc_now_ms() + rs->o.command_timeout_ms;
+    const char *bound = NULL;
+    void *rep = NULL;
+    int done = 0;
+    if (redisAppendCommandArgv(c, argc, argv, len) != REDIS_OK)
+        goto fail;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            goto fail;
+    while (!rep) {
+        if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+            goto fail;
+        if (rep)
+            break;
+        if ((bound = pc_redis_bound_check(c->reader, &rs->bound)) != NULL)
+            goto fail;
+        if (pc_now_ms() >= deadline) {
+            bound = "no whole reply within the command timeout";
+            goto fail;
+        }
+        if (redisBufferRead(c) != REDIS_OK)
+            goto fail;
     }
     return rep;
+fail:;
+    char why[160];
+    if (!bound)
+        bound = pc_redis_bound_why(&rs->bound);
+    snprintf(why, sizeof(why), "command failed: %s", bound ? bound : c->errstr);
+    rs_fail(rs, why);
+    return NULL;
 }
 
 static int rs_connect(pc_redis_sync_t *rs)
@@ -869,6 +926,7 @@ static int rs_connect(pc_redis_sync_t *rs)
         return -1;
     }
     redisSetTimeout(rs->c, ms_tv(rs->o.command_timeout_ms));
+    pc_redis_bound_reader(rs->c->reader, &rs->bound);
     if (a->password) {
         const char *argv[3] = {"AUTH", a->username ? a->username : a->password, a->password};
         size_t len[3] = {4, strlen(argv[1]), strlen(a->password)};

@@ -22,6 +22,7 @@
 #include "lease.h"
 #include "log.h"
 #include "store.h"
+#include "redis_reply.h"
 #include "util.h"
 #include "worker.h"
 
@@ -31,6 +32,8 @@
 
 #define STC_VALUES 8               /* integers per check in the script's reply */
 #define STC_RENEW_DELAY_MS 10      /* a lease renewal waits this long for others */
+/* checks in one batch: its reply must stay within the reader's bounds */
+#define STC_BATCH_MAX (PC_REDIS_REPLY_MAX_ELEMENTS / STC_VALUES)
 
 /* One worker's checks. */
 typedef struct stc_worker {
@@ -307,13 +310,17 @@ static void stc_flush(stc_worker_t *sw)
         return;
     if (ev_is_active(&sw->renew))
         ev_timer_stop(sw->w->loop, &sw->renew);
-    sw->n = 0; /* callbacks that run now may queue again */
-    sw->urgent = false;
+    if (n > STC_BATCH_MAX)
+        n = STC_BATCH_MAX; /* the rest goes with the next batch, still urgent */
+    else
+        sw->urgent = false;
     uint64_t now = pc_now_ms();
     size_t nsend = pc_st.batch ? 1 : n, per = pc_st.batch ? n : 1;
     stc_check_t *k = pc_xmalloc(n * sizeof(*k));
     pc_lease_t **q = pc_xmalloc(n * sizeof(*q));
     memcpy(q, sw->q, n * sizeof(*q));
+    sw->n -= n; /* callbacks that run now may queue again */
+    memmove(sw->q, sw->q + n, sw->n * sizeof(*q));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         pc_lease_t *e = q[i];
