@@ -242,12 +242,20 @@ class Gateway:
         os.replace(tmp, self.config_path)
 
     def wait_ready(self, timeout=10.0):
+        """True once this gateway serves. /readyz alone is not proof: on a
+        shared machine another process may take the probed admin port before
+        the gateway binds it, and answer 200 itself. So the gateway must
+        also have logged that it serves (all its listeners bound), unless
+        its log level hides that line."""
+        lg = self.config.get("log")
+        quiet = isinstance(lg, dict) and lg.get("level") in ("warn", "error")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
             try:
-                if requests.get(self.admin_url + "/readyz", timeout=1).status_code == 200:
+                if ((quiet or " routes, generation " in self.log()) and
+                        requests.get(self.admin_url + "/readyz", timeout=1).status_code == 200):
                     return True
             except requests.RequestException:
                 pass
