@@ -441,8 +441,7 @@ static void rd_lost(pc_redis_t *rd, const redisAsyncContext *ac, const char *why
  * then), else hiredis's error, else dflt. */
 static const char *rd_why(const pc_redis_t *rd, const redisAsyncContext *ac, const char *dflt)
 {
-    const char *bound = pc_redis_bound_why(&rd->bound);
-    return bound ? bound : ac->errstr[0] ? ac->errstr : dflt;
+    return rd->bound.why ? rd->bound.why : ac->errstr[0] ? ac->errstr : dflt;
 }
 
 /* Closes the current context on our own initiative. */
@@ -903,7 +902,7 @@ static redisReply *rs_call(pc_redis_sync_t *rs, int argc, const char **argv, con
 fail:;
     char why[160];
     if (!bound)
-        bound = pc_redis_bound_why(&rs->bound);
+        bound = rs->bound.why;
     snprintf(why, sizeof(why), "command failed: %s", bound ? bound : c->errstr);
     rs_fail(rs, why);
     return NULL;

@@ -84,8 +84,3 @@ const char *pc_redis_bound_check(const redisReader *r, const pc_redis_bound_t *b
         return "a reply larger than any of ours is";
     return NULL;
 }
-
-const char *pc_redis_bound_why(const pc_redis_bound_t *b)
-{
-    return b->why;
-}

@@ -14,7 +14,7 @@
  *   what catches an announced bulk before hiredis has it all.
  *
  * The first two make hiredis fail the reply (its "out of memory" error,
- * which kills the connection); pc_redis_bound_why() then says what really
+ * which kills the connection); the bound's why then says what really
  * happened. The third is checked by the caller after every read. Either way
  * the connection is dropped and the store's on_error policy applies. */
 #ifndef PC_REDIS_REPLY_H
@@ -39,8 +39,5 @@ void pc_redis_bound_reader(struct redisReader *r, pc_redis_bound_t *b);
 
 /* After a read: NULL while r is within bounds, else what it exceeded. */
 const char *pc_redis_bound_check(const struct redisReader *r, const pc_redis_bound_t *b);
-
-/* Why a bounded reader failed, if a bound did it (else NULL). */
-const char *pc_redis_bound_why(const pc_redis_bound_t *b);
 
 #endif

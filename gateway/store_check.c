@@ -311,7 +311,7 @@ static void stc_flush(stc_worker_t *sw)
     if (ev_is_active(&sw->renew))
         ev_timer_stop(sw->w->loop, &sw->renew);
     if (n > STC_BATCH_MAX)
-        n = STC_BATCH_MAX; /* the rest goes with the next batch, still urgent */
+        n = STC_BATCH_MAX; /* the rest goes with the next batch, as urgent as it was */
     else
         sw->urgent = false;
     uint64_t now = pc_now_ms();

@@ -6,8 +6,10 @@
  * as the memory store, keys and expiries in Redis, and both on_error
  * policies once Redis is gone. */
 #include "conf.h"
+#include "redis_reply.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 #include <portcullis/plugin.h>
 
@@ -16,6 +18,7 @@
 #include "redis_server.h"
 
 #include <check.h>
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,6 +420,102 @@ START_TEST(test_redis_gone_fail_open_and_closed)
 }
 END_TEST
 
+/* ---- one worker's asynchronous checks ------------------------------------------- */
+
+typedef struct tally {
+    size_t answered, allowed;
+} tally_t;
+
+static void tally_cb(void *data, int rc, const pc_limit_result_t *res)
+{
+    tally_t *t = data;
+    t->answered++;
+    if (rc == 0 && res->allowed)
+        t->allowed++;
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+}
+
+/* Runs w's loop until *done (checked every 20 ms at least) or 30 s pass. */
+static void run_until(pc_worker_t *w, bool (*done)(void *), void *arg)
+{
+    ev_timer tick;
+    ev_timer_init(&tick, tick_cb, 0.02, 0.02);
+    ev_timer_start(w->loop, &tick);
+    uint64_t deadline = pc_now_ms() + 30000;
+    while (!done(arg) && pc_now_ms() < deadline)
+        ev_run(w->loop, EVRUN_ONCE);
+    ev_timer_stop(w->loop, &tick);
+}
+
+static bool is_up(void *arg)
+{
+    pc_worker_t *w = arg;
+    return atomic_load(&w->metrics.store[PC_SM_REDIS_UP]) == 1;
+}
+
+typedef struct want {
+    const tally_t *t;
+    size_t n;
+} want_t;
+
+static bool all_answered(void *arg)
+{
+    const want_t *x = arg;
+    return x->t->answered == x->n;
+}
+
+static long long evalsha_calls(redisContext *a)
+{
+    redisReply *r = redisCommand(a, "INFO commandstats");
+    ck_assert_ptr_nonnull(r);
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, "cmdstat_evalsha:calls=") : NULL;
+    long long n = p ? atoll(p + strlen("cmdstat_evalsha:calls=")) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+START_TEST(test_redis_batch_larger_than_a_reply_is_split)
+{
+    /* More checks in one loop iteration than one reply may answer (8
+     * integers each, PC_REDIS_REPLY_MAX_ELEMENTS in all): they go out in
+     * several EVALSHAs, and every one is answered. In one, the reply would
+     * cross the reader's bound and fail them all. */
+    pc_conf_t *c = redis_conf("fail_closed");
+    ck_assert_int_eq(pc_store_init(c), 0);
+    pc_worker_t w = {.id = 0, .loop = ev_loop_new(EVFLAG_AUTO)};
+    ck_assert_ptr_nonnull(w.loop);
+    pc_store_worker_start(&w);
+    run_until(&w, is_up, &w);
+    ck_assert(is_up(&w));
+    redisContext *a = test_redis_admin();
+    ck_assert_ptr_nonnull(a);
+    long long before = evalsha_calls(a);
+
+    size_t n = PC_REDIS_REPLY_MAX_ELEMENTS / 8 + 100;
+    pc_limit_spec_t l = {.period_ms = 3600000, .rate = 100, .alg = PC_RL_ALG_GCRA};
+    tally_t t = {0};
+    for (size_t i = 0; i < n; i++) {
+        char k[32];
+        int len = snprintf(k, sizeof(k), "rl:split:%zu", i);
+        pc_store_limit(&w, k, (size_t)len, &l, 1, tally_cb, &t);
+    }
+    want_t x = {&t, n};
+    run_until(&w, all_answered, &x);
+    ck_assert_uint_eq(t.answered, n);
+    ck_assert_uint_eq(t.allowed, n);
+    ck_assert_int_ge(evalsha_calls(a) - before, 2);
+    redisFree(a);
+
+    pc_store_worker_stop(&w);
+    ev_loop_destroy(w.loop);
+    pc_store_shutdown();
+    pc_conf_free(c);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -435,6 +534,7 @@ int main(void)
         tcase_set_timeout(lt, 60);
         tcase_add_test(lt, test_redis_store_same_answers_and_layout);
         tcase_add_test(lt, test_redis_gone_fail_open_and_closed);
+        tcase_add_test(lt, test_redis_batch_larger_than_a_reply_is_split);
         suite_add_tcase(s, lt);
     } else {
         fprintf(stderr, "test_store: redis-server not available: live tests skipped\n");
