@@ -5,10 +5,10 @@
  * when it is flat across sizes, the growth of "hit" is cache effects.
  *
  * Build: gcc -std=c11 -D_GNU_SOURCE -O2 -Igateway bench/router_bench.c
- *        gateway/router.c gateway/util.c -o /tmp/router_bench
+ *        gateway/http/router.c gateway/base/util.c -o /tmp/router_bench
  * Run:   /tmp/router_bench [lookups per run, default 2000000; best of 5] */
-#include "router.h"
-#include "util.h"
+#include "http/router.h"
+#include "base/util.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -10,8 +10,8 @@
  * usage: upstream_bench [requests=200000] [concurrency=1]
  */
 #include "bench_server.h"
-#include "upstream.h"
-#include "util.h"
+#include "upstream/upstream.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 /* bench/upstream_compare.c: the upstream leg's two candidate clients behind
- * one measurement: the lean client (gateway/upstream.c) and libcurl's
- * multi-socket API on the same libev loop (gateway/fetch.c). Both run
+ * one measurement: the lean client (gateway/upstream/upstream.c) and libcurl's
+ * multi-socket API on the same libev loop (gateway/upstream/fetch.c). Both run
  * chains of sequential keep-alive GETs against the same local server, in
  * interleaved rounds; the figure is the client thread's CPU per exchange
  * (getrusage RUSAGE_THREAD, user + system), median over the rounds.
@@ -8,9 +8,9 @@
  * usage: upstream_compare [exchanges per round=20000] [concurrency=8] [rounds=5]
  */
 #include "bench_server.h"
-#include "fetch.h"
-#include "upstream.h"
-#include "util.h"
+#include "upstream/fetch.h"
+#include "upstream/upstream.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

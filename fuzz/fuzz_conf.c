@@ -5,21 +5,21 @@
  * and the balancers. Name resolution is disabled (pc_conf_resolve_hook =
  * NULL), so only IP literals are accepted as targets and nothing touches the
  * network. Plugins come from a small fake registry unless the build links
- * the real table (-DPC_FUZZ_REAL_PLUGINS with gateway/plugins.c and the
+ * the real table (-DPC_FUZZ_REAL_PLUGINS with gateway/conf/plugins.c and the
  * plugins): a "fake" type validating an integer "x", a list of strings and
  * a secret (so pc_conf_secret and pc_err_set are exercised), and two types
  * carrying the NEEDS_BODY / AUTHENTICATES flags.
  *
  * Build (clang):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
- *     -Igateway -Iinclude fuzz/fuzz_conf.c gateway/conf.c gateway/conf_diag.c \
- *     gateway/util.c gateway/router.c gateway/lb.c gateway/path.c \
+ *     -Igateway -Iinclude fuzz/fuzz_conf.c gateway/conf/conf.c gateway/conf/conf_diag.c \
+ *     gateway/base/util.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
  *     $(pkg-config --cflags --libs jansson) -lm -o fuzz_conf
  *   ./fuzz_conf -dict=fuzz/conf.dict fuzz/corpus/conf
  */
-#include "conf.h"
-#include "plugins.h"
-#include "util.h"
+#include "conf/conf.h"
+#include "conf/plugins.h"
+#include "base/util.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hdr.h"
+#include "http/hdr.h"
 
 static bool trusted(const char *ip, void *ctx)
 {

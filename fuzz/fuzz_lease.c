@@ -1,11 +1,11 @@
-/* fuzz/fuzz_lease.c: gateway/lease.c driven by arbitrary sequences of
+/* fuzz/fuzz_lease.c: gateway/store/lease.c driven by arbitrary sequences of
  * requests, clock steps, checks, Redis answers (honest, from
- * gateway/ratelimit.c, or hostile within what store_check.c's parser lets
+ * gateway/store/ratelimit.c, or hostile within what store_check.c's parser lets
  * through), failures, sweeps and limit changes. Checked: every waiting
  * request gets exactly one verdict, a worker never holds more than the
  * limits allow it to take ahead, nothing leaks (ASan), nothing asserts. */
-#include "lease.h"
-#include "util.h"
+#include "store/lease.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

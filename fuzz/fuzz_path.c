@@ -4,9 +4,9 @@
  * a fixed point, fits PC_PATH_OUT_SIZE, is printable ASCII, starts with '/',
  * and holds no empty or dot segment and no escape the rules refuse or decode.
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Igateway \
- *        fuzz/fuzz_path.c gateway/path.c gateway/util.c -o fuzz_path
+ *        fuzz/fuzz_path.c gateway/http/path.c gateway/base/util.c -o fuzz_path
  * Run:   ./fuzz_path -max_total_time=60 fuzz/corpus/path */
-#include "path.h"
+#include "http/path.h"
 
 #include <stdint.h>
 #include <stdlib.h>

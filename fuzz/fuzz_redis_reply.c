@@ -1,12 +1,12 @@
 /* fuzz/fuzz_redis_reply.c: what a Redis server sends, through a bounded
- * hiredis reader (gateway/redis_reply.c) as the gateway reads it. The first
+ * hiredis reader (gateway/store/redis_reply.c) as the gateway reads it. The first
  * byte picks the read sizes; the rest is the server's bytes, fed a read at
  * a time. After each read the replies are taken and walked, and the
  * bounds are checked as the gateway does (a crossed bound ends the
  * connection). Checked: no reply holds more elements or a longer string
  * than the bounds allow, the unparsed buffer stays within one read of its
  * bound, nothing leaks (ASan), nothing crashes. */
-#include "redis_reply.h"
+#include "store/redis_reply.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>

@@ -5,10 +5,10 @@
  * Checks the result invariants and that host case does not matter.
  *
  * Build: clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
- *        -Igateway fuzz/fuzz_router.c gateway/router.c gateway/util.c -o /tmp/fuzz_router
+ *        -Igateway fuzz/fuzz_router.c gateway/http/router.c gateway/base/util.c -o /tmp/fuzz_router
  * Run:   /tmp/fuzz_router -max_total_time=30 */
-#include "router.h"
-#include "util.h"
+#include "http/router.h"
+#include "base/util.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -19,11 +19,11 @@ build() {
 }
 
 cd "$src"
-build fuzz_path fuzz/fuzz_path.c gateway/path.c gateway/util.c
-build fuzz_router fuzz/fuzz_router.c gateway/router.c gateway/util.c
-build fuzz_headers fuzz/fuzz_headers.c gateway/hdr.c gateway/util.c
-build fuzz_lease fuzz/fuzz_lease.c gateway/lease.c gateway/ratelimit.c gateway/util.c
-build fuzz_redis_reply fuzz/fuzz_redis_reply.c gateway/redis_reply.c gateway/util.c \
+build fuzz_path fuzz/fuzz_path.c gateway/http/path.c gateway/base/util.c gateway/base/clock.c
+build fuzz_router fuzz/fuzz_router.c gateway/http/router.c gateway/base/util.c gateway/base/clock.c
+build fuzz_headers fuzz/fuzz_headers.c gateway/http/hdr.c gateway/base/util.c gateway/base/clock.c
+build fuzz_lease fuzz/fuzz_lease.c gateway/store/lease.c gateway/store/ratelimit.c gateway/base/util.c gateway/base/clock.c
+build fuzz_redis_reply fuzz/fuzz_redis_reply.c gateway/store/redis_reply.c gateway/base/util.c gateway/base/clock.c \
     $(pkg-config --libs hiredis) -lpthread
 # The config loader reaches into the store and Redis address parsing: the
 # loader's own files are instrumented, the rest comes from a normal build's
@@ -33,8 +33,8 @@ if [ ! -f "$libpcore" ]; then
     echo "fuzz: $libpcore not found: build first (scripts/build.sh build-release)" >&2
     exit 1
 fi
-build fuzz_conf fuzz/fuzz_conf.c gateway/conf.c gateway/conf_diag.c gateway/metrics.c \
-    gateway/util.c gateway/router.c gateway/lb.c gateway/path.c "$libpcore" \
+build fuzz_conf fuzz/fuzz_conf.c gateway/conf/conf.c gateway/conf/conf_diag.c gateway/ops/metrics.c \
+    gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c "$libpcore" \
     $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
     -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \

@@ -5,15 +5,15 @@
  * them when the workers hand back their last reference. It also owns the
  * signals (SIGHUP reload, SIGTERM/SIGINT drain) through its own libev loop.
  */
-#include "accesslog.h"
-#include "admin.h"
-#include "conf.h"
-#include "fetch.h"
-#include "log.h"
+#include "ops/accesslog.h"
+#include "ops/admin.h"
+#include "conf/conf.h"
+#include "upstream/fetch.h"
+#include "base/log.h"
 #include "main.h"
-#include "plugins.h"
-#include "store.h"
-#include "util.h"
+#include "conf/plugins.h"
+#include "store/store.h"
+#include "base/util.h"
 #include "worker.h"
 
 #include <errno.h>

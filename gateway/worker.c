@@ -8,14 +8,14 @@
  * which frees the conf once nobody holds it.
  */
 #include "worker.h"
-#include "http.h"
-#include "chain.h"
-#include "fetch.h"
-#include "log.h"
-#include "proxy.h"
-#include "request.h"
-#include "store.h"
-#include "util.h"
+#include "front/mhd.h"
+#include "lifecycle/chain.h"
+#include "upstream/fetch.h"
+#include "base/log.h"
+#include "upstream/proxy.h"
+#include "lifecycle/request.h"
+#include "store/store.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,7 +161,7 @@ static void mhd_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     daemon_run(t->data);
 }
 
-/* While connections are parked (gateway/http.c), MHD always reports a zero
+/* While connections are parked (gateway/front/mhd.c), MHD always reports a zero
  * timeout: they sit in its ready list. Their handlers need a run only when
  * a resume is pending, and at this pace until they are suspended. */
 #define PARKED_TICK 0.001

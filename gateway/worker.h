@@ -10,10 +10,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "conf.h"
-#include "lb.h"
-#include "metrics.h"
-#include "upstream.h"
+#include "conf/conf.h"
+#include "upstream/lb.h"
+#include "ops/metrics.h"
+#include "upstream/upstream.h"
 
 struct MHD_Daemon;
 typedef struct pc_request pc_request_t;
@@ -41,7 +41,7 @@ typedef struct pc_daemon {
     ev_io io;                      /* MHD's epoll fd */
     ev_timer timer;                /* MHD's own timeouts */
     bool resume_pending;           /* a connection was resumed outside MHD_run */
-    unsigned nparked;              /* parked connections (gateway/http.c) */
+    unsigned nparked;              /* parked connections (gateway/front/mhd.c) */
 } pc_daemon_t;
 
 typedef struct pc_worker {
@@ -51,7 +51,7 @@ typedef struct pc_worker {
     pc_daemon_t *daemons;
     size_t ndaemons;
     pc_uclient_t *uclient;
-    struct pc_fetcher *fetcher;    /* pc_fetch for plugins (gateway/fetch.h) */
+    struct pc_fetcher *fetcher;    /* pc_fetch for plugins (gateway/upstream/fetch.h) */
     pc_wgen_t *gen;                /* current */
     pc_wgen_t *retired;
     ev_async wake;                 /* new config or shutdown */

@@ -1,6 +1,6 @@
 /* plugins/rate_limit.c: request rate limits on the process's store (memory
  * or Redis), with the IETF RateLimit headers. docs/ratelimit.md is the
- * user's guide; the algorithms are in gateway/ratelimit.h.
+ * user's guide; the algorithms are in gateway/store/ratelimit.h.
  *
  *   {"type": "rate_limit",
  *    "limits": [{"rate": 10, "period": "1s", "burst": 20},
@@ -145,7 +145,7 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
     } else {
         snprintf(c->names[i], sizeof(c->names[i]), "%s", c->nlimits == 1 ? "default" : "limit");
     }
-    /* Same bounds as the stores (gateway/ratelimit.c pc_rl_limit_check). */
+    /* Same bounds as the stores (gateway/store/ratelimit.c pc_rl_limit_check). */
     uint64_t b = l->burst ? l->burst : l->rate;
     uint64_t t = (l->period_ms * 1000 + l->rate - 1) / l->rate;
     if (l->alg == PC_RL_ALG_GCRA && b > ((uint64_t)1 << 50) / t)

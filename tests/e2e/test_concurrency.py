@@ -286,7 +286,7 @@ def test_client_disconnect_aborts_hanging_upstream(upstream, gateway):
     assert active == ["portcullis_requests_active 0"], active
 
 
-# ---- parked requests (gateway/http.c): waiting on a fast upstream unsuspended --------
+# ---- parked requests (gateway/front/mhd.c): waiting on a fast upstream unsuspended --------
 
 
 def _gauges(g, names):

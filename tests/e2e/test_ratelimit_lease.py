@@ -1,4 +1,4 @@
-"""rate_limit leases on the Redis store (gateway/lease.h), with real
+"""rate_limit leases on the Redis store (gateway/store/lease.h), with real
 redis-servers: a worker admits some requests ahead of Redis, never more
 than the fleet's limit, and what it holds comes back; small limits and
 lease_ms 0 stay exact request by request; leases cut Redis round trips."""

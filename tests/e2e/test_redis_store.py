@@ -1,4 +1,4 @@
-"""The Redis store itself (gateway/redis.c, gateway/store.c) with a real
+"""The Redis store itself (gateway/store/redis.c, gateway/store/store.c) with a real
 redis-server: ACL user + password from a file, database selection, key prefix
 and Redis Cluster hash tag, unix sockets, the script reloaded after SCRIPT
 FLUSH (NOSCRIPT), a refused AUTH, and a reload that tries to change the store."""

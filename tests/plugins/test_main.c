@@ -1,7 +1,7 @@
 /* tests/plugins/test_main.c: the portcullis binary plus test-only plugins,
  * for the end-to-end tests of the plugin API. */
 #include "main.h"
-#include "plugins.h"
+#include "conf/plugins.h"
 
 extern const pc_plugin_t pc_plugin_test_async;
 extern const pc_plugin_t pc_plugin_test_auth;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# gateway/ratelimit.lua on a real redis-server, against gateway/ratelimit.c
+# gateway/store/ratelimit.lua on a real redis-server, against gateway/store/ratelimit.c
 # (tests/unit/test_ratelimit_lua.py), for `make check`. Needs Debian's
 # /usr/bin/python3 with python3-pytest and python3-redis, redis-server and
 # gcc, which scripts/install-deps.sh installs.

@@ -6,9 +6,9 @@
  * The plugin registry is faked here (pc_plugin_find), so the test needs no
  * real plugin. Name resolution is disabled except in the test that
  * installs its own resolver: nothing here touches the network. */
-#include "conf.h"
-#include "plugins.h"
-#include "util.h"
+#include "conf/conf.h"
+#include "conf/plugins.h"
+#include "base/util.h"
 
 #include <portcullis/plugin.h>
 

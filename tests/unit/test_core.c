@@ -11,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accesslog.h"
-#include "arena.h"
-#include "chain.h"
-#include "metrics.h"
-#include "problem.h"
-#include "proxy.h"
-#include "request.h"
+#include "ops/accesslog.h"
+#include "base/arena.h"
+#include "lifecycle/chain.h"
+#include "ops/metrics.h"
+#include "base/problem.h"
+#include "upstream/proxy.h"
+#include "lifecycle/request.h"
 #include "worker.h"
 
 /* ---- arena ------------------------------------------------------------------ */

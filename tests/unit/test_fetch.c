@@ -1,11 +1,11 @@
-/* tests/unit/test_fetch.c: gateway/fetch.c - pc_fetch on a libev loop
+/* tests/unit/test_fetch.c: gateway/upstream/fetch.c - pc_fetch on a libev loop
  * against a small HTTP server on 127.0.0.1 (a thread per connection), and
  * the pc_main_call queue.
  *
  * Every test is bounded: the loop runs under a guard timer, the server's
  * slowest answer is 2 s and the client timeouts are shorter. */
-#include "fetch.h"
-#include "util.h"
+#include "upstream/fetch.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <check.h>

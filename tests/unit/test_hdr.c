@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hdr.h"
+#include "http/hdr.h"
 
 #define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
 

@@ -3,7 +3,7 @@
  * encoding), jwt_cache.c (bounded set-associative cache, expiry, key-set
  * serials, negative entries) and jwt_conf.c (validation with JSON paths).
  * The request path itself is covered end to end by tests/e2e/test_jwt_*.py. */
-#include "conf.h"
+#include "conf/conf.h"
 #include "jwt_cache.h"
 #include "jwt_http.h"
 #include "jwt_plugin.h"

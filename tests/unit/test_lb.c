@@ -1,8 +1,8 @@
-/* tests/unit/test_lb.c: load balancer algorithms (gateway/lb.c).
+/* tests/unit/test_lb.c: load balancer algorithms (gateway/upstream/lb.c).
  * Every test is deterministic: request keys and random values come from
  * fixed seeds, so a failure reproduces exactly. */
-#include "lb.h"
-#include "util.h"
+#include "upstream/lb.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <errno.h>

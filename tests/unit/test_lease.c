@@ -1,9 +1,9 @@
-/* tests/unit/test_lease.c: gateway/lease.c on a fake clock, against a
- * fake Redis that runs gateway/ratelimit.c's pc_rl_giveback + pc_rl_take
+/* tests/unit/test_lease.c: gateway/store/lease.c on a fake clock, against a
+ * fake Redis that runs gateway/store/ratelimit.c's pc_rl_giveback + pc_rl_take
  * on one state per key (what ratelimit.lua does; test_ratelimit_lua.py
  * checks that the two agree). */
-#include "lease.h"
-#include "util.h"
+#include "store/lease.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* tests/unit/test_path.c: pc_path_canonicalize() rules, idempotence, and a
  * random-input comparison against a naive multi-pass reference. */
-#include "path.h"
-#include "util.h"
+#include "http/path.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
-/* tests/unit/test_ratelimit.c: the pure algorithms of gateway/ratelimit.c
+/* tests/unit/test_ratelimit.c: the pure algorithms of gateway/store/ratelimit.c
  * on a fake clock. The VECTORS table is repeated in test_ratelimit_lua.py,
- * which runs it against gateway/ratelimit.lua: keep the two in step. */
-#include "ratelimit.h"
-#include "util.h"
+ * which runs it against gateway/store/ratelimit.lua: keep the two in step. */
+#include "store/ratelimit.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
-"""tests/unit/test_ratelimit_lua.py: gateway/ratelimit.lua on a real Redis.
+"""tests/unit/test_ratelimit_lua.py: gateway/store/ratelimit.lua on a real Redis.
 
 Starts its own redis-server on a free loopback port (no persistence), loads
 the script and runs it with EVALSHA on a fake clock (ARGV[1]). Checks:
   * VECTORS, the same table as tests/unit/test_ratelimit.c;
-  * a randomised differential run against gateway/ratelimit.c itself
+  * a randomised differential run against gateway/store/ratelimit.c itself
     (pc_rl_giveback + pc_rl_take, built as a shared library and called
     through ctypes): several waiting requests, requests taken ahead,
     requests given back; same results, same stored state, same writes,
@@ -29,7 +29,7 @@ import pytest
 redis = pytest.importorskip("redis")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "gateway", "ratelimit.lua")
+SCRIPT = os.path.join(ROOT, "gateway", "store", "ratelimit.lua")
 
 GCRA, SLIDING = 0, 1
 ALG_NAME = {GCRA: "gcra", SLIDING: "sliding"}
@@ -167,7 +167,7 @@ def test_vectors(r, sha, vector):
             "%s step %d (now %d)" % (name, i, now)
 
 
-# ---- differential run against gateway/ratelimit.c ----
+# ---- differential run against gateway/store/ratelimit.c ----
 
 class Limit(ctypes.Structure):
     _fields_ = [("period_ms", ctypes.c_uint64), ("rate", ctypes.c_uint32),
@@ -192,8 +192,9 @@ def clib(tmp_path_factory):
     so = str(tmp_path_factory.mktemp("clib") / "libpcrl.so")
     subprocess.check_call([cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-shared", "-fPIC",
                            "-I" + os.path.join(ROOT, "gateway"),
-                           os.path.join(ROOT, "gateway", "ratelimit.c"),
-                           os.path.join(ROOT, "gateway", "util.c"), "-o", so])
+                           os.path.join(ROOT, "gateway", "store", "ratelimit.c"),
+                           os.path.join(ROOT, "gateway", "base", "util.c"),
+                           os.path.join(ROOT, "gateway", "base", "clock.c"), "-o", so])
     lib = ctypes.CDLL(so)
     lib.pc_rl_take.restype = ctypes.c_uint64
     lib.pc_rl_take.argtypes = [ctypes.POINTER(Limit), ctypes.POINTER(State), ctypes.c_size_t,

@@ -1,12 +1,12 @@
-/* tests/unit/test_redis.c: gateway/redis.c. URL parsing and script names
+/* tests/unit/test_redis.c: gateway/store/redis.c. URL parsing and script names
  * offline; then, against a real redis-server started here on a free
  * loopback port (skipped when redis-server is missing): the asynchronous
  * client on a libev loop (handshake, EVALSHA, NOSCRIPT recovery, command
  * deadlines with DEBUG SLEEP, failing fast while down, reconnection after a
  * restart, pending callbacks on free, a refused AUTH) and the blocking
  * client. */
-#include "redis.h"
-#include "util.h"
+#include "store/redis.h"
+#include "base/util.h"
 
 #include <hiredis/hiredis.h>
 

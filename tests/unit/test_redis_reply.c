@@ -1,9 +1,9 @@
-/* tests/unit/test_redis_reply.c: gateway/redis_reply.c, the bounded hiredis
+/* tests/unit/test_redis_reply.c: gateway/store/redis_reply.c, the bounded hiredis
  * reader. Bytes are fed straight into a reader (redisReaderFeed), as a
  * server would send them: replies within the bounds come out as hiredis
  * makes them, and each bound stops the reply that crosses it, nested arrays
  * and replies split over many reads included. */
-#include "redis_reply.h"
+#include "store/redis_reply.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>

@@ -1,8 +1,8 @@
 /* tests/unit/test_router.c: pc_router rules as table tests (each table built
  * in several insertion orders), add-time errors and duplicates, params, deep
  * paths, and 10k random routes checked against a brute-force reference. */
-#include "router.h"
-#include "util.h"
+#include "http/router.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <pthread.h>

@@ -1,14 +1,14 @@
-/* tests/unit/test_store.c: gateway/store.c and the "store" config section.
+/* tests/unit/test_store.c: gateway/store/store.c and the "store" config section.
  * The config (every redis field, errors with their JSON paths, reload
  * refusal), the Redis key layout, the memory store behind pc_store_*, and,
  * against a real redis-server started here (skipped when missing), the
  * Redis store through the blocking client (w == NULL): the same answers
  * as the memory store, keys and expiries in Redis, and both on_error
  * policies once Redis is gone. */
-#include "conf.h"
-#include "redis_reply.h"
-#include "store.h"
-#include "util.h"
+#include "conf/conf.h"
+#include "store/redis_reply.h"
+#include "store/store.h"
+#include "base/util.h"
 #include "worker.h"
 
 #include <portcullis/plugin.h>

@@ -1,8 +1,8 @@
-/* tests/unit/test_store_memory.c: the embedded store (gateway/store_memory.c):
+/* tests/unit/test_store_memory.c: the embedded store (gateway/store/store_memory.c):
  * the limit check through the store, atomicity across threads, the memory
  * bound under a flood of keys, flags, failure counters, expiry. */
-#include "store_memory.h"
-#include "util.h"
+#include "store/store_memory.h"
+#include "base/util.h"
 
 #include <check.h>
 #include <pthread.h>

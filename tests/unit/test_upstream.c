@@ -8,8 +8,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, strcasestr */
 #endif
-#include "upstream.h"
-#include "util.h"
+#include "upstream/upstream.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <check.h>

@@ -1,0 +1,47 @@
+/* gateway/conf/plugins.c: the built-in plugin types, in one table. The order of
+ * a chain comes from the config, not from this table. */
+#include "conf/plugins.h"
+#include "base/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const pc_plugin_t pc_plugin_headers;
+extern const pc_plugin_t pc_plugin_jwt;
+extern const pc_plugin_t pc_plugin_rate_limit;
+extern const pc_plugin_t pc_plugin_brute_force;
+
+static const pc_plugin_t *const builtin[] = {
+    &pc_plugin_headers,
+    &pc_plugin_jwt,
+    &pc_plugin_rate_limit,
+    &pc_plugin_brute_force,
+};
+
+static const pc_plugin_t *const *extra_types;
+
+void pc_plugins_register(const pc_plugin_t *const *extra)
+{
+    extra_types = extra;
+}
+
+const pc_plugin_t *pc_plugin_find(const char *type)
+{
+    for (size_t i = 0; i < PC_ARRAY_LEN(builtin); i++)
+        if (strcmp(builtin[i]->name, type) == 0)
+            return builtin[i];
+    for (size_t i = 0; extra_types && extra_types[i]; i++)
+        if (strcmp(extra_types[i]->name, type) == 0)
+            return extra_types[i];
+    return NULL;
+}
+
+void pc_plugins_list(char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < PC_ARRAY_LEN(builtin) && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", builtin[i]->name);
+    for (size_t i = 0; extra_types && extra_types[i] && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, ", %s", extra_types[i]->name);
+}

@@ -1,0 +1,19 @@
+/* gateway/conf/plugins.h: the registry of plugin types (static table). */
+#ifndef PC_PLUGINS_H
+#define PC_PLUGINS_H
+
+#include <portcullis/plugin.h>
+
+const pc_plugin_t *pc_plugin_find(const char *type);
+/* Adds types at startup (the test binary registers its test plugins). */
+void pc_plugins_register(const pc_plugin_t *const *extra);
+/* Comma-separated list of the registered types, for `-h`. */
+void pc_plugins_list(char *buf, size_t len);
+
+/* The environment handed to start(). */
+struct pc_env {
+    unsigned workers;
+    int dummy_for_now;
+};
+
+#endif

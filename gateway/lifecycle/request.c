@@ -1,0 +1,223 @@
+/* gateway/lifecycle/request.c: request lifetime and the accessors of plugin.h. */
+#include "lifecycle/request.h"
+#include "base/log.h"
+#include "base/problem.h"
+#include "base/util.h"
+#include "worker.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+pc_request_t *pc_request_new(pc_worker_t *w)
+{
+    pc_arena_t *a = pc_arena_new(4096);
+    pc_request_t *r = pc_arena_calloc(a, sizeof(*r));
+    r->arena = a;
+    r->worker = w;
+    r->refs = 1;
+    r->content_length = -1;
+    r->up_content_length = -1;
+    r->target_index = -1;
+    r->start_ns = pc_now_ns();
+    return r;
+}
+
+void pc_request_ref(pc_request_t *r)
+{
+    r->refs++;
+}
+
+static void request_drop_claims(void *p)
+{
+    json_decref(p);
+}
+
+void pc_request_unref(pc_request_t *r)
+{
+    PC_ASSERT(r->refs > 0);
+    if (--r->refs > 0)
+        return;
+    pc_worker_request_freed(r);
+    pc_arena_free(r->arena);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+const char *pc_request_method(const pc_request_t *r) { return r->method; }
+const char *pc_request_path(const pc_request_t *r) { return r->path; }
+const char *pc_request_query(const pc_request_t *r) { return r->query; }
+const char *pc_request_route(const pc_request_t *r) { return r->route ? r->route->name : NULL; }
+const char *pc_request_id(const pc_request_t *r) { return r->request_id; }
+const char *pc_request_client_ip(const pc_request_t *r) { return r->client_ip; }
+int pc_request_status(const pc_request_t *r) { return r->status; }
+const char *pc_request_subject(const pc_request_t *r) { return r->subject; }
+const json_t *pc_request_claims(const pc_request_t *r) { return r->claims; }
+
+const char *pc_request_header(const pc_request_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (r->headers[i].name_len == n && pc_strncaseeq(r->headers[i].name, name, n))
+            return r->headers[i].value;
+    return NULL;
+}
+
+unsigned pc_request_header_count(const pc_request_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    unsigned count = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (r->headers[i].name_len == n && pc_strncaseeq(r->headers[i].name, name, n))
+            count++;
+    return count;
+}
+
+const char *pc_request_param(const pc_request_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->match.nparams; i++) {
+        const pc_route_param_t *p = &r->match.params[i];
+        if (p->name_len == n && memcmp(p->name, name, n) == 0)
+            return pc_arena_strndup(r->arena, p->value, p->value_len);
+    }
+    return NULL;
+}
+
+const void *pc_request_body(const pc_request_t *r, size_t *len)
+{
+    *len = r->body_len;
+    return r->body;
+}
+
+void pc_request_set_identity(pc_request_t *r, const char *subject, json_t *claims)
+{
+    r->subject = subject ? pc_arena_strdup(r->arena, subject) : NULL;
+    if (claims) {
+        r->claims = json_incref(claims);
+        pc_arena_on_cleanup(r->arena, request_drop_claims, claims);
+    }
+}
+
+/* ---- acting --------------------------------------------------------------- */
+
+void pc_hdr_ops_push(pc_request_t *r, pc_hdr_ops_t *ops, pc_hdr_op_kind_t kind, const char *name,
+                     const char *value)
+{
+    pc_hdr_op_t *op = pc_arena_alloc(r->arena, sizeof(*op));
+    op->next = NULL;
+    op->kind = kind;
+    op->name = pc_arena_strdup(r->arena, name);
+    op->value = value ? pc_arena_strdup(r->arena, value) : NULL;
+    if (ops->tail)
+        ops->tail->next = op;
+    else
+        ops->head = op;
+    ops->tail = op;
+}
+
+void pc_upstream_header_set(pc_request_t *r, const char *n, const char *v) { pc_hdr_ops_push(r, &r->up_ops, PC_HOP_SET, n, v); }
+void pc_upstream_header_add(pc_request_t *r, const char *n, const char *v) { pc_hdr_ops_push(r, &r->up_ops, PC_HOP_ADD, n, v); }
+void pc_upstream_header_remove(pc_request_t *r, const char *n) { pc_hdr_ops_push(r, &r->up_ops, PC_HOP_REMOVE, n, NULL); }
+void pc_response_header_set(pc_request_t *r, const char *n, const char *v) { pc_hdr_ops_push(r, &r->resp_ops, PC_HOP_SET, n, v); }
+void pc_response_header_add(pc_request_t *r, const char *n, const char *v) { pc_hdr_ops_push(r, &r->resp_ops, PC_HOP_ADD, n, v); }
+void pc_response_header_remove(pc_request_t *r, const char *n) { pc_hdr_ops_push(r, &r->resp_ops, PC_HOP_REMOVE, n, NULL); }
+
+void pc_request_fail(pc_request_t *r, int status, const char *reason, const char *detail)
+{
+    char buf[1024];
+    size_t n = pc_problem_render(buf, sizeof(buf), status, reason, detail, r->request_id);
+    r->status = status;
+    r->reason = reason;
+    r->resp_content_type = "application/problem+json";
+    r->resp_body = pc_arena_strndup(r->arena, buf, n);
+    r->resp_body_len = n;
+    r->response_set = true;
+}
+
+pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char *detail)
+{
+    if (status < 400 || status > 599)
+        status = 500;
+    pc_request_fail(r, status, reason ? pc_arena_strdup(r->arena, reason) : "denied", detail);
+    return PC_RESPOND;
+}
+
+pc_status_t pc_deny_unavailable(pc_request_t *r, const char *reason, const char *detail)
+{
+    pc_response_header_set(r, "Retry-After", "1");
+    return pc_deny(r, 503, reason, detail);
+}
+
+pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type, const void *body,
+                       size_t len)
+{
+    if (status < 200 || status > 599)
+        status = 500;
+    r->status = status;
+    r->reason = "plugin.response";
+    r->resp_content_type = content_type ? pc_arena_strdup(r->arena, content_type) : NULL;
+    char *copy = pc_arena_alloc(r->arena, len + 1);
+    if (len)
+        memcpy(copy, body, len);
+    copy[len] = '\0';
+    r->resp_body = copy;
+    r->resp_body_len = len;
+    r->response_set = true;
+    return PC_RESPOND;
+}
+
+/* ---- memory and logging ----------------------------------------------------- */
+
+void *pc_alloc(pc_request_t *r, size_t n) { return pc_arena_alloc(r->arena, n); }
+char *pc_strdup(pc_request_t *r, const char *s) { return pc_arena_strdup(r->arena, s); }
+void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data) { pc_arena_on_cleanup(r->arena, fn, data); }
+void *pc_worker_loop(pc_worker_t *w) { return w->loop; }
+pc_worker_t *pc_request_worker(pc_request_t *r) { return r->worker; }
+
+/* ---- outcome ------------------------------------------------------------------ */
+
+const char *pc_request_reason(const pc_request_t *r) { return r->reason; }
+const char *pc_request_stopped_by(const pc_request_t *r) { return r->stopped_by; }
+
+int pc_request_stopped_by_auth(const pc_request_t *r)
+{
+    if (!r->stopped_by || !r->route)
+        return 0;
+    for (size_t i = 0; i < r->route->nchain; i++) {
+        const pc_plugin_inst_t *inst = r->route->chain[i];
+        if (inst->name == r->stopped_by)
+            return (inst->type->flags & PC_PLUGIN_AUTHENTICATES) != 0;
+    }
+    return 0;
+}
+
+int pc_request_upstream_status(const pc_request_t *r)
+{
+    return r->up_head_seen && !r->response_set ? (int)r->up_status : 0;
+}
+
+bool pc_log_every(_Atomic long *last, unsigned seconds)
+{
+    long now = (long)time(NULL), prev = atomic_load(last);
+    return now - prev >= (long)seconds && atomic_compare_exchange_strong(last, &prev, now);
+}
+
+void pc_rlog(pc_request_t *r, int level, const char *fmt, ...)
+{
+    if (level > pc_log_level)
+        return;
+    char prefix[256];
+    const char *plugin = NULL;
+    if (r->route && r->chain_pos < r->route->nchain)
+        plugin = r->route->chain[r->chain_pos]->name;
+    snprintf(prefix, sizeof(prefix), "req=%s client=%s route=%s plugin=%s: ",
+             r->request_id ? r->request_id : "-", r->client_ip[0] ? r->client_ip : "-",
+             r->route ? r->route->name : "-", plugin ? plugin : "-");
+    va_list ap;
+    va_start(ap, fmt);
+    pc_log_vwrite_prefixed(level, prefix, fmt, ap);
+    va_end(ap);
+}

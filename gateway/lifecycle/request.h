@@ -1,0 +1,180 @@
+/* gateway/lifecycle/request.h: the core's private view of a request.
+ *
+ * A request lives from the moment libmicrohttpd has parsed its request line
+ * (uri log callback) until both MHD has completed it and every async token
+ * taken on it has ended (refs == 0). All its memory is in its arena.
+ */
+#ifndef PC_REQUEST_H
+#define PC_REQUEST_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <portcullis/plugin.h>
+
+#include "base/arena.h"
+#include "conf/conf.h"
+#include "http/hdr.h"
+#include "http/router.h"
+#include "upstream/upstream.h"
+
+struct MHD_Connection;
+struct pc_daemon;
+struct MHD_Response;
+typedef struct pc_wgen pc_wgen_t;
+
+typedef enum pc_req_state {
+    PC_RS_NEW = 0,      /* request line seen, headers not yet handled */
+    PC_RS_HEADERS,      /* on_headers chain running or suspended */
+    PC_RS_BODY,         /* receiving the body */
+    PC_RS_BODY_CHAIN,   /* on_body chain running or suspended */
+    PC_RS_UPSTREAM,     /* waiting for the upstream's response head */
+    PC_RS_STREAMING,    /* response queued, body flowing from upstream */
+    PC_RS_RESPONDED,    /* a response is set or queued */
+} pc_req_state_t;
+
+typedef enum pc_hdr_op_kind { PC_HOP_SET, PC_HOP_ADD, PC_HOP_REMOVE } pc_hdr_op_kind_t;
+
+typedef struct pc_hdr_op {
+    struct pc_hdr_op *next;
+    pc_hdr_op_kind_t kind;
+    const char *name;
+    const char *value;
+} pc_hdr_op_t;
+
+typedef struct pc_hdr_ops {
+    pc_hdr_op_t *head, *tail;
+} pc_hdr_ops_t;
+
+struct pc_async {
+    pc_request_t *r;       /* NULL once abandoned or ended */
+    pc_request_t *owner;   /* holds the reference until the plugin ends it */
+    struct pc_worker *worker;
+    struct pc_async *next; /* the worker's abandoned list */
+    ev_timer timer;
+    int timeout_status;
+    bool ended;
+};
+
+/* A bounded byte queue between the upstream reader and MHD's writer. */
+typedef struct pc_bodybuf {
+    char *data;
+    size_t cap, head, len;
+} pc_bodybuf_t;
+
+struct pc_request {
+    pc_arena_t *arena;
+    struct pc_worker *worker;
+    struct pc_daemon *daemon;
+    pc_wgen_t *gen;                /* config generation it started on */
+    const pc_conf_t *conf;
+    const pc_listener_conf_t *listener;
+    struct MHD_Connection *conn;
+    unsigned refs;                 /* MHD + async tokens */
+    pc_req_state_t state;
+    bool completed;                /* MHD notified completion */
+    bool suspended;                /* MHD connection suspended by us */
+    bool parked;                   /* waiting on its upstream, not suspended (http.c) */
+    uint8_t park_looks;            /* MHD calls while parked */
+    double park_since;             /* ev_now when parked */
+    pc_request_t *susp_prev, *susp_next; /* worker's list of suspended and parked requests */
+    bool timed_out;                /* request_timeout_ms passed */
+    bool in_headers_phase;         /* MHD has not started on the body yet */
+    bool bodyless;                 /* no Content-Length > 0, not chunked */
+    bool final_wait;               /* bodyless, headers chain waits at MHD's final call */
+    bool timer_armed;
+    ev_timer timer;                /* request timeout */
+
+    uint64_t start_ns;
+    uint64_t upstream_start_ns, upstream_end_ns;
+
+    /* request line and headers */
+    const char *raw_uri;
+    size_t raw_uri_len;
+    const char *method;
+    unsigned method_bit;
+    const char *version;
+    char *path;                    /* canonical */
+    size_t path_len;
+    const char *query;             /* raw, without '?', or NULL */
+    pc_hdr_t *headers;
+    size_t nheaders;
+    const char *host;
+    size_t host_len;
+    int64_t content_length;        /* -1 none */
+    bool chunked;
+
+    char client_ip[64];            /* after trusted-proxy resolution */
+    char peer_ip[64];              /* the socket peer */
+    bool peer_trusted;
+    const char *request_id;
+    const char *traceparent;
+
+    /* routing */
+    const pc_route_conf_t *route;
+    pc_route_result_t match;
+    void **plugin_ctx;             /* per chain entry */
+
+    /* chain */
+    size_t chain_pos;
+    pc_async_t *async;             /* the pending token, if suspended */
+    bool async_sync_done;
+    pc_status_t async_verdict;
+    bool in_hook;
+    const char *stopped_by;        /* plugin that responded */
+
+    /* identity */
+    const char *subject;
+    json_t *claims;
+
+    /* body */
+    char *body;
+    size_t body_len, body_cap;
+    size_t body_discarded;
+    bool body_too_large;
+
+    /* upstream */
+    pc_hdr_ops_t up_ops;
+    pc_ux_t *ux;
+    int target_index;
+    const pc_target_t *target;
+    pc_uerr_t up_err;
+    bool up_done;
+    bool up_paused;
+    bool up_head_seen;
+    unsigned up_status;
+    pc_hdr_t *up_headers;
+    size_t nup_headers;
+    int64_t up_content_length;
+    int64_t head_length;           /* HEAD: the length the upstream announced */
+    pc_bodybuf_t rbuf;
+    uint64_t bytes_out;
+
+    /* response */
+    pc_hdr_ops_t resp_ops;
+    int status;                    /* final status */
+    const char *reason;            /* machine-readable reason when the gateway answered */
+    const char *resp_content_type;
+    const char *resp_body;
+    size_t resp_body_len;
+    bool response_set;
+    bool response_queued;
+};
+
+/* Called by the core: lifetime. */
+pc_request_t *pc_request_new(struct pc_worker *w);
+void pc_request_ref(pc_request_t *r);
+void pc_request_unref(pc_request_t *r);
+/* The worker's bookkeeping when a request's last reference is gone. */
+void pc_worker_request_freed(pc_request_t *r);
+
+void pc_hdr_ops_push(pc_request_t *r, pc_hdr_ops_t *ops, pc_hdr_op_kind_t kind,
+                     const char *name, const char *value);
+
+/* Sets a problem+json response (the core's own error answers). */
+void pc_request_fail(pc_request_t *r, int status, const char *reason, const char *detail);
+
+#endif

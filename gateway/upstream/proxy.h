@@ -1,0 +1,27 @@
+/* gateway/upstream/proxy.h: forwarding a request that passed its chain to an
+ * upstream target, and streaming the answer back. */
+#ifndef PC_PROXY_H
+#define PC_PROXY_H
+
+#include "lifecycle/request.h"
+
+struct MHD_Response;
+
+/* Picks a target and starts the exchange. On failure (no usable target)
+ * a response is set and -1 returned. */
+int pc_proxy_start(pc_request_t *r);
+/* Gives up on the exchange and sets an error response (status, reason). */
+void pc_proxy_abort(pc_request_t *r, int status, const char *reason);
+/* Request end: aborts a running exchange and releases the target. */
+void pc_proxy_finish(pc_request_t *r);
+/* Builds the client response from the upstream head (and the whole body
+ * when it is already in); NULL if it cannot. */
+struct MHD_Response *pc_proxy_make_response(pc_request_t *r);
+
+/* Exposed for unit tests: header filtering rules. */
+bool pc_proxy_hop_by_hop(const char *name, size_t len);
+/* The path sent upstream: the canonical path with the route's prefix
+ * rewrite applied. Arena-allocated. */
+char *pc_proxy_upstream_path(pc_request_t *r);
+
+#endif
