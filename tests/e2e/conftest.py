@@ -99,10 +99,13 @@ class Upstream:
     def __init__(self, tmp_path, name, idx):
         self.name = name
         self.record = str(tmp_path / ("upstream-%s-%d.jsonl" % (name, idx)))
+        self.rawfile = str(tmp_path / ("upstream-%s-%d.raw.jsonl" % (name, idx)))
         open(self.record, "w").close()
+        open(self.rawfile, "w").close()
         self.errfile = open(str(tmp_path / ("upstream-%s-%d.err" % (name, idx))), "wb")
         self.proc = subprocess.Popen(
-            [PYTHON, MOCK, "--port", "0", "--name", name, "--record", self.record],
+            [PYTHON, MOCK, "--port", "0", "--name", name, "--record", self.record,
+             "--raw", self.rawfile],
             stdout=subprocess.PIPE, stderr=self.errfile, stdin=subprocess.DEVNULL)
         import select
         line = b""
@@ -142,11 +145,77 @@ class Upstream:
     def since(self, mark):
         return self.requests()[mark:]
 
+    def _raw_reads(self):
+        out = []
+        with open(self.rawfile, encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n"):  # a line still being written is skipped
+                    out.append(json.loads(line))
+        return out
+
+    def raw_mark(self):
+        """A position in the raw log (every byte received, before parsing)."""
+        return len(self._raw_reads())
+
+    def raw_since(self, mark=0):
+        """{connection number: bytes received} since mark, in arrival order."""
+        conns = {}
+        for rec in self._raw_reads()[mark:]:
+            conns[rec["conn"]] = conns.get(rec["conn"], b"") + rec["data"].encode("latin-1")
+        return conns
+
+    def connections(self):
+        """How many connections sent this upstream at least one byte."""
+        return len({rec["conn"] for rec in self._raw_reads()})
+
+    def forwarded_since(self, mark, g, barrier_path="/__barrier__"):
+        """The raw bytes this upstream received since raw mark, once a barrier
+        request sent through g afterwards has arrived: a fence instead of a
+        fixed sleep. g must route barrier_path to this upstream. Barrier
+        request heads (this call's and earlier ones') are cut out; what is left is what the
+        gateway forwarded for the requests under test (b"" if nothing).
+        Bounded by 10 s (scaled for sanitizer builds)."""
+        tag = ("%s/%d-%d" % (barrier_path.rstrip("/"), os.getpid(), time.monotonic_ns())).encode()
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        try:
+            s.sendall(b"GET " + tag + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            read_response_bytes(s, timeout=5 * TIME_FACTOR)
+        finally:
+            s.close()
+        deadline = time.monotonic() + 10 * TIME_FACTOR
+        while True:
+            conns = self.raw_since(mark)
+            if any(tag in data for data in conns.values()):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError("barrier %r never reached upstream %s" % (tag, self.name))
+            time.sleep(0.01)
+        # cut every barrier request head (earlier calls' too)
+        prefix = b"GET " + barrier_path.rstrip("/").encode() + b"/"
+        rest = b""
+        for data in conns.values():
+            while True:
+                i = data.find(prefix)
+                if i < 0:
+                    break
+                end = data.find(b"\r\n\r\n", i)
+                data = data[:i] + (data[end + 4:] if end >= 0 else b"")
+            rest += data
+        return rest
+
     def stop(self):
         terminate(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
         self.errfile.close()
+
+
+def metric_value(text, name):
+    """The value of an unlabelled metric in a /metrics page (0 if absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def stop_with_requests_waiting(g, send, n=4):
@@ -164,7 +233,11 @@ def stop_with_requests_waiting(g, send, n=4):
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    # the requests are inside the gateway, not merely sent
+    deadline = time.monotonic() + 10 * TIME_FACTOR
+    while metric_value(g.metrics(), "portcullis_requests_active") < n:
+        assert time.monotonic() < deadline, "the %d requests never reached the gateway" % n
+        time.sleep(0.02)
     t0 = time.monotonic()
     assert g.stop() == 0
     assert time.monotonic() - t0 < 5

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A mock HTTP/1.1 upstream for the portcullis end-to-end tests.
 
-    mock_upstream.py --port N [--name NAME] [--record FILE]
+    mock_upstream.py --port N [--name NAME] [--record FILE] [--raw FILE]
 
 --port 0 binds a free port. Once listening, the server prints one line
 "LISTENING <port>" on stdout (the test harness reads it).
@@ -24,6 +24,12 @@ Query parameters (on the request target):
 Every request is recorded, when its body has been read and before it is
 answered, as one JSON line in the --record file:
     {"name", "method", "target", "path", "headers", "body_len", "time"}
+
+Every byte received is also written, as it arrives and before any parsing,
+to the --raw file: one JSON line per read, {"conn": N, "data": latin-1
+text}, where N numbers the connections from 1. A gateway that forwards
+something this parser cannot read still shows in the raw log, so "nothing
+was forwarded" is checked on the raw bytes, not on parsed requests.
 """
 import argparse
 import asyncio
@@ -43,10 +49,17 @@ class BadRequest(Exception):
 
 
 class Server:
-    def __init__(self, name, record):
+    def __init__(self, name, record, raw=None):
         self.name = name
         self.record = open(record, "a", encoding="utf-8") if record else None
+        self.raw = open(raw, "a", encoding="utf-8") if raw else None
+        self.conns = 0
         self.hung = set()
+
+    def raw_log(self, conn, data):
+        if self.raw:
+            self.raw.write(json.dumps({"conn": conn, "data": data.decode("latin-1")}) + "\n")
+            self.raw.flush()
 
     def log(self, req):
         if not self.record:
@@ -219,15 +232,31 @@ class Server:
             sent += n
 
 
+class TeeProtocol(asyncio.StreamReaderProtocol):
+    """A stream protocol that hands every read to the raw log first."""
+
+    def __init__(self, srv):
+        srv.conns += 1
+        self.conn = srv.conns
+        self.srv = srv
+        super().__init__(asyncio.StreamReader(), srv.handle)
+
+    def data_received(self, data):
+        self.srv.raw_log(self.conn, data)
+        super().data_received(data)
+
+
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--name", default="upstream")
     ap.add_argument("--record")
+    ap.add_argument("--raw")
     a = ap.parse_args()
-    srv = Server(a.name, a.record)
-    server = await asyncio.start_server(srv.handle, "127.0.0.1", a.port, backlog=4096,
-                                        reuse_address=True)
+    srv = Server(a.name, a.record, a.raw)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: TeeProtocol(srv), "127.0.0.1", a.port,
+                                      backlog=4096, reuse_address=True)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write("LISTENING %d\n" % port)
     sys.stdout.flush()

@@ -1,7 +1,5 @@
 """Canonical paths: the upstream receives only the canonical path, routing
 uses it, and ambiguous encodings are refused."""
-import time
-
 import pytest
 
 from conftest import assert_problem, parse_response, raw_request, upstream_conf
@@ -17,10 +15,21 @@ class Env:
     def __init__(self, api, admin, g):
         self.api, self.admin, self.g = api, admin, g
         self.ma, self.mb = api.mark(), admin.mark()
+        self.ra, self.rb = api.raw_mark(), admin.raw_mark()
 
     def fwd(self):
-        time.sleep(0.05)
-        return self.api.since(self.ma), self.admin.since(self.mb)
+        """(api requests, admin requests) since the test began, read once a
+        barrier request through /api has reached the api upstream. Where no
+        request was parsed, no byte may have arrived either."""
+        raw_api = self.api.forwarded_since(self.ra, self.g, "/api/__barrier__")
+        raw_admin = b"".join(self.admin.raw_since(self.rb).values())
+        a = [r for r in self.api.since(self.ma) if not r["path"].startswith("/api/__barrier__")]
+        b = self.admin.since(self.mb)
+        if not a:
+            assert raw_api == b"", raw_api[:300]
+        if not b:
+            assert raw_admin == b"", raw_admin[:300]
+        return a, b
 
 
 @pytest.fixture(scope="module")
