@@ -2,11 +2,12 @@
 client ip), least_conn, random_two; a dead target in a pool."""
 import collections
 import re
+import time
 
 import pytest
 import requests
 
-from conftest import assert_problem, free_port, upstream_conf
+from conftest import TIME_FACTOR, assert_problem, free_port, upstream_conf
 from test_concurrency import fire, get
 
 
@@ -87,21 +88,48 @@ def test_least_conn_spreads(two, gateway):
     assert c["a"] >= 10 and c["b"] >= 10, c
 
 
-def test_least_conn_prefers_idle_target(two, gateway):
-    """With one slow request pinned on a target, the next ones go elsewhere."""
+@pytest.mark.parametrize("balancer", ["least_conn", "random_two"])
+def test_busy_target_avoided(two, gateway, balancer):
+    """A slow request pinned on one target: every new request goes to the
+    other, idle one. Round robin would send half of them to the busy one."""
+    import threading
     a, b = two
-    g = gateway({**pool_cfg([a, b], "least_conn"), "workers": 1})
-    el, res = fire(g.port, [get(b"/slow?delay_ms=200")] * 10)
-    assert [r[0] for r in res] == [200] * 10
-    c = collections.Counter(r["name"] for r in a.requests() + b.requests())
-    assert c["a"] == 5 and c["b"] == 5, c
+    g = gateway({**pool_cfg([a, b], balancer), "workers": 1})
+    slow = threading.Thread(target=lambda: requests.get(
+        g.url + "/slow?delay_ms=%d" % int(3000 * TIME_FACTOR), timeout=30))
+    slow.start()
+    try:
+        deadline = time.monotonic() + 10 * TIME_FACTOR
+        while not (a.requests() or b.requests()):
+            assert time.monotonic() < deadline, "the slow request never reached a target"
+            time.sleep(0.01)
+        busy, idle = (a, b) if a.requests() else (b, a)
+        with requests.Session() as s:
+            for i in range(10):
+                r = s.get(g.url + "/fast/%d" % i, timeout=5)
+                assert r.status_code == 200
+                assert r.json()["name"] == idle.name, (i, r.json()["name"])
+        assert [r["path"] for r in busy.requests()] == ["/slow"]
+    finally:
+        slow.join(30)
 
 
-def test_random_two_spreads(two, gateway):
-    a, b = two
-    g = gateway(pool_cfg([a, b], "random_two"))
-    c = names(g, 200)
-    assert c["a"] >= 50 and c["b"] >= 50, c
+def test_random_two_is_not_a_rotation(upstream, gateway):
+    """Idle targets: random_two picks at random, so 90 picks over three
+    targets are not the strict a, b, c rotation round robin gives, and
+    still reach every target."""
+    ups = [upstream(n) for n in "abc"]
+    g = gateway({**pool_cfg(ups, "random_two"), "workers": 1})
+    seq = []
+    with requests.Session() as s:
+        for i in range(90):
+            r = s.get(g.url + "/r/%d" % i, timeout=5)
+            assert r.status_code == 200
+            seq.append(r.json()["name"])
+    c = collections.Counter(seq)
+    assert min(c.values()) >= 10, c
+    rotation = all(seq[i] == seq[i % 3] for i in range(len(seq)))
+    assert not rotation, seq
 
 
 def test_dead_target_gives_502_current_behaviour(two, gateway):
