@@ -10,6 +10,10 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 cd "$src"
 ./autogen.sh >/dev/null 2>&1
+# Every test must run: a skip (a missing redis-server, Python module or
+# compiler) fails the run instead of passing quietly.
+PC_NO_SKIP=1
+export PC_NO_SKIP
 
 run_suite() {
     name=$1
@@ -22,6 +26,11 @@ run_suite() {
             [ -f "$log" ] && grep -q -E "FAIL|ERROR" "${log%.log}.trs" 2>/dev/null && tail -n 80 "$log"
         done
         echo "== $name build: FAILED"
+        return 1
+    fi
+    if grep -q -E '^# SKIP: *[1-9]' "$build/test-suite.log"; then
+        grep -E '^SKIP:' "$build/test-suite.log"
+        echo "== $name build: FAILED (a test program skipped)"
         return 1
     fi
 }
