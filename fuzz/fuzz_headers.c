@@ -25,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pc_traceparent_ok(s) && strlen(s) < 55)
         abort();
     pc_request_id_ok(s);
+    /* an accepted Host never carries what poisons links: space, '/', '@' */
+    if (pc_host_ok(s, size) && strpbrk(s, " /@\\%") && s[0] != '[')
+        abort();
+    pc_hdr_is_loose(s, size, "x-auth-subject");
     pc_hdr_listed(s, "x-secret", 8);
     int64_t cl;
     if (pc_content_length_parse(s, &cl) && cl < 0)

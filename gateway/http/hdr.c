@@ -3,6 +3,7 @@
 #include "base/util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +38,82 @@ bool pc_hdr_is(const char *name, size_t len, const char *lit)
 {
     size_t n = strlen(lit);
     return len == n && pc_strncaseeq(name, lit, n);
+}
+
+bool pc_hdr_is_loose(const char *name, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)name[i], b = (unsigned char)lit[i];
+        a = a == '_' ? '-' : (unsigned char)tolower(a);
+        b = b == '_' ? '-' : (unsigned char)tolower(b);
+        if (a != b)
+            return false;
+    }
+    return true;
+}
+
+/* RFC 3986 unreserved and sub-delims: what a reg-name may hold here. */
+static bool host_regname_char(unsigned char c)
+{
+    return isalnum(c) || (c && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+static bool host_port_ok(const char *p, size_t n)
+{
+    if (n > 5)
+        return false;
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    return v <= 65535;
+}
+
+static bool host_ipv6_literal_ok(const char *s, size_t n)
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+    unsigned char addr[16];
+    if (n < 2 || n - 2 > INET6_ADDRSTRLEN)
+        return false;
+    memcpy(buf, s + 1, n - 2);
+    buf[n - 2] = '\0';
+    return inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+bool pc_host_ok(const char *s, size_t n)
+{
+    if (n > 255 + 6)
+        return false;
+    size_t host_end = n;
+    if (n && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return false;
+        host_end = (size_t)(close - s) + 1;
+        if (!host_ipv6_literal_ok(s, host_end))
+            return false;
+        if (host_end == n)
+            return true;
+        return s[host_end] == ':' && host_port_ok(s + host_end + 1, n - host_end - 1);
+    }
+    const char *colon = memchr(s, ':', n);
+    if (colon) {
+        host_end = (size_t)(colon - s);
+        if (!host_port_ok(colon + 1, n - host_end - 1))
+            return false;
+    }
+    if (host_end > 255)
+        return false;
+    /* an IPv4address is a reg-name too, character-wise; nothing else is */
+    for (size_t i = 0; i < host_end; i++)
+        if (!host_regname_char((unsigned char)s[i]))
+            return false;
+    return true;
 }
 
 bool pc_hdr_hop_by_hop(const char *name, size_t len)

@@ -22,6 +22,19 @@ bool pc_hdr_name_ok(const char *s, size_t n);
 bool pc_hdr_value_ok(const char *s, size_t n);
 /* Case-insensitive name comparison with a literal. */
 bool pc_hdr_is(const char *name, size_t len, const char *lit);
+/* pc_hdr_is, where '_' and '-' are also the same character. CGI, WSGI, PHP
+ * and some Node servers read "X_Auth_Subject" as "X-Auth-Subject", so every
+ * such spelling of a header the gateway sets must go before the upstream. */
+bool pc_hdr_is_loose(const char *name, size_t len, const char *lit);
+
+/* RFC 9112 §3.2 Host: uri-host [":" port], where uri-host is an IP-literal
+ * ("[" IPv6address "]"; no zone, no IPvFuture), an IPv4address or a
+ * reg-name of unreserved and sub-delims characters, and port is at most 5
+ * digits up to 65535. Stricter than the grammar in one way: a reg-name with
+ * percent-encoding is refused (no DNS name needs it; a decoder downstream
+ * could turn it into '/', '@' or a space). The empty value is valid
+ * (RFC 9112 §3.2: an empty authority). At most 255 + 6 bytes. */
+bool pc_host_ok(const char *s, size_t n);
 /* Hop-by-hop (RFC 9110 §7.6.1) plus the framing headers the gateway always
  * rewrites itself (Content-Length, Expect, ...). */
 bool pc_hdr_hop_by_hop(const char *name, size_t len);

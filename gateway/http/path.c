@@ -8,6 +8,7 @@
 #include "base/util.h"
 
 #include <stdbool.h>
+#include <ctype.h>
 #include <string.h>
 
 /* What a raw input byte is, before any context is taken into account. */
@@ -278,4 +279,13 @@ size_t pc_path_split_query(const char *target, size_t len)
     PC_ASSERT(target != NULL || len == 0);
     const char *q = len ? memchr(target, '?', len) : NULL;
     return q ? (size_t)(q - target) : len;
+}
+
+int pc_path_double_encoded(const char *canon, size_t len)
+{
+    for (size_t i = 0; i + 5 <= len; i++)
+        if (canon[i] == '%' && canon[i + 1] == '2' && canon[i + 2] == '5' &&
+            isxdigit((unsigned char)canon[i + 3]) && isxdigit((unsigned char)canon[i + 4]))
+            return 1;
+    return 0;
 }

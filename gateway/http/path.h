@@ -72,6 +72,12 @@ typedef enum pc_path_err {
  * no allocation, no global state, callable from any thread. */
 pc_path_err_t pc_path_canonicalize(const char *raw, size_t len, char *out, size_t *out_len);
 
+/* True when a canonical path holds an encoded '%' followed by two hex
+ * digits ("%252e"): a correct single encoding of the text "%2e", and a '.'
+ * for an upstream that decodes twice. Refused by default (as WAFs do);
+ * routes may allow it. Pure; canon is pc_path_canonicalize() output. */
+int pc_path_double_encoded(const char *canon, size_t len);
+
 /* Short, client-safe reason for a refusal; never NULL. */
 const char *pc_path_strerror(pc_path_err_t e);
 

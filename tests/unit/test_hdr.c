@@ -142,6 +142,44 @@ START_TEST(forwarded_for)
 }
 END_TEST
 
+START_TEST(host_values)
+{
+    static const char *const good[] = {
+        "", "a", "example.com", "example.com:8080", "EXAMPLE.com.", "127.0.0.1", "127.0.0.1:80",
+        "[::1]", "[::1]:443", "[2001:db8::7]", "xn--bcher-kva.example", "a_b.example",
+        "host:", "[::1]:", "host:65535", "a!$&'()*+,;=b",
+    };
+    static const char *const bad[] = {
+        "a b", "a b/c@d", "a/b", "a@b", "user@host", "a\\b", "a%20b", "a%2fb", "[::1", "::1",
+        "[::1]x", "[::1]:99999", "[fe80::1%25eth0]", "[v1.x]", "host:65536",
+        "host:123456", "host:8a", "host:80:80", "a?b", "a#b", "<a>", "a\"b", "a\tb",
+        "h\x80st", "a:b:c",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+        ck_assert_msg(pc_host_ok(good[i], strlen(good[i])), "refused: %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        ck_assert_msg(!pc_host_ok(bad[i], strlen(bad[i])), "accepted: %s", bad[i]);
+    ck_assert(!pc_host_ok("a\0b", 3)); /* a NUL inside the value */
+    char big[300];
+    memset(big, 'a', sizeof(big));
+    ck_assert(pc_host_ok(big, 255));
+    ck_assert(!pc_host_ok(big, 256));
+    ck_assert(!pc_host_ok(big, sizeof(big)));
+}
+END_TEST
+
+START_TEST(loose_names)
+{
+    ck_assert(pc_hdr_is_loose("X_Auth_Subject", 14, "x-auth-subject"));
+    ck_assert(pc_hdr_is_loose("x-auth_subject", 14, "X-Auth-Subject"));
+    ck_assert(pc_hdr_is_loose("X-AUTH-SUBJECT", 14, "x-auth-subject"));
+    ck_assert(pc_hdr_is_loose("x_forwarded_for", 15, "x-forwarded-for"));
+    ck_assert(!pc_hdr_is_loose("X_Auth_Subjec", 13, "x-auth-subject"));
+    ck_assert(!pc_hdr_is_loose("X.Auth.Subject", 14, "x-auth-subject"));
+    ck_assert(!pc_hdr_is_loose("X-Auth-Subjects", 15, "x-auth-subject"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hdr");
@@ -153,6 +191,8 @@ int main(void)
     tcase_add_test(tc, request_ids);
     tcase_add_test(tc, trace_context);
     tcase_add_test(tc, forwarded_for);
+    tcase_add_test(tc, host_values);
+    tcase_add_test(tc, loose_names);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -309,6 +309,31 @@ START_TEST(test_split_query)
 }
 END_TEST
 
+static int double_encoded(const char *raw)
+{
+    char out[256];
+    size_t n;
+    ck_assert_int_eq(pc_path_canonicalize(raw, strlen(raw), out, &n), PC_PATH_OK);
+    return pc_path_double_encoded(out, n);
+}
+
+START_TEST(test_double_encoding_detected)
+{
+    ck_assert(double_encoded("/a/%252e%252e%252fadmin"));
+    ck_assert(double_encoded("/%252F"));
+    ck_assert(double_encoded("/x%2541"));
+    ck_assert(double_encoded("/x/%25ff"));
+    ck_assert(!double_encoded("/a/%25"));      /* a literal '%' */
+    ck_assert(!double_encoded("/a/%25z1"));
+    ck_assert(!double_encoded("/a/%25g0/x"));
+    ck_assert(!double_encoded("/a/%2e%2e/b"));  /* single encoding, decoded */
+    ck_assert(!double_encoded("/a/b%3A"));
+    ck_assert(!double_encoded("/"));
+    ck_assert(!pc_path_double_encoded("%25", 3));
+    ck_assert(pc_path_double_encoded("%2500", 5));
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
     for (int e = PC_PATH_OK; e <= PC_PATH_DOT_PARAM; e++) {
@@ -590,6 +615,7 @@ static Suite *path_suite(void)
     tcase_add_test(tc, test_worst_expansion);
     tcase_add_test(tc, test_split_query);
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_double_encoding_detected);
     suite_add_tcase(s, tc);
 
     TCase *prop = tcase_create("property");
