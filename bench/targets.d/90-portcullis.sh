@@ -52,18 +52,29 @@ portcullis_start() {
 	mkdir -p "$dir"
 	render "$PORTCULLIS_CONF/$tmpl" "$dir/portcullis.json" \
 		PORT="$port" ADMIN_PORT=$((port + 50)) WORKERS="$PORTCULLIS_WORKERS" "$@"
-	if [[ ! -x $RUN/pcb-gateway ]]; then
-		cp "$bin" "$RUN/pcb-gateway"
-		echo "$bin $(sha256sum <"$bin" | cut -c1-16) $("$bin" --version 2>&1 | head -1)" >"$RUN/pcb-gateway.txt"
+	# PCB_COPY names the pinned copy: pcb-gateway, or pcb-gateway-b for
+	# build B of an A/B campaign (PORTCULLIS_BIN_B, the NAME-b targets).
+	local copy=${PCB_COPY:-pcb-gateway}
+	[[ $copy == pcb-gateway-b ]] && bin=$PORTCULLIS_BIN_B
+	if [[ ! -x $RUN/$copy ]]; then
+		cp "$bin" "$RUN/$copy"
+		echo "$bin $(sha256sum <"$bin" | cut -c1-16) $("$bin" --version 2>&1 | head -1)" >"$RUN/$copy.txt"
 	fi
-	"$RUN/pcb-gateway" -t -c "$dir/portcullis.json" >"$dir/check.txt" 2>&1 ||
+	"$RUN/$copy" -t -c "$dir/portcullis.json" >"$dir/check.txt" 2>&1 ||
 		die "portcullis config $name: $(cat "$dir/check.txt")"
-	spawn "$name" "$RUN/pcb-gateway" -c "$dir/portcullis.json"
+	spawn "$name" "$RUN/$copy" -c "$dir/portcullis.json"
 }
 
 target portcullis 18401 tokens=rs256 \
 	desc="portcullis reverse proxy, 2 workers, 1 upstream target, keep-alive (as haproxy / nginx2)"
 start_portcullis() { need upstream; portcullis_start portcullis 18401 portcullis-proxy.json.in UP1="$UP1"; }
+
+# A/B of two builds: with PORTCULLIS_BIN_B set, portcullis-b (18402) is the
+# same target run by that binary, interleaved with portcullis in one campaign.
+if [[ -n ${PORTCULLIS_BIN_B:-} ]]; then
+	target portcullis-b 18402 tokens=rs256 desc="portcullis, build B (PORTCULLIS_BIN_B)"
+	start_portcullis_b() { need upstream; PCB_COPY=pcb-gateway-b portcullis_start portcullis-b 18402 portcullis-proxy.json.in UP1="$UP1"; }
+fi
 
 target slow-portcullis 18431 \
 	desc="portcullis 2 workers in front of the slow (100 ms) upstream (as slow-haproxy)"

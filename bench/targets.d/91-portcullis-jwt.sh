@@ -55,6 +55,14 @@ target portcullis-jwt-rs256-nocache 18414 tokens=rs256 jwt=rs256 \
 	desc="portcullis jwt RS256, verified-token cache off"
 start_portcullis_jwt_rs256_nocache() { portcullis_jwt_start portcullis-jwt-rs256-nocache 18414 RS256 false; }
 
+# A/B of two builds: portcullis-jwt-rs256-nocache-b (18417) runs the same
+# config with PORTCULLIS_BIN_B.
+if [[ -n ${PORTCULLIS_BIN_B:-} ]]; then
+	target portcullis-jwt-rs256-nocache-b 18417 tokens=rs256 jwt=rs256 \
+		desc="portcullis-jwt-rs256-nocache, build B (PORTCULLIS_BIN_B)"
+	start_portcullis_jwt_rs256_nocache_b() { PCB_COPY=pcb-gateway-b portcullis_jwt_start portcullis-jwt-rs256-nocache-b 18417 RS256 false; }
+fi
+
 target portcullis-jwt-es256-nocache 18415 tokens=es256 jwt=es256 desc="same with ES256, cache off"
 start_portcullis_jwt_es256_nocache() { portcullis_jwt_start portcullis-jwt-es256-nocache 18415 ES256 false; }
 
