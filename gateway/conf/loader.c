@@ -161,7 +161,11 @@ static const pc_plugin_t *open_object(const char *real, const char *path, const 
     }
     void *h = pc_loader_open_hook(real, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
+        /* dlerror() names the file again ("/x.so: invalid ELF header"). */
         const char *e = dlerror();
+        size_t n = strlen(real);
+        if (e && strncmp(e, real, n) == 0 && strncmp(e + n, ": ", 2) == 0)
+            e += n + 2;
         pc_diag_error(d, jp, "%.300s: cannot load: %.500s", path, e ? e : "dlopen failed");
         return NULL;
     }
