@@ -334,3 +334,16 @@ def test_load_must_be_a_list_of_strings(sdk, tmp_path):
     cfg["load"] = "/x/stamp.so"
     errs = refused_twice(sdk, tmp_path, cfg)
     assert len(errs) == 1 and errs[0].startswith("error: load: "), errs
+
+
+def test_core_internals_are_not_reachable(sdk, tmp_path):
+    """A plugin that calls a core function plugin.h does not declare is
+    refused when it is loaded (RTLD_NOW), not when a request reaches it."""
+    so = sdk.build(str(tmp_path), "internal", PLUGIN_SRC.replace(
+        '    pc_upstream_header_set(r, "X-Test", "1");',
+        '    extern void *pc_conf_load_file(const char *, void *);\n'
+        '    if (!pc_conf_load_file("/dev/null", 0))\n'
+        '        pc_upstream_header_set(r, "X-Test", "1");') % {
+            "abi": "PC_PLUGIN_ABI", "name": "internal", "cc": "cc"})
+    errs = refused_twice(sdk, tmp_path, gateway_config([so]))
+    assert errs == ["error: load[0]: %s: cannot load: undefined symbol: pc_conf_load_file" % so]
