@@ -19,7 +19,7 @@
  */
 #include "conf/conf.h"
 #include "conf/plugins.h"
-#include "conf/loader.h"
+#include "conf/plugin_so.h"
 #include "base/util.h"
 
 #include <stdint.h>
@@ -102,7 +102,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     pc_conf_resolve_hook = NULL;
-    pc_loader_open_hook = NULL; /* "load" must not map this machine's libraries */
+    pc_plugin_so_open_hook = NULL; /* "load" must not map this machine's libraries */
     return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "ops/metrics.h"
 #include "http/path.h"
 #include "conf/plugins.h"
-#include "conf/loader.h"
+#include "conf/plugin_so.h"
 #include "store/redis.h"
 #include "base/util.h"
 
@@ -1798,7 +1798,9 @@ static void load_document(ld_t *l, const json_t *root)
 
     if ((v = valid(root, mask, f, TOP_UPSTREAMS)))
         parse_upstreams(l, v);
-    l->nerr += pc_loader_load(valid(root, mask, f, TOP_LOAD), l->d); /* before "plugins" */
+    /* Before "plugins", which may use the types it loads (conf/plugin_so.h). */
+    l->nerr += pc_plugin_so_load(valid(root, mask, f, TOP_LOAD), pc_plugin_find,
+                                 &(pc_err_t){l->d, "load", 0});
     if ((v = valid(root, mask, f, TOP_PLUGINS)))
         parse_plugins(l, v);
     c->global_chain = pc_xcalloc(CONF_MAX_CHAIN, sizeof(*c->global_chain));
