@@ -31,6 +31,13 @@ def tool(name):
     return path
 
 
+def cc():
+    """$CC as make would use it, else cc."""
+    words = os.environ.get("CC", "cc").split()
+    tool(words[0])
+    return words
+
+
 def sub_env(**extra):
     """The environment for make and pkg-config: without the outer make's
     jobserver (make check runs us), with the staged SDK on the search path."""
@@ -78,7 +85,7 @@ class Sdk:
         with open(c, "w") as f:
             f.write(source)
         cflags = self.pkg_config("--cflags").split()
-        p = run([tool("cc"), "-std=c11", "-Wall", "-Werror", "-fPIC", "-shared"] + cflags +
+        p = run(cc() + ["-std=c11", "-Wall", "-Werror", "-fPIC", "-shared"] + cflags +
                 ["-o", so, c], env=self.env)
         assert p.returncode == 0, p.stderr
         return so
@@ -87,7 +94,7 @@ class Sdk:
 @pytest.fixture(scope="module")
 def sdk(tmp_path_factory):
     tool("make")
-    tool("cc")
+    cc()
     tool("pkg-config")
     stage = str(tmp_path_factory.mktemp("stage"))
     p = run([tool("make"), "-C", BUILDDIR, "install", "DESTDIR=" + stage], timeout=300,
