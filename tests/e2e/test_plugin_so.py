@@ -269,6 +269,26 @@ def test_reload_keeps_objects_and_each_config_sees_its_own(sdk, stamp_so, stack,
     assert stamped(up, mark) == ["edge-2"]
 
 
+def test_reload_loads_a_new_path(sdk, stamp_so, stack, tmp_path):
+    """A path that first appears in a reloaded config is loaded then."""
+    up = stack.upstream("u")
+    plain = stamp_config(up, stamp_so)
+    del plain["load"], plain["plugins"]
+    plain["routes"][0]["plugins"] = []
+    g = stack.gateway(plain, binary=sdk.binary)
+    mark = up.mark()
+    assert requests.get(g.url + "/s/a", timeout=5).status_code == 200
+    assert stamped(up, mark) == [None]
+    work = tmp_path / "new"
+    work.mkdir()
+    so = str(work / "stamp.so")  # a path this gateway has not loaded
+    shutil.copy(stamp_so, so)
+    assert g.reload(stamp_config(up, so, value="late"))
+    mark = up.mark()
+    assert requests.get(g.url + "/s/b", timeout=5).status_code == 200
+    assert stamped(up, mark) == ["late"]
+
+
 # ---- what "load" refuses, at -t and at startup ------------------------------------------
 
 
