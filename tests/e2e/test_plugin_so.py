@@ -10,6 +10,7 @@ A missing compiler, make or pkg-config fails these tests: they are what the
 SDK promises, not optional extras.
 """
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -156,7 +157,6 @@ def gateway_config(load, plugins=None, chain=None):
 
 
 def write_config(tmp_path, cfg, name="c.json"):
-    import json
     p = tmp_path / name
     p.write_text(json.dumps(cfg))
     return str(p)
