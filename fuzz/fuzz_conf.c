@@ -19,6 +19,7 @@
  */
 #include "conf/conf.h"
 #include "conf/plugins.h"
+#include "conf/plugin_so.h"
 #include "base/util.h"
 
 #include <stdint.h>
@@ -101,6 +102,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     pc_conf_resolve_hook = NULL;
+    pc_plugin_so_open_hook = NULL; /* "load" must not map this machine's libraries */
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "ops/metrics.h"
 #include "http/path.h"
 #include "conf/plugins.h"
+#include "conf/plugin_so.h"
 #include "store/redis.h"
 #include "base/util.h"
 
@@ -1718,7 +1719,7 @@ static void parse_routes(ld_t *l, const json_t *arr)
 
 enum {
     TOP_WORKERS, TOP_USER, TOP_DRAIN, TOP_LOG, TOP_LIMITS, TOP_LISTEN, TOP_ADMIN, TOP_ACCESS_LOG,
-    TOP_STORE, TOP_UPSTREAMS, TOP_PLUGINS, TOP_GLOBAL_PLUGINS, TOP_ROUTES,
+    TOP_STORE, TOP_UPSTREAMS, TOP_PLUGINS, TOP_GLOBAL_PLUGINS, TOP_ROUTES, TOP_LOAD,
 };
 
 static const field_t top_fields[] = {
@@ -1737,6 +1738,7 @@ static const field_t top_fields[] = {
     [TOP_PLUGINS] = {"plugins", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
     [TOP_GLOBAL_PLUGINS] = {"global_plugins", FT_ARR, NOOFF, 0, 0, 0, 0, NULL},
     [TOP_ROUTES] = {"routes", FT_ARR, NOOFF, F_REQ, 0, 0, 0, NULL},
+    [TOP_LOAD] = {"load", FT_ARR, NOOFF, 0, 0, 0, 0, NULL},
 };
 
 static void check_user(ld_t *l, const char *u)
@@ -1796,6 +1798,9 @@ static void load_document(ld_t *l, const json_t *root)
 
     if ((v = valid(root, mask, f, TOP_UPSTREAMS)))
         parse_upstreams(l, v);
+    /* Before "plugins", which may use the types it loads (conf/plugin_so.h). */
+    l->nerr += pc_plugin_so_load(valid(root, mask, f, TOP_LOAD), pc_plugin_find,
+                                 &(pc_err_t){l->d, "load", 0});
     if ((v = valid(root, mask, f, TOP_PLUGINS)))
         parse_plugins(l, v);
     c->global_chain = pc_xcalloc(CONF_MAX_CHAIN, sizeof(*c->global_chain));

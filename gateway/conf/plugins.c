@@ -1,6 +1,9 @@
-/* gateway/conf/plugins.c: the built-in plugin types, in one table. The order of
- * a chain comes from the config, not from this table. */
+/* gateway/conf/plugins.c: the registry of plugin types: the built-in ones in
+ * one table, the test binary's extra ones, then those the config loaded
+ * from shared objects (conf/plugin_so.c). The order of a chain comes from the
+ * config, not from this table. */
 #include "conf/plugins.h"
+#include "conf/plugin_so.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -33,7 +36,7 @@ const pc_plugin_t *pc_plugin_find(const char *type)
     for (size_t i = 0; extra_types && extra_types[i]; i++)
         if (strcmp(extra_types[i]->name, type) == 0)
             return extra_types[i];
-    return NULL;
+    return pc_plugin_so_find(type);
 }
 
 void pc_plugins_list(char *buf, size_t len)

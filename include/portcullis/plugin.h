@@ -338,4 +338,20 @@ void pc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * static of the call site starting at 0. Any thread. */
 bool pc_log_every(_Atomic long *last, unsigned seconds);
 
+/* ---- plugins built as shared objects -------------------------------------
+ *
+ * A plugin built outside the tree (`pkg-config --cflags portcullis-plugin`)
+ * is a shared object that defines its table under this one name:
+ *
+ *     const pc_plugin_t pc_plugin_entry = {.abi = PC_PLUGIN_ABI, ...};
+ *
+ * The config's "load" list dlopens it on the main thread and reads the
+ * symbol (docs/plugins.md). abi stays the first field of pc_plugin_t in
+ * every ABI, so the gateway reads it before it trusts anything else. The
+ * declaration gives the definition default visibility, so the plugin may
+ * build with -fvisibility=hidden and export nothing else.
+ */
+#define PC_PLUGIN_ENTRY_SYMBOL "pc_plugin_entry"
+extern __attribute__((visibility("default"))) const pc_plugin_t pc_plugin_entry;
+
 #endif
