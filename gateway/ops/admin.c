@@ -5,6 +5,9 @@
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
+#include "ops/metric.h"
+#include "store/store.h"
+#include "store/store_ns.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -12,8 +15,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <strings.h>
 #include <time.h>
@@ -58,6 +59,7 @@ static enum MHD_Result admin_metrics(pc_admin_t *a, struct MHD_Connection *c)
     for (unsigned i = 0; i < n; i++)
         m[i] = &a->view->workers[i].metrics;
     pc_metrics_render(f, m, n, atomic_load(&a->view->generation));
+    pc_metric_render(f);
     fclose(f);
     return admin_send(c, 200, "text/plain; version=0.0.4", buf, len);
 }
@@ -80,7 +82,8 @@ static enum MHD_Result admin_json(struct MHD_Connection *c, unsigned status, con
 /* ---- POST /revocations ------------------------------------------------------
  *
  * {"jti": "...", "exp": <unix seconds>} or {"jti": "...", "ttl": <seconds>}:
- * flags the token id in the store (pc_revocation_key) so that every plugin
+ * flags the token id in the store namespace PC_STORE_NS_REVOKED_JTI (the
+ * blocking pc_store_sync_flag_set of this thread) so that every plugin
  * checking revocations refuses it, on every worker at once (the memory
  * store is shared by the process; Redis by the fleet). With "exp", the flag
  * lives until exp plus the largest leeway a plugin may allow (300 s), so
@@ -97,29 +100,6 @@ static enum MHD_Result admin_json(struct MHD_Connection *c, unsigned status, con
  * revocation lasts at most 2 years, even for a token that lives longer. */
 #define REVOKE_TTL_MAX_S (2LL * 365 * 86400)
 
-size_t pc_revocation_key(const char *jti, size_t len, char out[PC_REVOCATION_KEY_MAX])
-{
-    static const char plain[] = "revoked:jti:", hashed[] = "revoked:jti#";
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-
-    if (sizeof(plain) - 1 + len <= PC_REVOCATION_KEY_MAX) {
-        memcpy(out, plain, sizeof(plain) - 1);
-        memcpy(out + sizeof(plain) - 1, jti, len);
-        return sizeof(plain) - 1 + len;
-    }
-    if (EVP_Digest(jti, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-        pc_assert_fail("SHA-256", __FILE__, __LINE__);
-    memcpy(out, hashed, sizeof(hashed) - 1);
-    size_t o = sizeof(hashed) - 1;
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[o++] = hex[md[i] >> 4];
-        out[o++] = hex[md[i] & 15];
-    }
-    return o;
-}
-
 typedef struct admin_body {
     unsigned magic;                /* ADMIN_BODY_MAGIC: this is not the pc_admin_t marker */
     size_t len;
@@ -127,58 +107,6 @@ typedef struct admin_body {
     char data[REVOKE_BODY_MAX + 1];
 } admin_body_t;
 #define ADMIN_BODY_MAGIC 0x7265766bu
-
-/* The store answers on whatever thread it likes: wait for it here (the
- * admin thread may block), at most 2 s; a late answer frees the wait. */
-typedef struct admin_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    atomic_int refs;
-    bool done;
-    int rc;
-} admin_wait_t;
-
-static void admin_wait_unref(admin_wait_t *w)
-{
-    if (atomic_fetch_sub(&w->refs, 1) != 1)
-        return;
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    free(w);
-}
-
-static void admin_flag_set_cb(void *data, int rc)
-{
-    admin_wait_t *w = data;
-    pthread_mutex_lock(&w->lock);
-    w->done = true;
-    w->rc = rc;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    admin_wait_unref(w);
-}
-
-static int admin_flag_set(const char *key, size_t klen, uint64_t ttl_ms)
-{
-    admin_wait_t *w = pc_xcalloc(1, sizeof(*w));
-    struct timespec dl;
-    int rc = -1;
-
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    atomic_init(&w->refs, 2);
-    pc_store_flag_set(NULL, key, klen, ttl_ms, admin_flag_set_cb, w);
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 2;
-    pthread_mutex_lock(&w->lock);
-    while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &dl) == 0)
-        ;
-    if (w->done)
-        rc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    admin_wait_unref(w);
-    return rc;
-}
 
 static enum MHD_Result admin_problem_detail(struct MHD_Connection *c, int status,
                                             const char *reason, const char *detail)
@@ -261,9 +189,9 @@ static enum MHD_Result admin_revoke(struct MHD_Connection *c, const admin_body_t
                      REVOKE_TTL_MAX_S);
         ttl_s = REVOKE_TTL_MAX_S;
     }
-    char key[PC_REVOCATION_KEY_MAX];
-    size_t klen = pc_revocation_key(json_string_value(jti), json_string_length(jti), key);
-    if (admin_flag_set(key, klen, (uint64_t)ttl_s * 1000u) != 0) {
+    const pc_store_ns_t *revoked = pc_store_ns_named(PC_STORE_NS_REVOKED_JTI);
+    if (pc_store_sync_flag_set(revoked, json_string_value(jti), json_string_length(jti),
+                               (uint64_t)ttl_s * 1000u) != 0) {
         ret = admin_problem_detail(c, 503, "admin.store_unavailable", "the store did not answer");
         goto out;
     }
