@@ -18,6 +18,7 @@
 #include "ops/metric.h"
 #include "store/ratelimit.h"
 #include "store/redis.h"
+#include "store/redis_sync.h"
 #include "store/store_memory.h"
 
 enum { PC_ST_SCRIPT_LIMIT = 0, PC_ST_SCRIPT_COUNT, PC_ST_SCRIPT_N };

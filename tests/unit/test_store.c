@@ -396,18 +396,23 @@ END_TEST
 
 /* ---- with a real Redis ------------------------------------------------------------ */
 
-static pc_conf_t *redis_conf(const char *on_error)
+static pc_conf_t *redis_conf_timeout(const char *on_error, unsigned command_timeout_ms)
 {
     char js[256];
     snprintf(js, sizeof(js),
              "{\"type\": \"redis\", \"url\": \"redis://127.0.0.1:%u/5\", \"prefix\": \"t:\","
-             " \"on_error\": \"%s\", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}",
-             test_redis_port, on_error);
+             " \"on_error\": \"%s\", \"connect_timeout_ms\": 300, \"command_timeout_ms\": %u}",
+             test_redis_port, on_error, command_timeout_ms);
     pc_diag_t d = {0};
     pc_conf_t *c = load(js, &d);
     ck_assert_ptr_nonnull(c);
     pc_diag_free(&d);
     return c;
+}
+
+static pc_conf_t *redis_conf(const char *on_error)
+{
+    return redis_conf_timeout(on_error, 300);
 }
 
 START_TEST(test_redis_store_same_answers_and_layout)
@@ -549,8 +554,10 @@ START_TEST(test_redis_batch_larger_than_a_reply_is_split)
     /* More checks in one loop iteration than one reply may answer (8
      * integers each, PC_REDIS_REPLY_MAX_ELEMENTS in all): they go out in
      * several EVALSHAs, and every one is answered. In one, the reply would
-     * cross the reader's bound and fail them all. */
-    pc_conf_t *c = redis_conf("fail_closed");
+     * cross the reader's bound and fail them all. A batch of 16384 checks
+     * takes Redis more than 300 ms on a loaded machine: a timeout that
+     * only a stalled Redis misses. */
+    pc_conf_t *c = redis_conf_timeout("fail_closed", 5000);
     ck_assert_int_eq(pc_store_init(c), 0);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     ck_assert_ptr_nonnull(loop);
