@@ -2,6 +2,7 @@
  * thread: nothing here is on the request path, and reading the workers'
  * counters takes no lock. */
 #include "ops/admin.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
@@ -165,7 +166,7 @@ static enum MHD_Result admin_revoke(struct MHD_Connection *c, const admin_body_t
         ret = admin_revoke_bad(c, "exactly one of exp (unix seconds) and ttl (seconds)");
         goto out;
     }
-    long long now = (long long)time(NULL), ttl_s;
+    long long now = (long long)(pc_clock_wall_ms() / 1000), ttl_s;
     if (exp) {
         if (!json_is_integer(exp) || json_integer_value(exp) <= 0) {
             ret = admin_revoke_bad(c, "exp: must be a positive integer (unix seconds)");
