@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "ops/metrics.h"
+#include "store/redis_cmd.h"
 #include "store/redis_url.h"
 
 struct redisReply;
@@ -57,15 +58,6 @@ struct ev_loop;
 #define PC_REDIS_DEAD_MS 1000u
 #define PC_REDIS_MAX_PENDING 65536u    /* commands in flight per connection */
 #define PC_REDIS_MAX_SCRIPTS 4
-
-typedef struct pc_redis_script {
-    const char *src;
-    size_t len;
-    char sha[41];                  /* filled by pc_redis_script_init */
-} pc_redis_script_t;
-
-/* Computes the script's SHA1 (the EVALSHA name). */
-void pc_redis_script_init(pc_redis_script_t *s, const char *src, size_t len);
 
 typedef struct pc_redis_opts {
     pc_redis_addr_t addr;
