@@ -33,8 +33,9 @@
  * purpose (the classic account lockout trade-off): set "subject": false to
  * count per IP only, or a higher subject_max_failures.
  *
- * Store keys: "bf:<bucket>:L:<who>" (lockout flag), "bf:<bucket>:N:<who>"
- * (failure counter), who = "i<len>:<ip>" or "s<len>:<subject>".
+ * Store keys, in the store namespace "bf" (so "bf:<key>" in the store):
+ * "<bucket>:L:<who>" (lockout flag), "<bucket>:N:<who>" (failure counter),
+ * who = "i<len>:<ip>" or "s<len>:<subject>".
  */
 #include <portcullis/plugin.h>
 

@@ -388,7 +388,8 @@ static void stc_sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- entry points ----------------------------------------------------------------- */
 
-/* w == NULL: one check on the blocking connection, answered before return. */
+/* A thread that is no worker: one check on the blocking connection, answered
+ * before return. */
 typedef struct stc_sync {
     pc_store_t *st;
     stc_check_t k;
