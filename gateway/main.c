@@ -6,7 +6,7 @@
  * signals (SIGHUP reload, SIGTERM/SIGINT drain) through its own libev loop.
  */
 #include "ops/accesslog.h"
-#include "ops/admin.h"
+#include "front/admin_http.h"
 #include "conf/conf.h"
 #include "upstream/fetch.h"
 #include "base/log.h"

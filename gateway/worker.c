@@ -16,6 +16,7 @@
 #include "lifecycle/request.h"
 #include "store/store.h"
 #include "base/util.h"
+#include "base/thread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -378,11 +379,12 @@ static int worker_start_daemons(pc_worker_t *w)
 static void *worker_main(void *arg)
 {
     pc_worker_t *w = arg;
+    pc_thread_set_worker(w->id); /* the store and metric shards of this thread */
     ev_run(w->loop, 0);
     /* Past the drain: anything still suspended is abandoned so MHD can stop. */
     worker_stop_daemons(w);
     /* Then the store connection: its pending callbacks end their tokens. */
-    pc_store_worker_stop(w);
+    pc_store_worker_stop(w->id);
     return NULL;
 }
 
@@ -400,7 +402,7 @@ int pc_worker_start(pc_worker_t *w)
      * keeps 1024). */
     const pc_uclient_opts_t uopts = {.max_idle_per_target = 1024};
     w->uclient = pc_uclient_new(w->loop, &uopts);
-    pc_store_worker_start(w);
+    pc_store_worker_start(w->id, w->loop);
     ev_async_init(&w->wake, wake_cb);
     w->wake.data = w;
     ev_async_start(w->loop, &w->wake);
@@ -448,7 +450,7 @@ void pc_worker_destroy(pc_worker_t *w)
      * the wgens and the loop. */
     pc_fetcher_free(w->fetcher);
     w->fetcher = NULL;
-    pc_store_worker_stop(w); /* normally done by the thread already */
+    pc_store_worker_stop(w->id); /* normally done by the thread already */
     for (pc_wgen_t *g = w->retired; g; g = g->next)
         wgen_free_plugin_state(g);
     if (w->gen)

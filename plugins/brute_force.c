@@ -33,8 +33,9 @@
  * purpose (the classic account lockout trade-off): set "subject": false to
  * count per IP only, or a higher subject_max_failures.
  *
- * Store keys: "bf:<bucket>:L:<who>" (lockout flag), "bf:<bucket>:N:<who>"
- * (failure counter), who = "i<len>:<ip>" or "s<len>:<subject>".
+ * Store keys, in the store namespace "bf" (so "bf:<key>" in the store):
+ * "<bucket>:L:<who>" (lockout flag), "<bucket>:N:<who>" (failure counter),
+ * who = "i<len>:<ip>" or "s<len>:<subject>".
  */
 #include <portcullis/plugin.h>
 
@@ -45,8 +46,9 @@
 #include <strings.h>
 
 #define BF_MAX_SUBJECT 128
-#define BF_MAX_KEY 256
+#define BF_MAX_KEY 253             /* 256 with the namespace: "bf:" + key */
 #define BF_MAX_LOGIN_ROUTES 64
+#define BF_NS "bf"                 /* the store namespace of lockouts and failure counts */
 
 typedef struct bf_conf {
     uint64_t max_failures, subject_max_failures;
@@ -59,6 +61,8 @@ typedef struct bf_conf {
     char **login_routes;
     size_t nlogin_routes;
     char bucket[72];
+    pc_store_ns_t *ns;             /* start(): BF_NS */
+    pc_metric_t *failures, *lockouts, *denied; /* start() */
 } bf_conf_t;
 
 typedef struct bf_ctx {
@@ -71,7 +75,8 @@ typedef struct bf_ctx {
 
 /* A failure being counted, after the request may be gone. */
 typedef struct bf_count {
-    pc_worker_t *w;
+    const pc_store_ns_t *ns;       /* the namespace and the metric live as long as the */
+    pc_metric_t *lockouts;         /* process, so a late answer may use them */
     bool is_subject;
     uint64_t threshold, lockout_ms, window_ms;
     size_t klen;
@@ -295,10 +300,10 @@ static size_t bf_claimed_subject(pc_request_t *r, const bf_conf_t *c, char *out)
     return 0;
 }
 
-/* "bf:<bucket>:<kind>:<tag><len>:<value>" */
+/* "<bucket>:<kind>:<tag><len>:<value>" in the store namespace BF_NS */
 static size_t bf_key(char *out, const bf_conf_t *c, char kind, char tag, const char *v)
 {
-    int n = snprintf(out, BF_MAX_KEY + 1, "bf:%s:%c:%c%zu:%s", c->bucket, kind, tag, strlen(v), v);
+    int n = snprintf(out, BF_MAX_KEY + 1, "%s:%c:%c%zu:%s", c->bucket, kind, tag, strlen(v), v);
     return n > 0 && n <= BF_MAX_KEY ? (size_t)n : 0;
 }
 
@@ -311,7 +316,7 @@ static pc_status_t bf_verdict(pc_request_t *r, const bf_ctx_t *x)
         char ra[32];
         snprintf(ra, sizeof(ra), "%llu", (unsigned long long)((c->lockout_ms + 999) / 1000));
         pc_response_header_set(r, "Retry-After", ra);
-        pc_stat_inc(pc_request_worker(r), PC_STAT_BRUTEFORCE_DENIED);
+        pc_metric_add(c->denied, NULL, 1);
         pc_rlog(r, PC_LOG_DEBUG, "locked out (%s)", x->locked_ip ? "client ip" : "subject");
         return pc_deny(r, 429, "brute_force.locked_out",
                        "too many failed authentication attempts; try again later");
@@ -362,7 +367,6 @@ static pc_status_t bf_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     const bf_conf_t *c = conf;
     bf_ctx_t *x = ctx;
-    pc_worker_t *w = pc_request_worker(r);
     char key[BF_MAX_KEY + 1], sub[BF_MAX_SUBJECT + 1];
     const char *ip = pc_request_client_ip(r);
     size_t ks = 0, kip = bf_key(key, c, 'L', 'i', ip && *ip ? ip : "-");
@@ -372,9 +376,9 @@ static pc_status_t bf_on_headers(pc_request_t *r, void *conf, void *ctx)
     x->c = c;
     x->sync = true;
     x->pending = 1 + (ks != 0);
-    pc_store_flag_check(w, key, kip, bf_checked_ip, x);
+    pc_store_flag_check(c->ns, key, kip, bf_checked_ip, x);
     if (ks)
-        pc_store_flag_check(w, skey, ks, bf_checked_subject, x);
+        pc_store_flag_check(c->ns, skey, ks, bf_checked_subject, x);
     x->sync = false;
     if (x->pending == 0)
         return bf_verdict(r, x);
@@ -388,7 +392,7 @@ static void bf_locked(void *data, int rc)
 {
     bf_count_t *q = data;
     if (rc == 0) {
-        pc_stat_inc(q->w, PC_STAT_BRUTEFORCE_LOCKOUT);
+        pc_metric_add(q->lockouts, NULL, 1);
         pc_log(PC_LOG_WARN,
                "brute_force: lockout of %s for %llu s after %llu failed authentications within "
                "%llu s (route=%s req=%s)",
@@ -409,7 +413,7 @@ static void bf_counted(void *data, int rc, uint64_t count)
         free(q);
         return;
     }
-    pc_store_flag_set(q->w, q->lock_key, q->klen, q->lockout_ms, bf_locked, q);
+    pc_store_flag_set(q->ns, q->lock_key, q->klen, q->lockout_ms, bf_locked, q);
 }
 
 static void bf_count(pc_request_t *r, const bf_conf_t *c, bool subject, const char *value)
@@ -421,7 +425,8 @@ static void bf_count(pc_request_t *r, const bf_conf_t *c, bool subject, const ch
         free(q);
         return;
     }
-    q->w = pc_request_worker(r);
+    q->ns = c->ns;
+    q->lockouts = c->lockouts;
     q->is_subject = subject;
     q->threshold = subject ? c->subject_max_failures : c->max_failures;
     q->lockout_ms = c->lockout_ms;
@@ -431,7 +436,7 @@ static void bf_count(pc_request_t *r, const bf_conf_t *c, bool subject, const ch
     const char *route = pc_request_route(r), *id = pc_request_id(r);
     snprintf(q->route, sizeof(q->route), "%s", route ? route : "-");
     snprintf(q->request_id, sizeof(q->request_id), "%s", id ? id : "-");
-    pc_store_count(q->w, nkey, nlen, c->window_ms, bf_counted, q);
+    pc_store_count(q->ns, nkey, nlen, c->window_ms, bf_counted, q);
 }
 
 static bool bf_is_login_route(const bf_conf_t *c, const char *route)
@@ -454,7 +459,7 @@ static void bf_on_log(pc_request_t *r, void *conf, void *ctx)
         failure = bf_is_login_route(c, pc_request_route(r));
     if (!failure)
         return;
-    pc_stat_inc(pc_request_worker(r), PC_STAT_BRUTEFORCE_FAILURE);
+    pc_metric_add(c->failures, NULL, 1);
     const char *ip = pc_request_client_ip(r);
     char sub[BF_MAX_SUBJECT + 1];
     /* The counts may complete after r and even this config generation are
@@ -464,11 +469,29 @@ static void bf_on_log(pc_request_t *r, void *conf, void *ctx)
         bf_count(r, c, true, sub);
 }
 
+/* The namespace and the counters, shared by every instance (and kept
+ * across reloads: registering again returns the same ones). */
+static int bf_start(void *conf, pc_env_t *env, pc_err_t *err)
+{
+    bf_conf_t *c = conf;
+    c->ns = pc_store_ns(env, BF_NS);
+    c->failures = pc_metric_counter(env, "portcullis_bruteforce_failures_total",
+                                    "Failed authentications counted by brute_force.", NULL);
+    c->lockouts = pc_metric_counter(env, "portcullis_bruteforce_lockouts_total",
+                                    "Lockouts started by brute_force.", NULL);
+    c->denied = pc_metric_counter(env, "portcullis_bruteforce_denied_total",
+                                  "Requests refused during a lockout (429).", NULL);
+    if (!c->ns || !c->failures || !c->lockouts || !c->denied)
+        return pc_err_set(err, NULL, "cannot register the store namespace or the metrics");
+    return 0;
+}
+
 const pc_plugin_t pc_plugin_brute_force = {
     .abi = PC_PLUGIN_ABI,
     .name = "brute_force",
     .req_ctx_size = sizeof(bf_ctx_t),
     .conf_create = bf_conf_create,
+    .start = bf_start,
     .conf_free = bf_conf_free,
     .on_headers = bf_on_headers,
     .on_log = bf_on_log,

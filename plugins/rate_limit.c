@@ -18,12 +18,14 @@
  * material is missing (no verified subject, no such header, ...) is limited
  * by its client IP instead, never by a bucket shared with everyone else.
  *
- * Store key: "rl:<ns>:<route>:<material>". ns is the group name, or a hash
+ * Store key, in the store namespace "rl": "<ns>:<route>:<material>". ns is
+ * the group name, or a hash
  * of the instance's configuration (so every gateway of a fleet with the
  * same config agrees on it, and a changed limit starts afresh); route is
  * "*" unless the scope is "route". Header values are hashed (SHA-256) so
- * that API keys and tokens never appear in Redis; a key longer than the
- * store's 256 bytes is hashed whole.
+ * that API keys and tokens never appear in Redis; a key longer than
+ * RL_MAX_KEY is hashed whole (and the store hashes keys over its own
+ * PC_STORE_KEY_MAX).
  */
 #include <portcullis/plugin.h>
 
@@ -36,7 +38,8 @@
 
 #define RL_MAX_LIMITS 8
 #define RL_MAX_PARTS 4
-#define RL_MAX_KEY 256
+#define RL_MAX_KEY 253             /* 256 with the namespace: "rl:" + key */
+#define RL_NS "rl"
 #define RL_NAME_MAX 32
 
 enum { RL_SUBJECT, RL_CLIENT_IP, RL_HEADER, RL_PARAM, RL_CLAIM };
@@ -61,6 +64,8 @@ typedef struct rl_conf {
     size_t nslen;
     char *policy;                  /* the RateLimit-Policy value */
     EVP_MD *sha256;                /* fetched once: an implicit fetch per digest takes locks */
+    pc_store_ns_t *store;          /* start(): the namespace RL_NS */
+    pc_metric_t *limited;          /* start(): portcullis_ratelimit_limited_total */
 } rl_conf_t;
 
 /* Per worker: a digest context reused by every request of the worker. */
@@ -115,19 +120,19 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
     snprintf(key, sizeof(key), "%s.period_ms", path);
     if (pm && pc_conf_uint(pm, key, 1, (uint64_t)1 << 36, &l->period_ms, err))
         return -1;
-    l->alg = PC_RL_ALG_GCRA;
+    l->alg = PC_LIMIT_ALG_GCRA;
     snprintf(key, sizeof(key), "%s.algorithm", path);
     if ((v = json_object_get(o, "algorithm"))) {
         const char *a = json_is_string(v) ? json_string_value(v) : "";
         if (!strcmp(a, "sliding_window"))
-            l->alg = PC_RL_ALG_SLIDING;
+            l->alg = PC_LIMIT_ALG_SLIDING;
         else if (strcmp(a, "gcra") && strcmp(a, "token_bucket"))
             return pc_err_set(err, key, "must be \"gcra\" (alias \"token_bucket\") or "
                                         "\"sliding_window\"");
     }
     snprintf(key, sizeof(key), "%s.burst", path);
     if ((v = json_object_get(o, "burst"))) {
-        if (l->alg == PC_RL_ALG_SLIDING)
+        if (l->alg == PC_LIMIT_ALG_SLIDING)
             return pc_err_set(err, key, "only for algorithm gcra (a sliding window has no burst)");
         if (pc_conf_uint(v, key, 1, UINT32_MAX, &x, err))
             return -1;
@@ -148,9 +153,9 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
     /* Same bounds as the stores (gateway/store/ratelimit.c pc_rl_limit_check). */
     uint64_t b = l->burst ? l->burst : l->rate;
     uint64_t t = (l->period_ms * 1000 + l->rate - 1) / l->rate;
-    if (l->alg == PC_RL_ALG_GCRA && b > ((uint64_t)1 << 50) / t)
+    if (l->alg == PC_LIMIT_ALG_GCRA && b > ((uint64_t)1 << 50) / t)
         return pc_err_set(err, path, "burst too large for this rate and period");
-    if (l->alg == PC_RL_ALG_SLIDING && l->rate > ((uint64_t)1 << 50) / l->period_ms)
+    if (l->alg == PC_LIMIT_ALG_SLIDING && l->rate > ((uint64_t)1 << 50) / l->period_ms)
         return pc_err_set(err, path, "rate too large for this period");
     return 0;
 }
@@ -421,7 +426,7 @@ static int rl_material(pc_request_t *r, const rl_conf_t *c, EVP_MD_CTX *md, char
     return 0;
 }
 
-/* "rl:<ns>:<route or *>:<material>", or "rl:<ns>:x<hash of the rest>"
+/* "<ns>:<route or *>:<material>", or "<ns>:x<hash of the rest>"
  * when that is longer than RL_MAX_KEY. key holds RL_MAX_KEY + 1 bytes. */
 static size_t rl_key(pc_request_t *r, const rl_conf_t *c, EVP_MD_CTX *md, char *key)
 {
@@ -438,8 +443,7 @@ static size_t rl_key(pc_request_t *r, const rl_conf_t *c, EVP_MD_CTX *md, char *
     if (!route)
         route = "*";
     size_t n = 0;
-    if (rl_cat(key, &n, RL_MAX_KEY + 1, "rl:", 3) == 0 &&
-        rl_cat(key, &n, RL_MAX_KEY + 1, c->ns, c->nslen) == 0 &&
+    if (rl_cat(key, &n, RL_MAX_KEY + 1, c->ns, c->nslen) == 0 &&
         rl_cat(key, &n, RL_MAX_KEY + 1, ":", 1) == 0 &&
         rl_cat(key, &n, RL_MAX_KEY + 1, route, strlen(route)) == 0 &&
         rl_cat(key, &n, RL_MAX_KEY + 1, ":", 1) == 0 &&
@@ -448,7 +452,7 @@ static size_t rl_key(pc_request_t *r, const rl_conf_t *c, EVP_MD_CTX *md, char *
     char h[33], all[4096 + 256];
     int a = snprintf(all, sizeof(all), "%s:%s", route, mat);
     rl_hash(c, md, all, a > 0 ? (size_t)a : 0, h);
-    int k = snprintf(key, RL_MAX_KEY + 1, "rl:%s:x%s", c->ns, h);
+    int k = snprintf(key, RL_MAX_KEY + 1, "%s:x%s", c->ns, h);
     return k > 0 ? (size_t)k : 0;
 }
 
@@ -493,7 +497,7 @@ static pc_status_t rl_verdict(pc_request_t *r, const rl_ctx_t *x)
     snprintf(ra, sizeof(ra), "%llu", s ? s : 1);
     rl_headers(r, c, &x->res);
     pc_response_header_set(r, "Retry-After", ra);
-    pc_stat_inc(pc_request_worker(r), PC_STAT_RATELIMIT_LIMITED);
+    pc_metric_add(c->limited, NULL, 1);
     pc_rlog(r, PC_LOG_DEBUG, "rate limited (limit %s%s)", c->names[x->res.index % RL_MAX_LIMITS],
             x->res.local ? ", local fallback" : "");
     return pc_deny(r, 429, "rate_limit.exceeded", "too many requests");
@@ -524,12 +528,25 @@ static pc_status_t rl_on_headers(pc_request_t *r, void *conf, void *ctx)
     size_t klen = rl_key(r, c, ws ? ws->md : NULL, key);
     x->c = c;
     x->sync = true;
-    pc_store_limit(pc_request_worker(r), key, klen, c->limits, c->nlimits, rl_done, x);
+    pc_store_limit(c->store, key, klen, c->limits, c->nlimits, rl_done, x);
     x->sync = false;
     if (x->done)
         return rl_verdict(r, x); /* the memory store, or Redis failing fast */
     x->a = pc_async_begin(r, c->timeout_ms, 503);
     return PC_SUSPEND;
+}
+
+/* The namespace and the counter, shared by every instance (and kept
+ * across reloads: registering again returns the same ones). */
+static int rl_start(void *conf, pc_env_t *env, pc_err_t *err)
+{
+    rl_conf_t *c = conf;
+    c->store = pc_store_ns(env, RL_NS);
+    c->limited = pc_metric_counter(env, "portcullis_ratelimit_limited_total",
+                                   "Requests refused by rate_limit (429).", NULL);
+    if (!c->store || !c->limited)
+        return pc_err_set(err, NULL, "cannot register the store namespace or the metric");
+    return 0;
 }
 
 static void *rl_worker_init(void *conf, pc_worker_t *w)
@@ -558,6 +575,7 @@ const pc_plugin_t pc_plugin_rate_limit = {
     .name = "rate_limit",
     .req_ctx_size = sizeof(rl_ctx_t),
     .conf_create = rl_conf_create,
+    .start = rl_start,
     .conf_free = rl_conf_free,
     .worker_init = rl_worker_init,
     .worker_free = rl_worker_free,

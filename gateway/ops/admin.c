@@ -1,86 +1,90 @@
-/* gateway/ops/admin.c: the admin listener. It runs its own libmicrohttpd
- * thread: nothing here is on the request path, and reading the workers'
- * counters takes no lock. */
+/* gateway/ops/admin.c: what the admin API answers (/healthz, /readyz,
+ * /metrics, /config, POST /revocations), as plain data: the HTTP listener
+ * that carries it is gateway/front/admin_http.c. Nothing here is on the
+ * request path, and reading the workers' counters takes no lock. */
 #include "ops/admin.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
-
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <stdio.h>
-#include <string.h>
+#include "ops/metric.h"
+#include "store/store.h"
+#include "store/store_ns.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <portcullis/plugin.h>
 
-struct pc_admin {
-    struct MHD_Daemon *mhd;
-    pc_admin_view_t *view;
-};
-
-static enum MHD_Result admin_send(struct MHD_Connection *c, unsigned status, const char *type,
-                                  char *body, size_t len)
+static void admin_set(pc_admin_resp_t *out, unsigned status, const char *type, char *body,
+                      size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    *out = (pc_admin_resp_t){status, type, body, len, status == 405 ? "GET, HEAD" : NULL, true};
 }
 
-static enum MHD_Result admin_problem(struct MHD_Connection *c, int status, const char *reason)
+static void admin_problem_detail(pc_admin_resp_t *out, int status, const char *reason,
+                                 const char *detail)
 {
-    char buf[512];
-    size_t n = pc_problem_render(buf, sizeof(buf), status, reason, NULL, NULL);
-    return admin_send(c, (unsigned)status, "application/problem+json", pc_xstrndup(buf, n), n);
+    char buf[1024];
+    size_t n = pc_problem_render(buf, sizeof(buf), status, reason, detail, NULL);
+    admin_set(out, (unsigned)status, "application/problem+json", pc_xstrndup(buf, n), n);
 }
 
-static enum MHD_Result admin_metrics(pc_admin_t *a, struct MHD_Connection *c)
+static void admin_problem(pc_admin_resp_t *out, int status, const char *reason)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return admin_problem(c, 500, "admin.error");
-    pc_metrics_t *m[256];
-    unsigned n = a->view->nworkers < 256 ? a->view->nworkers : 256;
-    for (unsigned i = 0; i < n; i++)
-        m[i] = &a->view->workers[i].metrics;
-    pc_metrics_render(f, m, n, atomic_load(&a->view->generation));
-    fclose(f);
-    return admin_send(c, 200, "text/plain; version=0.0.4", buf, len);
+    admin_problem_detail(out, status, reason, NULL);
 }
 
-static enum MHD_Result admin_json(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+static void admin_json(pc_admin_resp_t *out, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static enum MHD_Result admin_json(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+static void admin_json(pc_admin_resp_t *out, unsigned status, const char *fmt, ...)
 {
     char *buf = NULL;
     va_list ap;
     va_start(ap, fmt);
     int n = vasprintf(&buf, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return MHD_NO;
-    return admin_send(c, status, "application/json", buf, (size_t)n);
+    if (n < 0) {
+        admin_problem(out, 500, "admin.error");
+        return;
+    }
+    admin_set(out, status, "application/json", buf, (size_t)n);
+}
+
+static void admin_metrics(const pc_admin_view_t *v, pc_admin_resp_t *out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        admin_problem(out, 500, "admin.error");
+        return;
+    }
+    pc_metrics_t *m[256];
+    unsigned n = v->nworkers < 256 ? v->nworkers : 256;
+    for (unsigned i = 0; i < n; i++)
+        m[i] = &v->workers[i].metrics;
+    pc_metrics_render(f, m, n, atomic_load(&v->generation));
+    pc_metric_render(f);
+    fclose(f);
+    admin_set(out, 200, "text/plain; version=0.0.4", buf, len);
+}
+
+static void admin_revoke_bad(pc_admin_resp_t *out, const char *detail)
+{
+    admin_problem_detail(out, 400, "admin.invalid_revocation", detail);
 }
 
 /* ---- POST /revocations ------------------------------------------------------
  *
  * {"jti": "...", "exp": <unix seconds>} or {"jti": "...", "ttl": <seconds>}:
- * flags the token id in the store (pc_revocation_key) so that every plugin
+ * flags the token id in the store namespace PC_STORE_NS_REVOKED_JTI (the
+ * blocking pc_store_sync_flag_set of this thread) so that every plugin
  * checking revocations refuses it, on every worker at once (the memory
  * store is shared by the process; Redis by the fleet). With "exp", the flag
  * lives until exp plus the largest leeway a plugin may allow (300 s), so
@@ -90,169 +94,78 @@ static enum MHD_Result admin_json(struct MHD_Connection *c, unsigned status, con
  * one of "exp"/"ttl", nothing else; integers only. 201 with the expiry on
  * success, problem+json 400/413/415 on bad input, 503 if the store fails. */
 
-#define REVOKE_BODY_MAX 4096u
 #define REVOKE_JTI_MAX 1024u
 #define REVOKE_MARGIN_S 300
 /* The store keeps a flag at most ~2.2 years (PC_RL_MAX_PERIOD_MS): a
  * revocation lasts at most 2 years, even for a token that lives longer. */
 #define REVOKE_TTL_MAX_S (2LL * 365 * 86400)
 
-size_t pc_revocation_key(const char *jti, size_t len, char out[PC_REVOCATION_KEY_MAX])
+
+static void admin_revoke(const pc_admin_req_t *q, pc_admin_resp_t *out)
 {
-    static const char plain[] = "revoked:jti:", hashed[] = "revoked:jti#";
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-
-    if (sizeof(plain) - 1 + len <= PC_REVOCATION_KEY_MAX) {
-        memcpy(out, plain, sizeof(plain) - 1);
-        memcpy(out + sizeof(plain) - 1, jti, len);
-        return sizeof(plain) - 1 + len;
-    }
-    if (EVP_Digest(jti, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-        pc_assert_fail("SHA-256", __FILE__, __LINE__);
-    memcpy(out, hashed, sizeof(hashed) - 1);
-    size_t o = sizeof(hashed) - 1;
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[o++] = hex[md[i] >> 4];
-        out[o++] = hex[md[i] & 15];
-    }
-    return o;
-}
-
-typedef struct admin_body {
-    unsigned magic;                /* ADMIN_BODY_MAGIC: this is not the pc_admin_t marker */
-    size_t len;
-    bool too_large;
-    char data[REVOKE_BODY_MAX + 1];
-} admin_body_t;
-#define ADMIN_BODY_MAGIC 0x7265766bu
-
-/* The store answers on whatever thread it likes: wait for it here (the
- * admin thread may block), at most 2 s; a late answer frees the wait. */
-typedef struct admin_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    atomic_int refs;
-    bool done;
-    int rc;
-} admin_wait_t;
-
-static void admin_wait_unref(admin_wait_t *w)
-{
-    if (atomic_fetch_sub(&w->refs, 1) != 1)
-        return;
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    free(w);
-}
-
-static void admin_flag_set_cb(void *data, int rc)
-{
-    admin_wait_t *w = data;
-    pthread_mutex_lock(&w->lock);
-    w->done = true;
-    w->rc = rc;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    admin_wait_unref(w);
-}
-
-static int admin_flag_set(const char *key, size_t klen, uint64_t ttl_ms)
-{
-    admin_wait_t *w = pc_xcalloc(1, sizeof(*w));
-    struct timespec dl;
-    int rc = -1;
-
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    atomic_init(&w->refs, 2);
-    pc_store_flag_set(NULL, key, klen, ttl_ms, admin_flag_set_cb, w);
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 2;
-    pthread_mutex_lock(&w->lock);
-    while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &dl) == 0)
-        ;
-    if (w->done)
-        rc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    admin_wait_unref(w);
-    return rc;
-}
-
-static enum MHD_Result admin_problem_detail(struct MHD_Connection *c, int status,
-                                            const char *reason, const char *detail)
-{
-    char buf[1024];
-    size_t n = pc_problem_render(buf, sizeof(buf), status, reason, detail, NULL);
-    return admin_send(c, (unsigned)status, "application/problem+json", pc_xstrndup(buf, n), n);
-}
-
-static enum MHD_Result admin_revoke_bad(struct MHD_Connection *c, const char *detail)
-{
-    return admin_problem_detail(c, 400, "admin.invalid_revocation", detail);
-}
-
-static enum MHD_Result admin_revoke(struct MHD_Connection *c, const admin_body_t *b)
-{
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = q->content_type;
     if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' &&
-                                                                 ct[16] != ' '))
-        return admin_problem_detail(c, 415, "admin.unsupported_media_type",
-                                    "Content-Type must be application/json");
-    if (b->too_large)
-        return admin_problem_detail(c, 413, "admin.body_too_large", "body over 4096 bytes");
+                                                                 ct[16] != ' ')) {
+        admin_problem_detail(out, 415, "admin.unsupported_media_type",
+                             "Content-Type must be application/json");
+        return;
+    }
+    if (q->body_too_large) {
+        admin_problem_detail(out, 413, "admin.body_too_large", "body over 4096 bytes");
+        return;
+    }
     json_error_t jerr;
-    json_t *doc = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc)
-        return admin_revoke_bad(c, "body is not JSON (or repeats a key)");
-    enum MHD_Result ret;
+    json_t *doc = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        admin_revoke_bad(out, "body is not JSON (or repeats a key)");
+        return;
+    }
     const char *k;
     json_t *v;
     const json_t *jti = json_object_get(doc, "jti"), *exp = json_object_get(doc, "exp");
     const json_t *ttl = json_object_get(doc, "ttl");
     if (!json_is_object(doc)) {
-        ret = admin_revoke_bad(c, "body must be a JSON object");
-        goto out;
+        admin_revoke_bad(out, "body must be a JSON object");
+        goto done;
     }
     json_object_foreach(doc, k, v) {
         if (strcmp(k, "jti") != 0 && strcmp(k, "exp") != 0 && strcmp(k, "ttl") != 0) {
-            ret = admin_revoke_bad(c, "unknown key (allowed: jti, exp, ttl)");
-            goto out;
+            admin_revoke_bad(out, "unknown key (allowed: jti, exp, ttl)");
+            goto done;
         }
     }
     if (!json_is_string(jti) || json_string_length(jti) == 0 ||
         json_string_length(jti) > REVOKE_JTI_MAX) {
-        ret = admin_revoke_bad(c, "jti: required, a string of 1 to 1024 bytes");
-        goto out;
+        admin_revoke_bad(out, "jti: required, a string of 1 to 1024 bytes");
+        goto done;
     }
     for (size_t i = 0; i < json_string_length(jti); i++) {
         unsigned char ch = (unsigned char)json_string_value(jti)[i];
         if (ch < 0x20 || ch == 0x7f) {
-            ret = admin_revoke_bad(c, "jti: no control characters");
-            goto out;
+            admin_revoke_bad(out, "jti: no control characters");
+            goto done;
         }
     }
     if (!exp == !ttl) {
-        ret = admin_revoke_bad(c, "exactly one of exp (unix seconds) and ttl (seconds)");
-        goto out;
+        admin_revoke_bad(out, "exactly one of exp (unix seconds) and ttl (seconds)");
+        goto done;
     }
-    long long now = (long long)time(NULL), ttl_s;
+    long long now = (long long)(pc_clock_wall_ms() / 1000), ttl_s;
     if (exp) {
         if (!json_is_integer(exp) || json_integer_value(exp) <= 0) {
-            ret = admin_revoke_bad(c, "exp: must be a positive integer (unix seconds)");
-            goto out;
+            admin_revoke_bad(out, "exp: must be a positive integer (unix seconds)");
+            goto done;
         }
         ttl_s = (long long)json_integer_value(exp) - now + REVOKE_MARGIN_S;
         if (ttl_s <= 0) { /* expired beyond any leeway: nothing accepts it any more */
-            ret = admin_send(c, 204, "application/json", pc_xstrdup(""), 0);
-            goto out;
+            admin_set(out, 204, "application/json", pc_xstrdup(""), 0);
+            goto done;
         }
     } else {
         if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
             json_integer_value(ttl) > REVOKE_TTL_MAX_S) {
-            ret = admin_revoke_bad(c, "ttl: must be an integer of seconds, 1 to 63072000");
-            goto out;
+            admin_revoke_bad(out, "ttl: must be an integer of seconds, 1 to 63072000");
+            goto done;
         }
         ttl_s = (long long)json_integer_value(ttl);
     }
@@ -261,142 +174,60 @@ static enum MHD_Result admin_revoke(struct MHD_Connection *c, const admin_body_t
                      REVOKE_TTL_MAX_S);
         ttl_s = REVOKE_TTL_MAX_S;
     }
-    char key[PC_REVOCATION_KEY_MAX];
-    size_t klen = pc_revocation_key(json_string_value(jti), json_string_length(jti), key);
-    if (admin_flag_set(key, klen, (uint64_t)ttl_s * 1000u) != 0) {
-        ret = admin_problem_detail(c, 503, "admin.store_unavailable", "the store did not answer");
-        goto out;
+    const pc_store_ns_t *revoked = pc_store_ns_named(PC_STORE_NS_REVOKED_JTI);
+    if (pc_store_sync_flag_set(revoked, json_string_value(jti), json_string_length(jti),
+                               (uint64_t)ttl_s * 1000u) != 0) {
+        admin_problem_detail(out, 503, "admin.store_unavailable", "the store did not answer");
+        goto done;
     }
     char esc[REVOKE_JTI_MAX * 6 + 1];
     pc_json_escape(esc, sizeof(esc), json_string_value(jti), json_string_length(jti));
     pc_log_write(PC_LOG_INFO, "admin: revoked jti \"%s\" for %lld s", esc, ttl_s);
-    ret = admin_json(c, 201, "{\"jti\":\"%s\",\"expires_at\":%lld}\n", esc, now + ttl_s);
-out:
+    admin_json(out, 201, "{\"jti\":\"%s\",\"expires_at\":%lld}\n", esc, now + ttl_s);
+done:
     json_decref(doc);
-    return ret;
 }
 
-static enum MHD_Result admin_revocations(pc_admin_t *a, struct MHD_Connection *c,
-                                         const char *method, const char *upload_data,
-                                         size_t *upload_size, void **ctx)
+bool pc_admin_wants_body(const char *method, const char *path)
 {
-    if (!*ctx) {
-        if (strcmp(method, "POST") != 0) {
-            *ctx = a;
-            return MHD_YES;
-        }
-        admin_body_t *b = pc_xcalloc(1, sizeof(*b));
-        b->magic = ADMIN_BODY_MAGIC;
-        *ctx = b;
-        return MHD_YES;
-    }
-    if (*ctx == a) {
-        if (*upload_size) {
-            *upload_size = 0;
-            return MHD_YES;
-        }
-        char buf[512];
-        size_t n = pc_problem_render(buf, sizeof(buf), 405, "admin.method_not_allowed", NULL, NULL);
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(n, pc_xstrndup(buf, n), MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
-        enum MHD_Result ret = MHD_queue_response(c, 405, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    admin_body_t *b = *ctx;
-    if (*upload_size) {
-        if (b->len + *upload_size > REVOKE_BODY_MAX) {
-            b->too_large = true;
-        } else {
-            memcpy(b->data + b->len, upload_data, *upload_size);
-            b->len += *upload_size;
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return admin_revoke(c, b);
+    return strcmp(path, "/revocations") == 0 && strcmp(method, "POST") == 0;
 }
 
-static void admin_completed(void *cls, struct MHD_Connection *c, void **ctx,
-                            enum MHD_RequestTerminationCode toe)
+static void admin_revocations(const pc_admin_req_t *q, pc_admin_resp_t *out)
 {
-    if (*ctx && *ctx != cls && ((admin_body_t *)*ctx)->magic == ADMIN_BODY_MAGIC)
-        free(*ctx);
-    *ctx = NULL;
-}
-
-static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *c, const char *url,
-                                     const char *method, const char *version,
-                                     const char *upload_data, size_t *upload_size, void **ctx)
-{
-    pc_admin_t *a = cls;
-    if (strcmp(url, "/revocations") == 0)
-        return admin_revocations(a, c, method, upload_data, upload_size, ctx);
-    if (!*ctx) {
-        *ctx = a;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        *upload_size = 0; /* the admin API takes no bodies yet */
-        return MHD_YES;
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return admin_problem(c, 405, "admin.method_not_allowed");
-    if (strcmp(url, "/healthz") == 0)
-        return admin_json(c, 200, "{\"status\":\"ok\"}\n");
-    if (strcmp(url, "/readyz") == 0) {
-        bool ready = atomic_load(&a->view->ready);
-        return admin_json(c, ready ? 200 : 503, "{\"ready\":%s}\n", ready ? "true" : "false");
-    }
-    if (strcmp(url, "/metrics") == 0)
-        return admin_metrics(a, c);
-    if (strcmp(url, "/config") == 0) {
-        char path[1024];
-        const char *p = a->view->config_path ? a->view->config_path : "";
-        pc_json_escape(path, sizeof(path), p, strlen(p));
-        return admin_json(c, 200, "{\"version\":\"%s\",\"generation\":%u,\"path\":\"%s\"}\n",
-                          PACKAGE_VERSION, atomic_load(&a->view->generation), path);
-    }
-    return admin_problem(c, 404, "admin.not_found");
-}
-
-pc_admin_t *pc_admin_start(const char *address, unsigned port, pc_admin_view_t *view)
-{
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
-    if (inet_pton(AF_INET, address, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, address, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        return NULL;
-    }
-    pc_admin_t *a = pc_xcalloc(1, sizeof(*a));
-    a->view = view;
-    a->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, admin_handler, a,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
-                              10u, MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a,
-                              MHD_OPTION_END);
-    if (!a->mhd) {
-        free(a);
-        return NULL;
-    }
-    return a;
-}
-
-void pc_admin_stop(pc_admin_t *a)
-{
-    if (!a)
+    if (strcmp(q->method, "POST") == 0) {
+        admin_revoke(q, out);
         return;
-    MHD_stop_daemon(a->mhd);
-    free(a);
+    }
+    admin_problem(out, 405, "admin.method_not_allowed");
+    out->allow = "POST";
+    out->no_store = false;
+}
+
+void pc_admin_answer(const pc_admin_view_t *v, const pc_admin_req_t *q, pc_admin_resp_t *out)
+{
+    if (strcmp(q->path, "/revocations") == 0) {
+        admin_revocations(q, out);
+        return;
+    }
+    if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
+        admin_problem(out, 405, "admin.method_not_allowed");
+        return;
+    }
+    if (strcmp(q->path, "/healthz") == 0) {
+        admin_json(out, 200, "{\"status\":\"ok\"}\n");
+    } else if (strcmp(q->path, "/readyz") == 0) {
+        bool ready = atomic_load(&v->ready);
+        admin_json(out, ready ? 200 : 503, "{\"ready\":%s}\n", ready ? "true" : "false");
+    } else if (strcmp(q->path, "/metrics") == 0) {
+        admin_metrics(v, out);
+    } else if (strcmp(q->path, "/config") == 0) {
+        char path[1024];
+        const char *p = v->config_path ? v->config_path : "";
+        pc_json_escape(path, sizeof(path), p, strlen(p));
+        admin_json(out, 200, "{\"version\":\"%s\",\"generation\":%u,\"path\":\"%s\"}\n",
+                   PACKAGE_VERSION, atomic_load(&v->generation), path);
+    } else {
+        admin_problem(out, 404, "admin.not_found");
+    }
 }

@@ -336,5 +336,4 @@ void pc_metrics_render(FILE *out, pc_metrics_t *const *w, size_t nw, unsigned ge
             (unsigned long long)sum_scalar(w, nw, offsetof(pc_metrics_t, requests_active)),
             (unsigned long long)sum_scalar(w, nw, offsetof(pc_metrics_t, access_log_dropped)),
             generation);
-    pc_store_metrics_render(out, w, nw);
 }

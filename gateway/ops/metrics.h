@@ -1,4 +1,6 @@
-/* gateway/ops/metrics.h: per-worker counters, read by the admin thread.
+/* gateway/ops/metrics.h: the core's per-worker counters (requests, routes,
+ * upstreams, connections), read by the admin thread. Counters of the store
+ * and of plugins are registered instead (ops/metric.h).
  *
  * Each counter has exactly one writer (its worker), so an increment is a
  * relaxed load and store, never a locked instruction. Per-route and
@@ -20,24 +22,6 @@
 
 enum { PC_UPERR_CONNECT = 0, PC_UPERR_TIMEOUT, PC_UPERR_RESET, PC_UPERR_PROTO, PC_UPERR_NONE_AVAILABLE, PC_UPERR_KINDS };
 
-/* Store, rate-limit and brute-force counters (pc_metrics_t.store), rendered
- * by pc_store_metrics_render (gateway/store/store.c). PC_SM_REDIS_UP is a gauge. */
-enum {
-    PC_SM_ERRORS = 0,      /* store calls Redis could not answer */
-    PC_SM_TIMEOUTS,        /* Redis commands that missed command_timeout_ms */
-    PC_SM_FALLBACKS,       /* fail_open answers from the local memory store */
-    PC_SM_RECONNECTS,      /* Redis connections re-established */
-    PC_SM_REDIS_UP,        /* gauge: 1 while this worker's connection is up */
-    PC_SM_RL_LIMITED,      /* requests refused by rate_limit (429) */
-    PC_SM_BF_FAILURES,     /* failed authentications counted by brute_force */
-    PC_SM_BF_LOCKOUTS,     /* lockouts started */
-    PC_SM_BF_DENIED,       /* requests refused during a lockout (429) */
-    PC_SM_CHECKS,          /* rate-limit checks sent to Redis */
-    PC_SM_LEASE_ADMITTED,  /* requests admitted from a worker's lease, without Redis */
-    PC_SM_LEASE_REFUSED,   /* requests refused locally within a Redis retry time */
-    PC_SM_KINDS
-};
-
 typedef _Atomic uint64_t pc_counter_t;
 
 typedef struct pc_route_stats {
@@ -58,7 +42,6 @@ typedef struct pc_metrics {
     pc_counter_t connections_total;
     pc_counter_t requests_active;
     pc_counter_t access_log_dropped;
-    pc_counter_t store[PC_SM_KINDS];  /* PC_SM_* */
 } pc_metrics_t;
 
 static inline void pc_counter_add(pc_counter_t *c, uint64_t n)
@@ -94,10 +77,9 @@ void pc_metrics_free(pc_metrics_t *m);
 void pc_metrics_request(pc_metrics_t *m, unsigned route_id, int status, uint64_t latency_us);
 void pc_metrics_upstream(pc_metrics_t *m, unsigned upstream_id, int err_kind /* -1 = ok */);
 
-/* Admin thread: Prometheus text format, summed over the workers. */
+/* Admin thread: Prometheus text format, summed over the workers. The
+ * metrics the store and the plugins registered follow (pc_metric_render). */
 void pc_metrics_render(FILE *out, pc_metrics_t *const *workers, size_t nworkers,
                        unsigned generation);
-/* The store's part of the rendering (defined in gateway/store/store.c). */
-void pc_store_metrics_render(FILE *out, pc_metrics_t *const *workers, size_t nworkers);
 
 #endif

@@ -13,7 +13,7 @@ struct pc_lease_table {
     pc_lease_t **buckets;
     size_t mask;                   /* bucket count - 1 */
     size_t count;                  /* entries in the table */
-    pc_lease_t *lru_head, *lru_tail; /* in the order of the sweep's visits */
+    pc_list_t lru;                 /* pc_lease_t.lru, in the order of the sweep's visits */
     unsigned lease_ms;
     uint64_t seed[2];
     pc_lease_give_fn give;
@@ -30,6 +30,7 @@ pc_lease_table_t *pc_lease_table_new(unsigned lease_ms, pc_lease_give_fn give, v
     t->lease_ms = lease_ms;
     t->give = give;
     t->give_arg = arg;
+    pc_list_init(&t->lru);
     pc_random_seed(t->seed);
     return t;
 }
@@ -38,8 +39,9 @@ void pc_lease_table_free(pc_lease_table_t *t)
 {
     if (!t)
         return;
-    for (pc_lease_t *e = t->lru_head, *next; e; e = next) {
-        next = e->next;
+    pc_list_t *it, *tmp;
+    pc_list_foreach_safe(it, tmp, &t->lru) {
+        pc_lease_t *e = pc_list_entry(it, pc_lease_t, lru);
         PC_ASSERT(!e->queued && !e->in_flight);
         free(e);
     }
@@ -57,28 +59,11 @@ unsigned pc_lease_table_lease_ms(const pc_lease_table_t *t)
     return t->lease_ms;
 }
 
-static void lru_unlink(pc_lease_table_t *t, pc_lease_t *e)
+/* The entry the sweep visits next (the least recently visited), or NULL. */
+static pc_lease_t *lru_first(const pc_lease_table_t *t)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        t->lru_head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        t->lru_tail = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void lru_append(pc_lease_table_t *t, pc_lease_t *e)
-{
-    e->prev = t->lru_tail;
-    e->next = NULL;
-    if (t->lru_tail)
-        t->lru_tail->next = e;
-    else
-        t->lru_head = e;
-    t->lru_tail = e;
+    pc_list_t *n = pc_list_first(&t->lru);
+    return n ? pc_list_entry(n, pc_lease_t, lru) : NULL;
 }
 
 static void table_grow(pc_lease_table_t *t)
@@ -109,7 +94,7 @@ static void detach(pc_lease_table_t *t, pc_lease_t *e)
     while (*link != e)
         link = &(*link)->hnext;
     *link = e->hnext;
-    lru_unlink(t, e);
+    pc_list_remove(&e->lru);
     t->count--;
     e->detached = true;
     e->cap = 0; /* nothing more is taken ahead for it */
@@ -175,8 +160,9 @@ pc_lease_t *pc_lease_get(pc_lease_table_t *t, const void *key, size_t klen,
         detach(t, e); /* the limits changed under the same key */
         break;
     }
-    if (t->count >= PC_LEASE_MAX_IDLE && t->lru_head && !busy(t->lru_head))
-        detach(t, t->lru_head); /* room: the least recently used goes */
+    pc_lease_t *oldest = lru_first(t);
+    if (t->count >= PC_LEASE_MAX_IDLE && oldest && !busy(oldest))
+        detach(t, oldest); /* room: the least recently used goes */
     size_t at = (sizeof(pc_lease_t) + klen + _Alignof(pc_rl_limit_t) - 1) &
                 ~(_Alignof(pc_rl_limit_t) - 1); /* the limits, after the key */
     pc_lease_t *e = pc_xcalloc(1, at + n * sizeof(limits[0]));
@@ -192,7 +178,7 @@ pc_lease_t *pc_lease_get(pc_lease_table_t *t, const void *key, size_t klen,
     e->hnext = t->buckets[h & t->mask];
     t->buckets[h & t->mask] = e;
     t->count++;
-    lru_append(t, e);
+    pc_list_push_back(&t->lru, &e->lru);
     return e;
 }
 
@@ -370,12 +356,12 @@ void pc_lease_sweep(pc_lease_table_t *t, uint64_t now_ms)
      * (moving an entry on every request costs cache misses on the hot
      * path): entries in use go to the back, idle ones go. */
     uint64_t idle = t->lease_ms ? t->lease_ms : 1000;
-    for (size_t i = 0, n = t->count; i < n && t->lru_head; i++) {
-        pc_lease_t *e = t->lru_head;
+    pc_lease_t *e;
+    for (size_t i = 0, n = t->count; i < n && (e = lru_first(t)); i++) {
         bool old = e->last_ms + idle <= now_ms;
         if (busy(e) || (!old && t->count <= PC_LEASE_MAX_IDLE)) {
-            lru_unlink(t, e);
-            lru_append(t, e);
+            pc_list_remove(&e->lru);
+            pc_list_push_back(&t->lru, &e->lru);
             continue;
         }
         detach(t, e);

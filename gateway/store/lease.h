@@ -45,6 +45,7 @@
 #ifndef PC_LEASE_H
 #define PC_LEASE_H
 
+#include "base/list.h"
 #include <portcullis/plugin.h>
 
 #include <stdbool.h>
@@ -94,7 +95,7 @@ typedef struct pc_lease {
     pc_lease_waiter_t *wait_head, *wait_tail; /* not yet sent */
     pc_lease_waiter_t *sent;         /* in the check in flight, in arrival order */
     uint64_t sent_need, sent_extra, sent_give;
-    struct pc_lease *prev, *next;    /* the sweep's list */
+    pc_list_t lru;                   /* the sweep's list (not linked once detached) */
     unsigned char key[];
 } pc_lease_t;
 

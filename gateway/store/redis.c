@@ -1,5 +1,6 @@
-/* gateway/store/redis.c: asynchronous Redis connections on a libev loop, and a
- * small blocking client for non-worker threads (contract in redis.h).
+/* gateway/store/redis.c: asynchronous Redis connections on a libev loop
+ * (contract in redis.h); the blocking client is redis_sync.c, addresses are
+ * redis_url.c.
  *
  * Every command gets an rcmd_t holding its callback, its deadline and its
  * RESP bytes (kept for one NOSCRIPT retry). Commands of one connection are
@@ -25,9 +26,12 @@
  * the callback returns; the connect callback with an error is followed by
  * hiredis freeing the context itself. */
 #include "store/redis.h"
+#include "store/redis_cmd.h"
+#include "base/list.h"
 #include "base/log.h"
-#include "store/redis_reply.h"
+#include "base/rng.h"
 #include "base/util.h"
+#include "store/redis_reply.h"
 
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
@@ -35,240 +39,16 @@
 #include <hiredis/sds.h>
 
 #include <ev.h>
-#include <openssl/evp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-
-/* ---- URLs -------------------------------------------------------------- */
-
-void pc_redis_addr_clear(pc_redis_addr_t *a)
-{
-    free(a->host);
-    free(a->unix_path);
-    free(a->username);
-    free(a->password);
-    memset(a, 0, sizeof(*a));
-}
-
-/* Percent-decodes s[0..n) into a new string; NULL on a bad escape or NUL. */
-static char *url_decode(const char *s, size_t n)
-{
-    char *out = pc_xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            int h = i + 2 < n ? pc_hex_digit((unsigned char)s[i + 1]) : -1;
-            int l = i + 2 < n ? pc_hex_digit((unsigned char)s[i + 2]) : -1;
-            if (h < 0 || l < 0) {
-                free(out);
-                return NULL;
-            }
-            c = h * 16 + l;
-            i += 2;
-        }
-        if (c == 0) {
-            free(out);
-            return NULL;
-        }
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int url_uint(const char *s, size_t n, unsigned max, unsigned *out)
-{
-    unsigned long v = 0;
-    if (n == 0 || n > 10)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (v > max)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-#define URL_FAIL(...)                                                          \
-    do {                                                                       \
-        snprintf(err, errlen, __VA_ARGS__);                                    \
-        pc_redis_addr_clear(out);                                              \
-        return -1;                                                             \
-    } while (0)
-
-static int url_parse_unix(const char *p, pc_redis_addr_t *out, char *err, size_t errlen)
-{
-    const char *q = strchr(p, '?');
-    size_t plen = q ? (size_t)(q - p) : strlen(p);
-    if (plen < 2 || p[0] != '/')
-        URL_FAIL("unix: URL needs an absolute socket path (unix:///run/redis.sock)");
-    if (plen > 107)
-        URL_FAIL("unix socket path longer than 107 bytes");
-    out->unix_path = url_decode(p, plen);
-    if (!out->unix_path)
-        URL_FAIL("bad percent-escape in the socket path");
-    if (q) {
-        const char *v = q + 1;
-        if (strncmp(v, "db=", 3) != 0 || url_uint(v + 3, strlen(v + 3), 1000000, &out->db) != 0)
-            URL_FAIL("unix: URL query must be db=N");
-    }
-    return 0;
-}
-
-int pc_redis_url_parse(const char *url, pc_redis_addr_t *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof(*out));
-    if (strncmp(url, "unix://", 7) == 0)
-        return url_parse_unix(url + 7, out, err, errlen);
-    if (strncmp(url, "rediss://", 9) == 0)
-        URL_FAIL("rediss:// (TLS) is not supported: use redis:// on a trusted network or a "
-                 "unix socket");
-    if (strncmp(url, "redis://", 8) != 0)
-        URL_FAIL("must start with redis:// or unix://");
-    const char *p = url + 8;
-    const char *end = p + strcspn(p, "/?#");
-    if (strpbrk(p, "?#"))
-        URL_FAIL("query strings and fragments are not supported in redis:// URLs");
-    /* userinfo: the last '@' before the path */
-    const char *at = NULL;
-    for (const char *s = p; s < end; s++)
-        if (*s == '@')
-            at = s;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (!colon)
-            URL_FAIL("userinfo must be user:password or :password");
-        if (colon > p) {
-            out->username = url_decode(p, (size_t)(colon - p));
-            if (!out->username)
-                URL_FAIL("bad percent-escape in the user name");
-        }
-        if (at - colon - 1 > 0) {
-            out->password = url_decode(colon + 1, (size_t)(at - colon - 1));
-            if (!out->password)
-                URL_FAIL("bad percent-escape in the password");
-        } else if (out->username) {
-            URL_FAIL("a user name needs a password");
-        }
-        p = at + 1;
-    }
-    const char *hs = p, *he, *port = NULL;
-    if (*p == '[') {
-        const char *rb = memchr(p, ']', (size_t)(end - p));
-        if (!rb)
-            URL_FAIL("unterminated [IPv6] address");
-        hs = p + 1;
-        he = rb;
-        if (rb + 1 < end) {
-            if (rb[1] != ':')
-                URL_FAIL("junk after the [IPv6] address");
-            port = rb + 2;
-        }
-    } else {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        he = colon ? colon : end;
-        if (colon)
-            port = colon + 1;
-    }
-    if (he == hs)
-        URL_FAIL("missing host");
-    if (he - hs > 253)
-        URL_FAIL("host name too long");
-    out->host = pc_xstrndup(hs, (size_t)(he - hs));
-    for (const char *s = out->host; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '.' || *s == '-' || *s == ':' || *s == '_'))
-            URL_FAIL("bad character in the host");
-    out->port = 6379;
-    if (port && url_uint(port, (size_t)(end - port), 65535, &out->port) != 0)
-        URL_FAIL("port must be a number between 1 and 65535");
-    if (out->port == 0)
-        URL_FAIL("port must be a number between 1 and 65535");
-    if (*end == '/' && end[1] && url_uint(end + 1, strlen(end + 1), 1000000, &out->db) != 0)
-        URL_FAIL("the path must be a database number (redis://host:6379/0)");
-    return 0;
-}
-
-#undef URL_FAIL
-
-/* ---- scripts and commands ------------------------------------------------------ */
-
-void pc_redis_script_init(pc_redis_script_t *s, const char *src, size_t len)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
-    s->src = src;
-    s->len = len;
-    PC_ASSERT(EVP_Digest(src, len, md, &mdlen, EVP_sha1(), NULL) == 1 && mdlen == 20);
-    for (unsigned i = 0; i < 20; i++) {
-        s->sha[2 * i] = hex[md[i] >> 4];
-        s->sha[2 * i + 1] = hex[md[i] & 15];
-    }
-    s->sha[40] = '\0';
-}
-
-static size_t resp_digits(size_t n)
-{
-    size_t d = 1;
-    for (; n >= 10; n /= 10)
-        d++;
-    return d;
-}
-
-/* "<c><n>\r\n" without printf: this runs for every argument of every command. */
-static char *resp_num(char *p, char c, size_t n)
-{
-    size_t d = resp_digits(n);
-    *p++ = c;
-    for (size_t i = d; i-- > 0; n /= 10)
-        p[i] = (char)('0' + n % 10);
-    p += d;
-    *p++ = '\r';
-    *p++ = '\n';
-    return p;
-}
-
-/* The RESP encoding of [pre...] + argv, written into out (NULL: length
- * only). Returns the length. */
-static size_t resp_format(char *out, int npre, const char **pre, const size_t *prelen, int argc,
-                          const char **argv, const size_t *argvlen)
-{
-    size_t total = (size_t)npre + (size_t)argc;
-    if (!out) {
-        size_t n = 3 + resp_digits(total);
-        for (int i = 0; i < npre; i++)
-            n += 5 + resp_digits(prelen[i]) + prelen[i];
-        for (int i = 0; i < argc; i++)
-            n += 5 + resp_digits(argvlen[i]) + argvlen[i];
-        return n;
-    }
-    char *p = resp_num(out, '*', total);
-    for (int i = 0; i < npre + argc; i++) {
-        const char *s = i < npre ? pre[i] : argv[i - npre];
-        size_t len = i < npre ? prelen[i] : argvlen[i - npre];
-        p = resp_num(p, '$', len);
-        memcpy(p, s, len);
-        p += len;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    return (size_t)(p - out);
-}
 
 /* ---- async connection ------------------------------------------------------------ */
 
 typedef enum rd_state { RD_DOWN = 0, RD_CONNECTING, RD_UP, RD_CLOSED } rd_state_t;
 
 typedef struct rcmd {
-    struct rcmd *prev, *next;      /* pending list, in send order */
+    pc_list_t link;                /* pending list, in send order */
     pc_redis_t *rd;
     pc_redis_cb cb;
     void *data;
@@ -286,8 +66,8 @@ struct pc_redis {
     redisAsyncContext *ac;         /* NULL unless CONNECTING or UP */
     rd_state_t state;
     unsigned hs_pending;           /* handshake replies still expected */
-    rcmd_t *head, *tail;           /* every command hiredis still holds */
-    rcmd_t *live;                  /* first one not expired yet */
+    pc_list_t pending;             /* every command hiredis still holds (rcmd_t.link) */
+    rcmd_t *live;                  /* first one not expired yet, NULL if none */
     unsigned npending;
     ev_timer cmd_timer;            /* deadlines and the dead-connection check */
     double armed_at;               /* when cmd_timer fires, if active */
@@ -300,22 +80,25 @@ struct pc_redis {
     bool ever_up;
     bool down_logged;
     double last_log;
-    uint64_t rng;
+    pc_rng_t rng;                  /* backoff jitter */
     pc_redis_bound_t bound;        /* the current context's reader */
     char where[160];               /* "127.0.0.1:6379/0", for logs */
 };
 
 static void rd_connect(pc_redis_t *rd);
 
-static void addr_text(const pc_redis_addr_t *a, char *buf, size_t len)
+static rcmd_t *rd_first(const pc_redis_t *rd)
 {
-    if (a->unix_path)
-        snprintf(buf, len, "unix:%s db %u", a->unix_path, a->db);
-    else if (a->host && strchr(a->host, ':'))
-        snprintf(buf, len, "[%s]:%u db %u", a->host, a->port, a->db);
-    else
-        snprintf(buf, len, "%s:%u db %u", a->host ? a->host : "?", a->port, a->db);
+    pc_list_t *n = pc_list_first(&rd->pending);
+    return n ? pc_list_entry(n, rcmd_t, link) : NULL;
 }
+
+/* The command sent after c, or NULL. */
+static rcmd_t *rd_next(const pc_redis_t *rd, const rcmd_t *c)
+{
+    return c->link.next == &rd->pending ? NULL : pc_list_entry(c->link.next, rcmd_t, link);
+}
+
 
 static void stat_set(pc_counter_t *c, uint64_t v)
 {
@@ -329,16 +112,6 @@ static void stat_inc(pc_counter_t *c)
         pc_counter_add(c, 1);
 }
 
-static uint64_t rd_random(pc_redis_t *rd)
-{
-    uint64_t x = rd->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rd->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static double rd_dead_after(const pc_redis_t *rd)
 {
     unsigned ms = 4 * rd->o.command_timeout_ms;
@@ -349,9 +122,10 @@ static double rd_dead_after(const pc_redis_t *rd)
  * the moment the oldest command makes the connection count as dead. */
 static void rd_arm(pc_redis_t *rd)
 {
-    if (!rd->head)
+    const rcmd_t *first = rd_first(rd);
+    if (!first)
         return;
-    double at = rd->head->deadline - rd->o.command_timeout_ms / 1000.0 + rd_dead_after(rd);
+    double at = first->deadline - rd->o.command_timeout_ms / 1000.0 + rd_dead_after(rd);
     if (rd->live && rd->live->deadline < at)
         at = rd->live->deadline;
     if (ev_is_active(&rd->cmd_timer)) {
@@ -368,15 +142,8 @@ static void rd_arm(pc_redis_t *rd)
 static void rd_unlink(pc_redis_t *rd, rcmd_t *c)
 {
     if (rd->live == c)
-        rd->live = c->next;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        rd->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        rd->tail = c->prev;
+        rd->live = rd_next(rd, c);
+    pc_list_remove(&c->link);
     rd->npending--;
 }
 
@@ -404,7 +171,7 @@ static void rd_schedule(pc_redis_t *rd)
     if (rd->state == RD_CLOSED)
         return;
     unsigned d = rd->backoff_ms;
-    unsigned wait = d / 2 + (unsigned)(rd_random(rd) % (d / 2 + 1));
+    unsigned wait = d / 2 + (unsigned)(pc_rng_next(&rd->rng) % (d / 2 + 1));
     rd->backoff_ms = d * 2 > PC_REDIS_BACKOFF_MAX_MS ? PC_REDIS_BACKOFF_MAX_MS : d * 2;
     ev_timer_stop(rd->loop, &rd->retry_timer);
     ev_timer_set(&rd->retry_timer, wait / 1000.0, 0.);
@@ -667,12 +434,12 @@ static void rd_cmd_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     double now = ev_now(loop);
     while (rd->live && rd->live->deadline <= now + 0.0005) {
         rcmd_t *c = rd->live;
-        rd->live = c->next;
+        rd->live = rd_next(rd, c);
         stat_inc(rd->o.stat_timeouts);
         rd_finish(c, -1, NULL);
     }
-    if (rd->head &&
-        rd->head->deadline - rd->o.command_timeout_ms / 1000.0 + rd_dead_after(rd) <= now) {
+    const rcmd_t *first = rd_first(rd);
+    if (first && first->deadline - rd->o.command_timeout_ms / 1000.0 + rd_dead_after(rd) <= now) {
         char why[96];
         snprintf(why, sizeof(why), "no reply for %.0f ms", rd_dead_after(rd) * 1000);
         rd_drop(rd, why);
@@ -689,9 +456,9 @@ static void rd_send(pc_redis_t *rd, pc_redis_cb cb, void *data, int script, int 
         cb(data, -1, NULL);
         return;
     }
-    size_t n = resp_format(NULL, npre, pre, prelen, argc, argv, argvlen);
+    size_t n = pc_redis_format(NULL, npre, pre, prelen, argc, argv, argvlen);
     rcmd_t *c = pc_xmalloc(sizeof(*c) + n + 1);
-    c->len = resp_format(c->buf, npre, pre, prelen, argc, argv, argvlen);
+    c->len = pc_redis_format(c->buf, npre, pre, prelen, argc, argv, argvlen);
     PC_ASSERT(c->len == n);
     c->rd = rd;
     c->cb = cb;
@@ -704,13 +471,7 @@ static void rd_send(pc_redis_t *rd, pc_redis_cb cb, void *data, int script, int 
         cb(data, -1, NULL);
         return;
     }
-    c->next = NULL;
-    c->prev = rd->tail;
-    if (rd->tail)
-        rd->tail->next = c;
-    else
-        rd->head = c;
-    rd->tail = c;
+    pc_list_push_back(&rd->pending, &c->link);
     if (!rd->live)
         rd->live = c;
     rd->npending++;
@@ -770,9 +531,9 @@ pc_redis_t *pc_redis_new(struct ev_loop *loop, const pc_redis_opts_t *opts)
         rd->o.command_timeout_ms = 200;
     rd->backoff_ms = PC_REDIS_BACKOFF_MIN_MS;
     rd->last_log = -1e9;
-    if (getrandom(&rd->rng, sizeof(rd->rng), 0) != sizeof(rd->rng) || rd->rng == 0)
-        rd->rng = pc_now_ns() | 1;
-    addr_text(&rd->o.addr, rd->where, sizeof(rd->where));
+    pc_list_init(&rd->pending);
+    pc_rng_seed(&rd->rng);
+    pc_redis_addr_text(&rd->o.addr, rd->where, sizeof(rd->where));
     ev_timer_init(&rd->cmd_timer, rd_cmd_timer_cb, 1., 0.);
     ev_timer_init(&rd->conn_timer, rd_conn_timeout_cb, 1., 0.);
     ev_timer_init(&rd->retry_timer, rd_retry_cb, 1., 0.);
@@ -797,7 +558,7 @@ void pc_redis_free(pc_redis_t *rd)
         rd->ac = NULL;
         redisAsyncFree(ac); /* every pending callback runs, with rc -1 */
     }
-    PC_ASSERT(rd->head == NULL);
+    PC_ASSERT(pc_list_empty(&rd->pending));
     ev_timer_stop(rd->loop, &rd->cmd_timer);
     ev_timer_stop(rd->loop, &rd->conn_timer);
     ev_timer_stop(rd->loop, &rd->retry_timer);
@@ -811,202 +572,4 @@ void pc_redis_free(pc_redis_t *rd)
 bool pc_redis_is_up(const pc_redis_t *rd)
 {
     return rd && rd->state == RD_UP;
-}
-
-/* ---- blocking client ------------------------------------------------------------- */
-
-struct pc_redis_sync {
-    pthread_mutex_t lock;
-    pc_redis_opts_t o;
-    redisContext *c;
-    uint64_t retry_at_ms;          /* no connect before (after a failure) */
-    unsigned backoff_ms;
-    pc_redis_bound_t bound;        /* c's reader */
-    char where[160];
-};
-
-pc_redis_sync_t *pc_redis_sync_new(const pc_redis_opts_t *opts)
-{
-    pc_redis_sync_t *rs = pc_xcalloc(1, sizeof(*rs));
-    pthread_mutex_init(&rs->lock, NULL);
-    rs->o = *opts;
-    if (!rs->o.connect_timeout_ms)
-        rs->o.connect_timeout_ms = 500;
-    if (!rs->o.command_timeout_ms)
-        rs->o.command_timeout_ms = 200;
-    rs->backoff_ms = PC_REDIS_BACKOFF_MIN_MS;
-    addr_text(&rs->o.addr, rs->where, sizeof(rs->where));
-    return rs;
-}
-
-void pc_redis_sync_free(pc_redis_sync_t *rs)
-{
-    if (!rs)
-        return;
-    if (rs->c)
-        redisFree(rs->c);
-    pthread_mutex_destroy(&rs->lock);
-    free(rs);
-}
-
-static struct timeval ms_tv(unsigned ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    return tv;
-}
-
-static void rs_fail(pc_redis_sync_t *rs, const char *why)
-{
-    if (rs->c) {
-        redisFree(rs->c);
-        rs->c = NULL;
-    }
-    rs->retry_at_ms = pc_now_ms() + rs->backoff_ms;
-    rs->backoff_ms = rs->backoff_ms * 2 > PC_REDIS_BACKOFF_MAX_MS ? PC_REDIS_BACKOFF_MAX_MS
-                                                                  : rs->backoff_ms * 2;
-    PC_LOG(PC_LOG_WARN, "store: redis %s (%s): %s", rs->where, rs->o.name ? rs->o.name : "-",
-           why);
-}
-
-/* One command; NULL (and the context dropped) on an I/O error, a reply
- * past the reader's bounds, or no whole reply within the command timeout
- * (the socket timeout bounds each read, not a server that trickles). This
- * is redisCommandArgv() with those checks between reads. */
-static redisReply *rs_call(pc_redis_sync_t *rs, int argc, const char **argv, const size_t *len)
-{
-    redisContext *c = rs->c;
-    uint64_t deadline = pc_now_ms() + rs->o.command_timeout_ms;
-    const char *bound = NULL;
-    void *rep = NULL;
-    int done = 0;
-    if (redisAppendCommandArgv(c, argc, argv, len) != REDIS_OK)
-        goto fail;
-    while (!done)
-        if (redisBufferWrite(c, &done) != REDIS_OK)
-            goto fail;
-    while (!rep) {
-        if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
-            goto fail;
-        if (rep)
-            break;
-        if ((bound = pc_redis_bound_check(c->reader, &rs->bound)) != NULL)
-            goto fail;
-        if (pc_now_ms() >= deadline) {
-            bound = "no whole reply within the command timeout";
-            goto fail;
-        }
-        if (redisBufferRead(c) != REDIS_OK)
-            goto fail;
-    }
-    return rep;
-fail:;
-    char why[160];
-    if (!bound)
-        bound = rs->bound.why;
-    snprintf(why, sizeof(why), "command failed: %s", bound ? bound : c->errstr);
-    rs_fail(rs, why);
-    return NULL;
-}
-
-static int rs_connect(pc_redis_sync_t *rs)
-{
-    if (rs->c)
-        return 0;
-    if (pc_now_ms() < rs->retry_at_ms)
-        return -1;
-    const pc_redis_addr_t *a = &rs->o.addr;
-    struct timeval ct = ms_tv(rs->o.connect_timeout_ms);
-    rs->c = a->unix_path ? redisConnectUnixWithTimeout(a->unix_path, ct)
-                         : redisConnectWithTimeout(a->host, (int)a->port, ct);
-    if (!rs->c || rs->c->err) {
-        char why[160];
-        snprintf(why, sizeof(why), "cannot connect: %s", rs->c ? rs->c->errstr : "out of memory");
-        rs_fail(rs, why);
-        return -1;
-    }
-    redisSetTimeout(rs->c, ms_tv(rs->o.command_timeout_ms));
-    pc_redis_bound_reader(rs->c->reader, &rs->bound);
-    if (a->password) {
-        const char *argv[3] = {"AUTH", a->username ? a->username : a->password, a->password};
-        size_t len[3] = {4, strlen(argv[1]), strlen(a->password)};
-        redisReply *rep = rs_call(rs, a->username ? 3 : 2, argv, len);
-        if (!rep)
-            return -1;
-        bool bad = rep->type == REDIS_REPLY_ERROR;
-        freeReplyObject(rep);
-        if (bad) {
-            rs_fail(rs, "AUTH refused");
-            return -1;
-        }
-    }
-    if (a->db) {
-        char db[16];
-        snprintf(db, sizeof(db), "%u", a->db);
-        const char *argv[2] = {"SELECT", db};
-        size_t len[2] = {6, strlen(db)};
-        redisReply *rep = rs_call(rs, 2, argv, len);
-        if (!rep)
-            return -1;
-        bool bad = rep->type == REDIS_REPLY_ERROR;
-        freeReplyObject(rep);
-        if (bad) {
-            rs_fail(rs, "SELECT refused");
-            return -1;
-        }
-    }
-    rs->backoff_ms = PC_REDIS_BACKOFF_MIN_MS;
-    return 0;
-}
-
-static void rs_run(pc_redis_sync_t *rs, pc_redis_cb cb, void *data, int script, int argc,
-                   const char **argv, const size_t *argvlen)
-{
-    pthread_mutex_lock(&rs->lock);
-    redisReply *rep = NULL;
-    if (rs_connect(rs) == 0) {
-        rep = rs_call(rs, argc, argv, argvlen);
-        if (rep && script >= 0 && rep->type == REDIS_REPLY_ERROR && rep->len >= 8 &&
-            memcmp(rep->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(rep);
-            const pc_redis_script_t *s = &rs->o.scripts[script];
-            const char *largv[3] = {"SCRIPT", "LOAD", s->src};
-            size_t llen[3] = {6, 4, s->len};
-            rep = rs_call(rs, 3, largv, llen);
-            if (rep) {
-                freeReplyObject(rep);
-                rep = rs_call(rs, argc, argv, argvlen);
-            }
-        }
-    }
-    pthread_mutex_unlock(&rs->lock);
-    int rc = rep && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
-    cb(data, rc, rep && (rc == 0 || rep->type == REDIS_REPLY_ERROR) ? rep : NULL);
-    if (rep)
-        freeReplyObject(rep);
-}
-
-void pc_redis_sync_command(pc_redis_sync_t *rs, pc_redis_cb cb, void *data, int argc,
-                           const char **argv, const size_t *argvlen)
-{
-    rs_run(rs, cb, data, -1, argc, argv, argvlen);
-}
-
-void pc_redis_sync_evalsha(pc_redis_sync_t *rs, pc_redis_cb cb, void *data, unsigned script,
-                           int nkeys, int argc, const char **argv, const size_t *argvlen)
-{
-    PC_ASSERT(script < rs->o.nscripts && argc <= 64);
-    char nk[16];
-    const char *v[3 + 64];
-    size_t l[3 + 64];
-    v[0] = "EVALSHA";
-    l[0] = 7;
-    v[1] = rs->o.scripts[script].sha;
-    l[1] = 40;
-    l[2] = (size_t)snprintf(nk, sizeof(nk), "%d", nkeys);
-    v[2] = nk;
-    for (int i = 0; i < argc; i++) {
-        v[3 + i] = argv[i];
-        l[3 + i] = argvlen[i];
-    }
-    rs_run(rs, cb, data, (int)script, 3 + argc, v, l);
 }

@@ -10,6 +10,7 @@
  *   pc_redis_sync_t  blocking, for callers that are not workers (the admin
  *                    thread, the main thread at startup), serialised by a
  *                    mutex, with the same timeouts. Never used on a worker.
+ *                    Declared in redis_sync.h.
  *
  * Connection life (async): DOWN -> CONNECTING (non-blocking connect, then a
  * pipelined handshake: AUTH [user] password, SELECT db, SCRIPT LOAD of
@@ -46,6 +47,8 @@
 #include <stdint.h>
 
 #include "ops/metrics.h"
+#include "store/redis_cmd.h"
+#include "store/redis_url.h"
 
 struct redisReply;
 struct ev_loop;
@@ -55,35 +58,6 @@ struct ev_loop;
 #define PC_REDIS_DEAD_MS 1000u
 #define PC_REDIS_MAX_PENDING 65536u    /* commands in flight per connection */
 #define PC_REDIS_MAX_SCRIPTS 4
-
-/* Where and how to connect. Strings are owned by whoever filled it in
- * (the config, for the store). */
-typedef struct pc_redis_addr {
-    char *host;                    /* numeric IPv4 or IPv6 address; NULL for unix */
-    unsigned port;
-    char *unix_path;               /* NULL for tcp */
-    unsigned db;
-    char *username;                /* NULL: "AUTH password" (or no AUTH) */
-    char *password;                /* NULL: no AUTH */
-} pc_redis_addr_t;
-
-/* Parses "redis://[[user]:password@]host[:port][/db]" (host a name, an IPv4
- * address or a [bracketed] IPv6 address; port 6379; db 0) or
- * "unix:///path/to/socket[?db=N]". Userinfo is percent-decoded. Fills out
- * with malloc'd strings (pc_redis_addr_clear frees them); host is copied
- * as written (the caller resolves names). Returns 0, or -1 with a short
- * reason in err. */
-int pc_redis_url_parse(const char *url, pc_redis_addr_t *out, char *err, size_t errlen);
-void pc_redis_addr_clear(pc_redis_addr_t *a);
-
-typedef struct pc_redis_script {
-    const char *src;
-    size_t len;
-    char sha[41];                  /* filled by pc_redis_script_init */
-} pc_redis_script_t;
-
-/* Computes the script's SHA1 (the EVALSHA name). */
-void pc_redis_script_init(pc_redis_script_t *s, const char *src, size_t len);
 
 typedef struct pc_redis_opts {
     pc_redis_addr_t addr;
@@ -122,20 +96,5 @@ void pc_redis_evalsha(pc_redis_t *rd, pc_redis_cb cb, void *data, unsigned scrip
  * prepare watcher also does it before the loop blocks). Loop thread, not
  * from inside a callback of this client. */
 void pc_redis_flush(pc_redis_t *rd);
-
-/* ---- blocking client for non-worker threads ---- */
-
-typedef struct pc_redis_sync pc_redis_sync_t;
-
-pc_redis_sync_t *pc_redis_sync_new(const pc_redis_opts_t *opts);
-void pc_redis_sync_free(pc_redis_sync_t *rs);
-/* Same contract as the async calls, but the callback runs before the call
- * returns, on the calling thread. Waits at most about connect_timeout_ms +
- * 2 * command_timeout_ms; after a failed connect, calls fail at once until
- * the backoff has passed. Thread-safe. */
-void pc_redis_sync_command(pc_redis_sync_t *rs, pc_redis_cb cb, void *data, int argc,
-                           const char **argv, const size_t *argvlen);
-void pc_redis_sync_evalsha(pc_redis_sync_t *rs, pc_redis_cb cb, void *data, unsigned script,
-                           int nkeys, int argc, const char **argv, const size_t *argvlen);
 
 #endif

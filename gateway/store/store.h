@@ -6,13 +6,14 @@
  *
  * "store": {"type": "redis"} shares state across a fleet of gateways. Each
  * worker has its own asynchronous connection on its own loop (redis.c);
- * callers that are not workers (w == NULL: the admin thread, the main
- * thread) use one blocking connection serialised by a mutex, which is why
- * no worker ever calls with w == NULL. Every operation is one atomic round
+ * threads that are no worker (the admin thread, the main thread: see
+ * base/thread.h) use one blocking connection serialised by a mutex, through
+ * pc_store_sync_flag_set below. Every operation is one atomic round
  * trip: the multi-limit check is gateway/store/ratelimit.lua (embedded in the
  * binary at build time, loaded with SCRIPT LOAD, called with EVALSHA), the
  * failure counter a two-line script, flags plain SET PX / EXISTS.
  *
+ * An entry's key is "<namespace>:<key>" or a hash of it (store_ns.h).
  * Redis keys are "<prefix>{<key>}:<kind>" (kind l0..l7 for the limits of
  * one check, f for a flag, c for a counter): the braces are a Redis Cluster
  * hash tag, so every key of one check lives in one slot. '{', '}' and '%'
@@ -31,17 +32,18 @@
 #define PC_STORE_H
 
 #include <stddef.h>
-#include <stdio.h>
+#include <stdint.h>
+
+#include <portcullis/plugin.h>
 
 #include "conf/conf.h"
-#include "ops/metrics.h"
 
-struct pc_worker;
+struct ev_loop;
 
 /* Main thread, at startup: creates the process-wide store from the first
- * generation's "store" section. The store is fixed for the process's life
- * (a reload may not change it: pc_conf_reload_compatible refuses). Copies
- * what it needs from c. */
+ * generation's "store" section and registers its metrics (ops/metric.h).
+ * The store is fixed for the process's life (a reload may not change it:
+ * pc_conf_reload_compatible refuses). Copies what it needs from c. */
 int pc_store_init(const pc_conf_t *c);
 void pc_store_shutdown(void);
 
@@ -50,22 +52,17 @@ void pc_store_shutdown(void);
  * stop: the worker's thread once its daemons are stopped (or the main
  * thread if the thread never ran); every pending store callback runs
  * (rc -1, or the fail_open local answer) before it returns. Idempotent. */
-void pc_store_worker_start(struct pc_worker *w);
-void pc_store_worker_stop(struct pc_worker *w);
+void pc_store_worker_start(unsigned id, struct ev_loop *loop);
+void pc_store_worker_stop(unsigned id);
 
-/* pc_store_metrics_render (declared in metrics.h), admin thread: the
- * store's part of /metrics: the PC_SM_* counters summed over the workers
- * plus the non-worker calls, the memory store's size, Redis connections up. */
+/* pc_store_flag_set for a thread that is no worker (the admin thread's
+ * POST /revocations): blocks until the store answered (Redis: at most about
+ * connect_timeout_ms + command_timeout_ms) and returns its rc. */
+int pc_store_sync_flag_set(const pc_store_ns_t *ns, const void *key, size_t klen,
+                           uint64_t ttl_ms);
 
 /* gateway/store/ratelimit.lua, embedded at build time (generated ratelimit_lua.c). */
 extern const char pc_ratelimit_lua[];
 extern const size_t pc_ratelimit_lua_len;
-
-/* The Redis key of a store key: "<prefix>{<escaped key>}<suffix>" into out
- * (at least PC_STORE_RKEY_MAX bytes). Returns its length. Exposed for the
- * unit tests. */
-#define PC_STORE_RKEY_MAX 1024
-size_t pc_store_redis_key(char *out, const char *prefix, const void *key, size_t klen,
-                          const char *suffix);
 
 #endif

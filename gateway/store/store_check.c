@@ -18,13 +18,15 @@
  * When Redis cannot answer a check, each of its waiting requests gets the
  * store's on_error policy: the local memory store (fail_open) or an error
  * (fail_closed). */
-#include "store/store_int.h"
-#include "store/lease.h"
+#include "store/store_check.h"
+#include "base/clock.h"
 #include "base/log.h"
-#include "store/store.h"
-#include "store/redis_reply.h"
+#include "base/thread.h"
 #include "base/util.h"
-#include "worker.h"
+#include "store/lease.h"
+#include "store/redis_reply.h"
+
+#include <ev.h>
 
 #include <hiredis/hiredis.h>
 
@@ -37,7 +39,9 @@
 
 /* One worker's checks. */
 typedef struct stc_worker {
-    pc_worker_t *w;
+    pc_store_t *st;
+    unsigned id;
+    struct ev_loop *loop;          /* NULL: this worker has no state (not started) */
     pc_lease_table_t *leases;
     ev_prepare prep;
     ev_timer kick;                 /* zero delay: see stc_queue */
@@ -48,8 +52,6 @@ typedef struct stc_worker {
     bool urgent;                   /* a queued check has requests waiting */
     bool in_flight;                /* batch: a batch awaits its reply */
 } stc_worker_t;
-
-static stc_worker_t *stc;          /* by worker id, pc_st.nworkers of them */
 
 /* What one check sends: ratelimit.lua's per-check arguments. */
 typedef struct stc_check {
@@ -93,13 +95,13 @@ static void stc_num(stc_cmd_t *c, unsigned long long v)
     stc_arg(c, p, (size_t)n);
 }
 
-static void stc_build(stc_cmd_t *c, const stc_check_t *k, size_t nk)
+static void stc_build(const pc_store_t *st, stc_cmd_t *c, const stc_check_t *k, size_t nk)
 {
     size_t nkeys = 0, nargs = 1, bytes = 64;
     for (size_t i = 0; i < nk; i++) {
         nkeys += k[i].n;
         nargs += 4 + 4 * k[i].n;
-        bytes += k[i].n * (strlen(pc_st.prefix) + 3 * k[i].klen + 8) + (4 * k[i].n + 4) * 24;
+        bytes += k[i].n * (strlen(st->prefix) + 3 * k[i].klen + 8) + (4 * k[i].n + 4) * 24;
     }
     *c = (stc_cmd_t){pc_xmalloc((nkeys + nargs) * sizeof(char *)),
                      pc_xmalloc((nkeys + nargs) * sizeof(size_t)), 0, (int)nkeys,
@@ -108,7 +110,7 @@ static void stc_build(stc_cmd_t *c, const stc_check_t *k, size_t nk)
         for (size_t l = 0; l < k[i].n; l++) {
             char suffix[4] = {':', 'l', (char)('0' + l), '\0'};
             char *p = c->buf + c->off;
-            size_t n = pc_store_redis_key(p, pc_st.prefix, k[i].key, k[i].klen, suffix);
+            size_t n = pc_store_redis_key(p, st->prefix, k[i].key, k[i].klen, suffix);
             c->off += n + 1;
             PC_ASSERT(c->off <= c->cap);
             stc_arg(c, p, n);
@@ -138,17 +140,18 @@ static void stc_cmd_free(stc_cmd_t *c)
     free(c->buf);
 }
 
-/* Sends the checks as one EVALSHA on w's connection (the blocking one for
- * w == NULL); cb(data, ...) gets the reply. */
-static void stc_send(pc_worker_t *w, const stc_check_t *k, size_t nk, pc_redis_cb cb, void *data)
+/* Sends the checks as one EVALSHA on worker id's connection (the blocking
+ * one for PC_THREAD_NO_WORKER); cb(data, ...) gets the reply. */
+static void stc_send(pc_store_t *st, unsigned id, const stc_check_t *k, size_t nk, pc_redis_cb cb,
+                     void *data)
 {
     stc_cmd_t c;
-    stc_build(&c, k, nk);
-    if (w && w->id < pc_st.nworkers && pc_st.wconn[w->id])
-        pc_redis_evalsha(pc_st.wconn[w->id], cb, data, PC_ST_SCRIPT_LIMIT, c.nkeys, c.argc,
-                         c.argv, c.len);
-    else if (!w)
-        pc_redis_sync_evalsha(pc_st.sync, cb, data, PC_ST_SCRIPT_LIMIT, c.nkeys, c.argc, c.argv,
+    stc_build(st, &c, k, nk);
+    if (id < st->nworkers && st->wconn[id])
+        pc_redis_evalsha(st->wconn[id], cb, data, PC_ST_SCRIPT_LIMIT, c.nkeys, c.argc, c.argv,
+                         c.len);
+    else if (id == PC_THREAD_NO_WORKER)
+        pc_redis_sync_evalsha(st->sync, cb, data, PC_ST_SCRIPT_LIMIT, c.nkeys, c.argc, c.argv,
                               c.len);
     else
         cb(data, -1, NULL); /* a worker without a connection (stopping) */
@@ -180,29 +183,29 @@ static int stc_parse(const stc_check_t *k, redisReply *const *el, uint64_t *gran
 /* ---- failures ----------------------------------------------------------------- */
 
 /* Redis could not answer for this request: the store's on_error policy. */
-static void stc_fail_one(pc_worker_t *w, const void *key, size_t klen, const pc_rl_limit_t *l,
+static void stc_fail_one(pc_store_t *st, const void *key, size_t klen, const pc_rl_limit_t *l,
                          size_t n, pc_store_limit_cb cb, void *data, const char *why)
 {
     pc_limit_result_t res = {0};
-    pc_st_count(w, PC_SM_ERRORS);
-    pc_st_log_unavailable(why);
-    if (!pc_st.fail_open) {
+    pc_st_count(st, PC_SM_ERRORS);
+    pc_st_log_unavailable(st, why);
+    if (!st->fail_open) {
         cb(data, -1, &res);
         return;
     }
-    pc_st_count(w, PC_SM_FALLBACKS);
-    int rc = pc_st_mem_limit(key, klen, l, n, &res);
+    pc_st_count(st, PC_SM_FALLBACKS);
+    int rc = pc_st_mem_limit(st, key, klen, l, n, &res);
     res.local = 1;
     cb(data, rc, &res);
 }
 
-static void stc_fail_waiters(pc_worker_t *w, const pc_lease_t *e, pc_lease_waiter_t *list,
+static void stc_fail_waiters(pc_store_t *st, const pc_lease_t *e, pc_lease_waiter_t *list,
                              const char *why)
 {
     while (list) {
         pc_lease_waiter_t *wt = list;
         list = wt->next;
-        stc_fail_one(w, e->key, e->klen, e->limits, e->n, wt->cb, wt->data, why);
+        stc_fail_one(st, e->key, e->klen, e->limits, e->n, wt->cb, wt->data, why);
         free(wt);
     }
 }
@@ -224,7 +227,7 @@ static void stc_renew_arm(stc_worker_t *sw)
     if (ev_is_active(&sw->renew))
         return;
     ev_timer_set(&sw->renew, STC_RENEW_DELAY_MS / 1000., 0.);
-    ev_timer_start(sw->w->loop, &sw->renew);
+    ev_timer_start(sw->loop, &sw->renew);
 }
 
 /* Queues e's check. An urgent one (requests wait on it) goes out from the
@@ -237,7 +240,7 @@ static void stc_queue(stc_worker_t *sw, pc_lease_t *e, bool urgent)
     if (urgent) {
         sw->urgent = true;
         if (!ev_is_active(&sw->kick))
-            ev_timer_start(sw->w->loop, &sw->kick);
+            ev_timer_start(sw->loop, &sw->kick);
     } else {
         stc_renew_arm(sw);
     }
@@ -280,7 +283,7 @@ static void stc_reply(void *data, int rc, const redisReply *rep)
         if (sw->n)
             stc_renew_arm(sw);
     }
-    uint64_t now = pc_now_ms();
+    uint64_t now = pc_clock_mono_ms();
     for (size_t i = 0; i < sent->n; i++) {
         pc_lease_t *e = sent->e[i];
         stc_check_t k = stc_check_of(e);
@@ -292,7 +295,7 @@ static void stc_reply(void *data, int rc, const redisReply *rep)
         } else {
             pc_lease_waiter_t *failed;
             again = pc_lease_failed(e, &failed);
-            stc_fail_waiters(sw->w, e, failed, why);
+            stc_fail_waiters(sw->st, e, failed, why);
         }
         if (again)
             stc_queue(sw, e, true);
@@ -304,18 +307,19 @@ static void stc_reply(void *data, int rc, const redisReply *rep)
 static void stc_flush(stc_worker_t *sw)
 {
     if (ev_is_active(&sw->kick))
-        ev_timer_stop(sw->w->loop, &sw->kick);
+        ev_timer_stop(sw->loop, &sw->kick);
     size_t n = sw->n;
-    if (!n || (pc_st.batch && sw->in_flight))
+    pc_store_t *st = sw->st;
+    if (!n || (st->batch && sw->in_flight))
         return;
     if (ev_is_active(&sw->renew))
-        ev_timer_stop(sw->w->loop, &sw->renew);
+        ev_timer_stop(sw->loop, &sw->renew);
     if (n > STC_BATCH_MAX)
         n = STC_BATCH_MAX; /* the rest goes with the next batch, as urgent as it was */
     else
         sw->urgent = false;
-    uint64_t now = pc_now_ms();
-    size_t nsend = pc_st.batch ? 1 : n, per = pc_st.batch ? n : 1;
+    uint64_t now = pc_clock_mono_ms();
+    size_t nsend = st->batch ? 1 : n, per = st->batch ? n : 1;
     stc_check_t *k = pc_xmalloc(n * sizeof(*k));
     pc_lease_t **q = pc_xmalloc(n * sizeof(*q));
     memcpy(q, sw->q, n * sizeof(*q));
@@ -336,24 +340,24 @@ static void stc_flush(stc_worker_t *sw)
     n = m;
     if (!n)
         goto out;
-    nsend = pc_st.batch ? 1 : n;
-    per = pc_st.batch ? n : 1;
-    pc_st_add(sw->w, PC_SM_CHECKS, n);
+    nsend = st->batch ? 1 : n;
+    per = st->batch ? n : 1;
+    pc_st_add(st, PC_SM_CHECKS, n);
     for (size_t s = 0; s < nsend; s++) {
         stc_sent_t *sent = pc_xmalloc(sizeof(*sent) + per * sizeof(sent->e[0]));
-        *sent = (stc_sent_t){sw, pc_st.batch, per};
+        *sent = (stc_sent_t){sw, st->batch, per};
         for (size_t i = 0; i < per; i++) {
             sent->e[i] = q[s * per + i];
             k[i] = stc_check_of(sent->e[i]);
         }
-        if (pc_st.batch)
+        if (st->batch)
             sw->in_flight = true;
-        stc_send(sw->w, k, per, stc_reply, sent);
+        stc_send(st, sw->id, k, per, stc_reply, sent);
     }
 out:
     free(k);
     free(q);
-    pc_redis_t *rd = pc_st.wconn[sw->w->id];
+    pc_redis_t *rd = st->wconn[sw->id];
     if (rd)
         pc_redis_flush(rd);
     /* Without a connection the callbacks ran just now, and may have resumed
@@ -361,7 +365,7 @@ out:
      * prepare may have missed, the loop must not block before running
      * again. The zero timer sees to it (it finds nothing left to send). */
     if (!rd || !pc_redis_is_up(rd))
-        ev_timer_start(sw->w->loop, &sw->kick);
+        ev_timer_start(sw->loop, &sw->kick);
 }
 
 static void stc_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
@@ -379,13 +383,15 @@ static void stc_kick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void stc_sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     stc_worker_t *sw = t->data;
-    pc_lease_sweep(sw->leases, pc_now_ms());
+    pc_lease_sweep(sw->leases, pc_clock_mono_ms());
 }
 
 /* ---- entry points ----------------------------------------------------------------- */
 
-/* w == NULL: one check on the blocking connection, answered before return. */
+/* A thread that is no worker: one check on the blocking connection, answered
+ * before return. */
 typedef struct stc_sync {
+    pc_store_t *st;
     stc_check_t k;
     pc_store_limit_cb cb;
     void *data;
@@ -403,30 +409,30 @@ static void stc_sync_reply(void *data, int rc, const redisReply *rep)
     }
     char why[160];
     pc_st_why(rep, why, sizeof(why));
-    stc_fail_one(NULL, s->k.key, s->k.klen, s->k.limits, s->k.n, s->cb, s->data, why);
+    stc_fail_one(s->st, s->k.key, s->k.klen, s->k.limits, s->k.n, s->cb, s->data, why);
 }
 
-void pc_stc_limit(pc_worker_t *w, const void *key, size_t klen, const pc_rl_limit_t *l, size_t n,
-                  pc_store_limit_cb cb, void *data)
+void pc_stc_limit(pc_store_t *st, unsigned id, const void *key, size_t klen,
+                  const pc_rl_limit_t *l, size_t n, pc_store_limit_cb cb, void *data)
 {
-    if (!w) {
-        stc_sync_t s = {{key, klen, l, n, 1, 0, 0}, cb, data};
-        stc_send(NULL, &s.k, 1, stc_sync_reply, &s);
+    if (id == PC_THREAD_NO_WORKER) {
+        stc_sync_t s = {st, {key, klen, l, n, 1, 0, 0}, cb, data};
+        stc_send(st, id, &s.k, 1, stc_sync_reply, &s);
         return;
     }
-    stc_worker_t *sw = stc && w->id < pc_st.nworkers && stc[w->id].w ? &stc[w->id] : NULL;
+    stc_worker_t *sw = st->stc && id < st->nworkers && st->stc[id].loop ? &st->stc[id] : NULL;
     if (!sw) {
-        stc_fail_one(w, key, klen, l, n, cb, data, "this worker has no Redis connection");
+        stc_fail_one(st, key, klen, l, n, cb, data, "this worker has no Redis connection");
         return;
     }
-    uint64_t now = pc_now_ms();
+    uint64_t now = pc_clock_mono_ms();
     pc_lease_t *e = pc_lease_get(sw->leases, key, klen, l, n, now);
     pc_limit_result_t res;
     int how = pc_lease_local(sw->leases, e, now, &res);
     if (how != PC_LEASE_WAIT) {
         if (how == PC_LEASE_RENEW)
             stc_queue(sw, e, false);
-        pc_st_count(w, res.allowed ? PC_SM_LEASE_ADMITTED : PC_SM_LEASE_REFUSED);
+        pc_st_count(st, res.allowed ? PC_SM_LEASE_ADMITTED : PC_SM_LEASE_REFUSED);
         cb(data, 0, &res);
         return;
     }
@@ -437,56 +443,59 @@ void pc_stc_limit(pc_worker_t *w, const void *key, size_t klen, const pc_rl_limi
     stc_queue(sw, e, true);
 }
 
-void pc_stc_worker_start(pc_worker_t *w)
+void pc_stc_worker_start(pc_store_t *st, unsigned id, struct ev_loop *loop)
 {
-    if (!stc)
-        stc = pc_xcalloc(pc_st.nworkers ? pc_st.nworkers : 1, sizeof(*stc));
-    stc_worker_t *sw = &stc[w->id];
-    sw->w = w;
-    sw->leases = pc_lease_table_new(pc_st.lease_ms, stc_give, sw);
+    if (!st->stc)
+        st->stc = pc_xcalloc(st->nworkers ? st->nworkers : 1, sizeof(*st->stc));
+    stc_worker_t *sw = &st->stc[id];
+    sw->st = st;
+    sw->id = id;
+    sw->loop = loop;
+    sw->leases = pc_lease_table_new(st->lease_ms, stc_give, sw);
     ev_prepare_init(&sw->prep, stc_prepare_cb);
     sw->prep.data = sw;
-    ev_prepare_start(w->loop, &sw->prep);
-    ev_unref(w->loop); /* it alone does not keep the loop running */
+    ev_prepare_start(loop, &sw->prep);
+    ev_unref(loop); /* it alone does not keep the loop running */
     ev_timer_init(&sw->kick, stc_kick_cb, 0., 0.);
     sw->kick.data = sw;
     ev_timer_init(&sw->renew, stc_kick_cb, STC_RENEW_DELAY_MS / 1000., 0.);
     sw->renew.data = sw;
     ev_timer_init(&sw->sweep, stc_sweep_cb, PC_LEASE_SWEEP_MS / 1000., PC_LEASE_SWEEP_MS / 1000.);
     sw->sweep.data = sw;
-    ev_timer_start(w->loop, &sw->sweep);
-    ev_unref(w->loop);
+    ev_timer_start(loop, &sw->sweep);
+    ev_unref(loop);
 }
 
-void pc_stc_worker_drain(pc_worker_t *w)
+void pc_stc_worker_drain(pc_store_t *st, unsigned id)
 {
-    if (stc && w->id < pc_st.nworkers && stc[w->id].w)
-        stc_flush(&stc[w->id]); /* answered with the connection's end */
+    if (st->stc && id < st->nworkers && st->stc[id].loop)
+        stc_flush(&st->stc[id]); /* answered with the connection's end */
 }
 
-void pc_stc_worker_stop(pc_worker_t *w)
+void pc_stc_worker_stop(pc_store_t *st, unsigned id)
 {
-    if (!stc || w->id >= pc_st.nworkers || !stc[w->id].w)
+    if (!st->stc || id >= st->nworkers || !st->stc[id].loop)
         return;
-    stc_worker_t *sw = &stc[w->id];
-    PC_ASSERT(pc_st.wconn[w->id] == NULL);
+    stc_worker_t *sw = &st->stc[id];
+    struct ev_loop *loop = sw->loop;
+    PC_ASSERT(st->wconn[id] == NULL);
     /* Without a connection every check fails at once; callbacks that check
      * again are answered too, a bounded number of rounds. */
     for (int round = 0; round < 1000 && sw->n; round++)
         stc_flush(sw);
-    ev_ref(w->loop);
-    ev_prepare_stop(w->loop, &sw->prep);
-    ev_ref(w->loop);
-    ev_timer_stop(w->loop, &sw->sweep);
-    ev_timer_stop(w->loop, &sw->kick);
-    ev_timer_stop(w->loop, &sw->renew);
+    ev_ref(loop);
+    ev_prepare_stop(loop, &sw->prep);
+    ev_ref(loop);
+    ev_timer_stop(loop, &sw->sweep);
+    ev_timer_stop(loop, &sw->kick);
+    ev_timer_stop(loop, &sw->renew);
     pc_lease_table_free(sw->leases);
     free(sw->q);
     memset(sw, 0, sizeof(*sw));
 }
 
-void pc_stc_shutdown(void)
+void pc_stc_shutdown(pc_store_t *st)
 {
-    free(stc);
-    stc = NULL;
+    free(st->stc);
+    st->stc = NULL;
 }

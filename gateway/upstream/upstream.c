@@ -1,30 +1,27 @@
-/* gateway/upstream/upstream.c: non-blocking HTTP/1.1 client with per-target
- * keep-alive pools, on the worker's libev loop.
+/* gateway/upstream/upstream.c: the non-blocking HTTP/1.1 client of a worker
+ * (contract in upstream.h): exchanges, from start to on_done, on the
+ * worker's libev loop. Connections and their keep-alive pools are pool.c,
+ * the response parser response.c.
  *
  * Hot path (small request on a pooled connection): one sendmsg() from
  * pc_ux_start, one read() when the response arrives, no epoll_ctl: EV_READ
  * stays armed on a connection from the moment it is established until it is
- * closed (idle connections need it to notice EOF anyway), and EV_WRITE is
- * armed only after a write returned EAGAIN. Exchanges and connections come
- * from per-client free lists that keep their buffers, so a warm client does
- * not call malloc. Timers are lazy: progress only stores ev_now() and the
- * timer callback re-arms itself for the remainder, so a read does not touch
- * the timer heap. Idle connections of all targets share one timer, because
- * they all have the same lifetime and sit on one list in age order.
- *
- * Ownership: a connection belongs either to its target's pool (k->x == NULL)
- * or to exactly one exchange (k->x == x, x->conn == k). An exchange owns its
- * buffers; they survive recycling.
+ * closed (pool.h), and EV_WRITE is armed only after a write returned
+ * EAGAIN. Exchanges and connections come from per-client free lists that
+ * keep their buffers, so a warm client does not call malloc. Timers are
+ * lazy: progress only stores ev_now() and the timer callback re-arms itself
+ * for the remainder, so a read does not touch the timer heap.
  */
 #include "upstream/upstream.h"
+#include "upstream/exchange_state.h"
+#include "upstream/pool.h"
+#include "upstream/response.h"
 
 #include "base/util.h"
 
 #include <errno.h>
-#include <http_parser.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -32,120 +29,20 @@
 #define UC_DEF_IDLE_MS 60000u
 #define UC_DEF_READ_BUF 16384u
 #define UC_DEF_MAX_HEAD 65536u
-/* Free-list caps: a spike of concurrency should not pin its memory forever. */
+/* Free-list cap: a spike of concurrency should not pin its memory forever. */
 #define UC_FREE_X_MAX 256u
-#define UC_FREE_C_MAX 1024u
 /* Reads per readiness event while the buffer keeps filling up: bounded so one
  * fast upstream cannot starve the other watchers of the loop. */
 #define UC_READS_PER_EVENT 8
-#define UC_HEAD_BUF_INIT 1024u
-#define UC_HDRS_INIT 16u
 #define UC_HEAD_BUF_KEEP 8192u /* larger head buffers are freed on recycle */
-#define UC_MAX_TARGETS 65536u
-
-typedef struct uc_conn uc_conn_t;
-
-struct uc_conn {
-    ev_io io;
-    pc_uclient_t *c;
-    pc_ux_t *x;              /* active exchange, NULL while pooled */
-    uc_conn_t *pprev, *pnext; /* target pool (LIFO), or the free list */
-    uc_conn_t *aprev, *anext; /* client-wide idle list, oldest first */
-    ev_tstamp idle_since;
-    unsigned target_id;
-    unsigned gen;            /* pool generation at connect time */
-    int fd;
-    int events;              /* mask the io watcher is started with, 0 = stopped */
-    unsigned connecting : 1;
-    unsigned pooled : 1;     /* on its pool's list and the idle list */
-    unsigned reused : 1;     /* came out of the pool at least once */
-};
-
-typedef struct uc_pool {
-    uc_conn_t *head;
-    unsigned count;
-    unsigned gen; /* bumped when the target's address changed (config reload) */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-} uc_pool_t;
 
 struct pc_uclient {
     struct ev_loop *loop;
     pc_uclient_opts_t o;
-    uc_pool_t *pools;
-    unsigned npools;
-    uc_conn_t *age_head, *age_tail;
-    ev_timer idle_timer;
+    pc_upool_t pool;
     pc_ux_t *free_x;
     unsigned nfree_x;
-    uc_conn_t *free_c;
-    unsigned nfree_c;
     unsigned nactive; /* started and not yet released exchanges */
-};
-
-/* Header name/value position in the head buffer while it may still move. */
-typedef struct uc_span {
-    uint32_t name_off, name_len, value_off, value_len;
-} uc_span_t;
-
-enum uc_tphase { UC_T_NONE, UC_T_CONNECT, UC_T_RESPONSE };
-enum uc_defer { UC_D_NONE, UC_D_FAIL, UC_D_RESUME };
-/* ux_parse results */
-enum uc_pr { UC_MORE, UC_PAUSED, UC_GONE };
-
-struct pc_ux {
-    http_parser parser; /* parser.data == this */
-    pc_uclient_t *c;
-    uc_conn_t *conn;
-    const pc_utarget_t *t;
-    pc_ucb_t cb;
-    void *data;
-    pc_ux_t *next_free;
-
-    ev_timer timer;  /* connect or response timeout */
-    /* 0-second timer for work that must not run inside the API call that
-     * caused it. Not ev_feed_event: a fed event does not wake a loop that is
-     * about to block in poll when the call came from outside a callback. */
-    ev_timer defer;
-    ev_tstamp last_act;
-    unsigned connect_ms, response_ms;
-    enum uc_tphase tphase;
-    enum uc_defer defer_op;
-    pc_uerr_t defer_err;
-
-    /* request: serialized head + referenced body */
-    char *wbuf;
-    size_t wcap, wlen;
-    const char *body;
-    size_t body_len;
-    struct iovec iov[2];
-    int iovn, iovi;
-
-    /* response */
-    char *rbuf; /* read_buf bytes; [rpos, rlen) not parsed yet */
-    size_t rpos, rlen;
-    char *hbuf; /* copied header names and values */
-    size_t hcap, hlen;
-    uc_span_t *spans;
-    pc_uhdr_t *hdrs;
-    size_t nspans, spancap;
-    size_t head_raw;   /* raw head bytes parsed so far, 1xx included */
-    uint64_t rx_bytes; /* any response byte: rules out a stale retry */
-
-    unsigned is_head : 1;     /* HEAD request: response has no body */
-    unsigned head_done : 1;   /* final (>= 200) head seen */
-    unsigned in_value : 1;    /* last header callback was a value */
-    unsigned msg_done : 1;    /* final response complete */
-    unsigned keep_alive : 1;  /* http_should_keep_alive at completion */
-    unsigned paused : 1;      /* on_body returned 1 */
-    unsigned busy : 1;        /* inside http_parser_execute (user callbacks) */
-    unsigned aborted : 1;     /* no more callbacks */
-    unsigned done : 1;        /* on_done running */
-    unsigned wdone : 1;       /* request fully written */
-    unsigned wfailed : 1;     /* write error: the read side decides the outcome */
-    unsigned eof : 1;
-    unsigned retry_ok : 1;
-    unsigned retried : 1;
 };
 
 static const char *const uc_errstr[] = {
@@ -167,230 +64,6 @@ const char *pc_uerr_str(pc_uerr_t e)
 static void ux_finish(pc_ux_t *x, pc_uerr_t err);
 static void ux_start_io(pc_ux_t *x);
 static pc_uerr_t ux_connect(pc_ux_t *x);
-
-/* ---------------------------------------------------------------- lists */
-
-static void uc_age_unlink(pc_uclient_t *c, uc_conn_t *k)
-{
-    if (k->aprev)
-        k->aprev->anext = k->anext;
-    else
-        c->age_head = k->anext;
-    if (k->anext)
-        k->anext->aprev = k->aprev;
-    else
-        c->age_tail = k->aprev;
-    k->aprev = k->anext = NULL;
-}
-
-static void uc_age_append(pc_uclient_t *c, uc_conn_t *k)
-{
-    k->anext = NULL;
-    k->aprev = c->age_tail;
-    if (c->age_tail)
-        c->age_tail->anext = k;
-    else
-        c->age_head = k;
-    c->age_tail = k;
-}
-
-static void uc_pool_unlink(uc_pool_t *p, uc_conn_t *k)
-{
-    if (k->pprev)
-        k->pprev->pnext = k->pnext;
-    else
-        p->head = k->pnext;
-    if (k->pnext)
-        k->pnext->pprev = k->pprev;
-    k->pprev = k->pnext = NULL;
-    p->count--;
-    k->pooled = 0;
-}
-
-static void uc_pool_push(uc_pool_t *p, uc_conn_t *k)
-{
-    k->pprev = NULL;
-    k->pnext = p->head;
-    if (p->head)
-        p->head->pprev = k;
-    p->head = k;
-    p->count++;
-    k->pooled = 1;
-}
-
-/* ---------------------------------------------------------- connections */
-
-static void uc_io_cb(struct ev_loop *loop, ev_io *w, int revents);
-
-static uc_conn_t *uc_conn_alloc(pc_uclient_t *c)
-{
-    uc_conn_t *k = c->free_c;
-    if (k) {
-        c->free_c = k->pnext;
-        c->nfree_c--;
-    } else {
-        k = pc_xmalloc(sizeof(*k));
-    }
-    memset(k, 0, sizeof(*k));
-    k->c = c;
-    k->fd = -1;
-    ev_init(&k->io, uc_io_cb);
-    k->io.data = k;
-    return k;
-}
-
-static void uc_conn_free(pc_uclient_t *c, uc_conn_t *k)
-{
-    if (c->nfree_c >= UC_FREE_C_MAX) {
-        free(k);
-        return;
-    }
-    k->pnext = c->free_c;
-    c->free_c = k;
-    c->nfree_c++;
-}
-
-/* Changes the io watcher only when the mask really changes: each change is
- * an epoll_ctl on the next loop iteration. */
-static void uc_conn_want(uc_conn_t *k, int events)
-{
-    if (k->events == events)
-        return;
-    ev_io_stop(k->c->loop, &k->io);
-    if (events) {
-        ev_io_set(&k->io, k->fd, events);
-        ev_io_start(k->c->loop, &k->io);
-    }
-    k->events = events;
-}
-
-static void uc_conn_close(pc_uclient_t *c, uc_conn_t *k)
-{
-    if (k->pooled) {
-        uc_pool_unlink(&c->pools[k->target_id], k);
-        uc_age_unlink(c, k);
-    }
-    ev_io_stop(c->loop, &k->io);
-    close(k->fd);
-    uc_conn_free(c, k);
-}
-
-static void uc_idle_arm(pc_uclient_t *c)
-{
-    if (ev_is_active(&c->idle_timer) || !c->age_head)
-        return;
-    ev_tstamp left = c->age_head->idle_since + c->o.idle_timeout_ms / 1000.0 - ev_now(c->loop);
-    ev_timer_set(&c->idle_timer, left > 0 ? left : 0, 0);
-    ev_timer_start(c->loop, &c->idle_timer);
-}
-
-static void uc_idle_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    PC_UNUSED(revents);
-    pc_uclient_t *c = w->data;
-    ev_tstamp cutoff = ev_now(loop) - c->o.idle_timeout_ms / 1000.0;
-    while (c->age_head && c->age_head->idle_since <= cutoff)
-        uc_conn_close(c, c->age_head);
-    uc_idle_arm(c);
-}
-
-static uc_pool_t *uc_pool_get(pc_uclient_t *c, unsigned id)
-{
-    PC_ASSERT(id < UC_MAX_TARGETS);
-    if (id >= c->npools) {
-        unsigned n = c->npools ? c->npools : 8;
-        while (n <= id)
-            n *= 2;
-        c->pools = pc_xrealloc(c->pools, n * sizeof(*c->pools));
-        memset(c->pools + c->npools, 0, (n - c->npools) * sizeof(*c->pools));
-        c->npools = n;
-    }
-    return &c->pools[id];
-}
-
-/* Pools are keyed by id; if a reload gave the id a new address, connections to
- * the old one must not serve it. */
-static uc_pool_t *uc_pool_for(pc_uclient_t *c, const pc_utarget_t *t)
-{
-    uc_pool_t *p = uc_pool_get(c, t->id);
-    if (PC_LIKELY(p->addrlen == t->addrlen && memcmp(&p->addr, &t->addr, t->addrlen) == 0))
-        return p;
-    while (p->head)
-        uc_conn_close(c, p->head);
-    p->gen++;
-    memcpy(&p->addr, &t->addr, t->addrlen);
-    p->addrlen = t->addrlen;
-    return p;
-}
-
-/* Most recently used first: its socket is warm and the oldest ones age out. */
-static uc_conn_t *uc_pool_take(pc_uclient_t *c, uc_pool_t *p)
-{
-    uc_conn_t *k;
-    while ((k = p->head) != NULL) {
-        uc_pool_unlink(p, k);
-        uc_age_unlink(c, k);
-        /* A pending event on an idle connection is EOF or bytes nobody asked
-         * for; parsing them as the next response would desynchronize. */
-        if (!ev_is_pending(&k->io))
-            return k;
-        uc_conn_close(c, k);
-    }
-    return NULL;
-}
-
-static void uc_pool_put(pc_uclient_t *c, uc_conn_t *k)
-{
-    uc_pool_t *p = &c->pools[k->target_id];
-    k->x = NULL;
-    if (p->count >= c->o.max_idle_per_target || k->gen != p->gen) {
-        uc_conn_close(c, k);
-        return;
-    }
-    uc_conn_want(k, EV_READ);
-    uc_pool_push(p, k);
-    k->idle_since = ev_now(c->loop);
-    uc_age_append(c, k);
-    uc_idle_arm(c);
-}
-
-/* Releases a connection an exchange is done with. */
-static void uc_conn_release(pc_uclient_t *c, uc_conn_t *k, int reuse)
-{
-    if (reuse)
-        uc_pool_put(c, k);
-    else
-        uc_conn_close(c, k);
-}
-
-/* 0 and *k set, or -1 (connect failed at once). *in_progress says whether to
- * wait for writability. */
-static int uc_conn_open(pc_uclient_t *c, const pc_utarget_t *t, uc_conn_t **out,
-                        int *in_progress)
-{
-    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        return -1;
-    int one = 1;
-    /* The request goes out in one sendmsg(); Nagle would only delay it. */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    *in_progress = 0;
-    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) == -1) {
-        /* EINTR: the connect continues asynchronously, like EINPROGRESS. */
-        if (errno != EINPROGRESS && errno != EINTR) {
-            close(fd);
-            return -1;
-        }
-        *in_progress = 1;
-    }
-    uc_conn_t *k = uc_conn_alloc(c);
-    k->fd = fd;
-    k->target_id = t->id;
-    k->gen = c->pools[t->id].gen;
-    k->connecting = (unsigned)*in_progress;
-    *out = k;
-    return 0;
-}
 
 /* ------------------------------------------------------------ exchanges */
 
@@ -470,15 +143,8 @@ static void ux_defer(pc_ux_t *x, enum uc_defer op, pc_uerr_t err)
 /* Parser and read state for a (re)sent request; the serialized request stays. */
 static void ux_reset_response(pc_ux_t *x)
 {
-    http_parser_init(&x->parser, HTTP_RESPONSE);
-    x->parser.data = x;
-    x->rpos = x->rlen = 0;
-    x->hlen = 0;
-    x->nspans = 0;
-    x->head_raw = 0;
-    x->rx_bytes = 0;
-    x->head_done = x->in_value = x->msg_done = x->keep_alive = 0;
-    x->paused = x->eof = x->wdone = x->wfailed = 0;
+    pc_uresp_reset(x);
+    x->wdone = x->wfailed = 0;
     x->iov[0].iov_base = x->wbuf;
     x->iov[0].iov_len = x->wlen;
     x->iov[1].iov_base = (void *)x->body;
@@ -502,9 +168,9 @@ static void ux_finish(pc_ux_t *x, pc_uerr_t err)
     ev_timer_stop(c->loop, &x->defer);
     x->defer_op = UC_D_NONE;
     if (x->conn) {
-        uc_conn_t *k = x->conn;
+        pc_uconn_t *k = x->conn;
         x->conn = NULL;
-        uc_conn_release(c, k, ux_reusable(x));
+        pc_upool_release(&c->pool, k, ux_reusable(x));
     }
     if (!x->aborted) {
         x->done = 1;
@@ -608,224 +274,19 @@ static int ux_write(pc_ux_t *x)
 static void ux_write_step(pc_ux_t *x)
 {
     int r = ux_write(x);
-    uc_conn_want(x->conn, r == 1 ? EV_READ | EV_WRITE : EV_READ);
+    pc_uconn_want(x->conn, r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
-/* ---------------------------------------------------------- response head */
+/* ------------------------------------------------------------- reading */
 
-static void ux_hbuf_append(pc_ux_t *x, const char *at, size_t len)
-{
-    if (x->hlen + len > x->hcap) {
-        size_t n = x->hcap ? x->hcap : UC_HEAD_BUF_INIT;
-        while (n < x->hlen + len)
-            n *= 2;
-        x->hbuf = pc_xrealloc(x->hbuf, n);
-        x->hcap = n;
-    }
-    memcpy(x->hbuf + x->hlen, at, len);
-    x->hlen += len;
-}
-
-static void ux_span_new(pc_ux_t *x)
-{
-    if (x->nspans == x->spancap) {
-        size_t n = x->spancap ? x->spancap * 2 : UC_HDRS_INIT;
-        x->spans = pc_xrealloc(x->spans, n * sizeof(*x->spans));
-        x->hdrs = pc_xrealloc(x->hdrs, n * sizeof(*x->hdrs));
-        x->spancap = n;
-    }
-    uc_span_t *s = &x->spans[x->nspans++];
-    s->name_off = (uint32_t)x->hlen;
-    s->name_len = s->value_off = s->value_len = 0;
-}
-
-static int ux_on_message_begin(http_parser *p)
-{
-    pc_ux_t *x = p->data;
-    /* A new head after a 1xx: forget the interim headers. */
-    x->nspans = 0;
-    x->hlen = 0;
-    x->in_value = 0;
-    return 0;
-}
-
-/* Names and values may arrive in pieces (split across reads): consecutive
- * pieces of one string are contiguous in hbuf because field and value
- * callbacks alternate. Trailers (after the final head) are dropped. The copy
- * is bounded by max_head_bytes because ux_parse never feeds more raw head
- * bytes than that. */
-static int ux_on_header_field(http_parser *p, const char *at, size_t len)
-{
-    pc_ux_t *x = p->data;
-    if (x->head_done)
-        return 0;
-    if (x->in_value || x->nspans == 0) {
-        ux_span_new(x);
-        x->in_value = 0;
-    }
-    x->spans[x->nspans - 1].name_len += (uint32_t)len;
-    ux_hbuf_append(x, at, len);
-    return 0;
-}
-
-static int ux_on_header_value(http_parser *p, const char *at, size_t len)
-{
-    pc_ux_t *x = p->data;
-    if (x->head_done)
-        return 0;
-    if (x->nspans == 0)
-        return -1; /* the parser never does this; be safe anyway */
-    uc_span_t *s = &x->spans[x->nspans - 1];
-    if (!x->in_value) {
-        s->value_off = (uint32_t)x->hlen;
-        x->in_value = 1;
-    }
-    s->value_len += (uint32_t)len;
-    ux_hbuf_append(x, at, len);
-    return 0;
-}
-
-static int64_t ux_body_length(const pc_ux_t *x, unsigned status)
-{
-    const http_parser *p = &x->parser;
-    if (x->is_head || status == 204 || status == 304)
-        return 0;
-    if ((p->flags & F_CHUNKED) || p->content_length == UINT64_MAX)
-        return -1;
-    return (int64_t)p->content_length;
-}
-
-static void ux_deliver_head(pc_ux_t *x, unsigned status, int64_t clen)
-{
-    for (size_t i = 0; i < x->nspans; i++) {
-        const uc_span_t *s = &x->spans[i];
-        x->hdrs[i].name = x->hbuf + s->name_off;
-        x->hdrs[i].name_len = s->name_len;
-        x->hdrs[i].value = x->hbuf + s->value_off;
-        x->hdrs[i].value_len = s->value_len;
-    }
-    if (x->cb.on_head)
-        x->cb.on_head(x->data, status, x->hdrs, x->nspans, clen);
-}
-
-/* Returns 1 (no body) for 1xx, HEAD, 204 and 304, so the parser ignores a
- * Content-Length or chunked framing they may announce. */
-static int ux_on_headers_complete(http_parser *p)
-{
-    pc_ux_t *x = p->data;
-    unsigned status = p->status_code;
-    if (status == 101 || p->upgrade)
-        return -1; /* we never ask to switch protocols */
-    if (status < 200)
-        return 1;
-    /* A length the int64_t of on_head cannot carry is not a real response. */
-    if (!(p->flags & F_CHUNKED) && p->content_length != UINT64_MAX &&
-        p->content_length > (uint64_t)INT64_MAX)
-        return -1;
-    x->head_done = 1;
-    int64_t clen = ux_body_length(x, status);
-    if (!x->aborted)
-        ux_deliver_head(x, status, clen);
-    return clen == 0 ? 1 : 0;
-}
-
-static int ux_on_body(http_parser *p, const char *at, size_t len)
-{
-    pc_ux_t *x = p->data;
-    if (x->aborted || !x->cb.on_body)
-        return 0;
-    if (x->cb.on_body(x->data, at, len) && !x->aborted) {
-        x->paused = 1;
-        http_parser_pause(p, 1);
-    }
-    return 0;
-}
-
-/* Pauses the parser so that execute returns right after the final message:
- * bytes after it are a protocol violation and make the connection unusable. */
-static int ux_on_message_complete(http_parser *p)
-{
-    pc_ux_t *x = p->data;
-    if (!x->head_done)
-        return 0; /* end of a 1xx: the real response follows */
-    x->msg_done = 1;
-    x->keep_alive = http_should_keep_alive(p) ? 1 : 0;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings uc_settings = {
-    .on_message_begin = ux_on_message_begin,
-    .on_header_field = ux_on_header_field,
-    .on_header_value = ux_on_header_value,
-    .on_headers_complete = ux_on_headers_complete,
-    .on_body = ux_on_body,
-    .on_message_complete = ux_on_message_complete,
-};
-
-/* ------------------------------------------------------------- parsing */
-
-static size_t ux_execute(pc_ux_t *x, const char *p, size_t n)
-{
-    x->busy = 1;
-    size_t used = http_parser_execute(&x->parser, &uc_settings, p, n);
-    x->busy = 0;
-    return used;
-}
-
-/* Finishes an exchange whose parser stopped. An abort (from a callback) lets
- * the parser run on silently over the bytes already read: if that completes
- * the response cleanly, the connection is still reusable. */
-static enum uc_pr ux_parse_stopped(pc_ux_t *x, enum http_errno e)
-{
-    if (e == HPE_PAUSED && x->msg_done) {
-        ux_finish(x, PC_UX_OK);
-        return UC_GONE;
-    }
-    if (e == HPE_PAUSED && !x->aborted)
-        return UC_PAUSED;
-    if (e == HPE_PAUSED) {
-        /* defensive: on_body never pauses once aborted; keep draining */
-        x->paused = 0;
-        http_parser_pause(&x->parser, 0);
-        return UC_MORE;
-    }
-    ux_finish(x, PC_UX_EPROTO);
-    return UC_GONE;
-}
-
-/* Feeds [rpos, rlen) to the parser. While the head is incomplete at most
- * max_head_bytes raw bytes (1xx heads included) are ever fed, which bounds
- * both the copy and an endless stream of 1xx. */
+/* Runs the parser over what was read; finishes the exchange when it ends. */
 static enum uc_pr ux_parse(pc_ux_t *x)
 {
-    size_t max_head = x->c->o.max_head_bytes;
-    while (x->rpos < x->rlen) {
-        size_t n = x->rlen - x->rpos;
-        if (!x->head_done && n > max_head - x->head_raw)
-            n = max_head - x->head_raw;
-        size_t used = ux_execute(x, x->rbuf + x->rpos, n);
-        x->rpos += used;
-        if (!x->head_done)
-            x->head_raw += used;
-        enum http_errno e = HTTP_PARSER_ERRNO(&x->parser);
-        if (e != HPE_OK) {
-            enum uc_pr r = ux_parse_stopped(x, e);
-            if (r != UC_MORE)
-                return r;
-            continue;
-        }
-        if (!x->head_done && x->head_raw >= max_head) {
-            ux_finish(x, PC_UX_EPROTO);
-            return UC_GONE;
-        }
-    }
-    if (x->aborted) {
-        /* the rest of the response is not here: give up the connection */
-        ux_finish(x, PC_UX_ERESET);
-        return UC_GONE;
-    }
-    return UC_MORE;
+    pc_uerr_t err = PC_UX_OK;
+    enum uc_pr r = pc_uresp_parse(x, x->c->o.max_head_bytes, &err);
+    if (r == UC_GONE)
+        ux_finish(x, err);
+    return r;
 }
 
 static int ux_may_retry(const pc_ux_t *x)
@@ -838,9 +299,9 @@ static int ux_may_retry(const pc_ux_t *x)
 static void ux_retry(pc_ux_t *x)
 {
     pc_uclient_t *c = x->c;
-    uc_conn_t *k = x->conn;
+    pc_uconn_t *k = x->conn;
     x->conn = NULL;
-    uc_conn_release(c, k, 0);
+    pc_upool_release(&c->pool, k, 0);
     x->retried = 1;
     ux_reset_response(x);
     pc_uerr_t err = ux_connect(x);
@@ -858,7 +319,7 @@ static void ux_on_eof(pc_ux_t *x, int reset)
         return;
     }
     if (!reset && x->rx_bytes) {
-        ux_execute(x, NULL, 0);
+        pc_uresp_execute(x, NULL, 0);
         if (x->msg_done) {
             ux_finish(x, PC_UX_OK);
             return;
@@ -884,7 +345,7 @@ static void ux_read(pc_ux_t *x)
             x->last_act = ev_now(x->c->loop);
             enum uc_pr r = ux_parse(x);
             if (r == UC_PAUSED) {
-                uc_conn_want(x->conn, 0);
+                pc_uconn_want(x->conn, 0);
                 ux_timer_stop(x);
             }
             if (r != UC_MORE || (size_t)n < cap)
@@ -922,9 +383,9 @@ static void ux_connected(pc_ux_t *x)
 static pc_uerr_t ux_connect(pc_ux_t *x)
 {
     pc_uclient_t *c = x->c;
-    uc_conn_t *k;
+    pc_uconn_t *k;
     int in_progress;
-    if (uc_conn_open(c, x->t, &k, &in_progress) == -1)
+    if (pc_upool_open(&c->pool, x->t->id, &x->t->addr, x->t->addrlen, &k, &in_progress) == -1)
         return PC_UX_ECONNECT;
     k->x = x;
     x->conn = k;
@@ -932,7 +393,7 @@ static pc_uerr_t ux_connect(pc_ux_t *x)
         ux_start_io(x);
         return PC_UX_OK;
     }
-    uc_conn_want(k, EV_WRITE);
+    pc_uconn_want(k, EV_WRITE);
     ux_timer_start(x, UC_T_CONNECT, x->connect_ms);
     return PC_UX_OK;
 }
@@ -947,21 +408,9 @@ static void ux_start_io(pc_ux_t *x)
 
 /* ------------------------------------------------------------ callbacks */
 
-static void uc_idle_readable(pc_uclient_t *c, uc_conn_t *k)
+/* Readiness of the connection x holds (pool.c calls it). */
+static void ux_io(pc_ux_t *x, pc_uconn_t *k, int revents)
 {
-    /* EOF or unsolicited bytes: either way it cannot carry a request. */
-    uc_conn_close(c, k);
-}
-
-static void uc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    PC_UNUSED(loop);
-    uc_conn_t *k = w->data;
-    pc_ux_t *x = k->x;
-    if (!x) {
-        uc_idle_readable(k->c, k);
-        return;
-    }
     if (k->connecting) {
         ux_connected(x);
         return;
@@ -995,7 +444,7 @@ static void ux_resume_now(pc_ux_t *x)
 {
     if (ux_parse(x) != UC_MORE)
         return;
-    uc_conn_want(x->conn, x->wdone || x->wfailed ? EV_READ : EV_READ | EV_WRITE);
+    pc_uconn_want(x->conn, x->wdone || x->wfailed ? EV_READ : EV_READ | EV_WRITE);
     x->last_act = ev_now(x->c->loop);
     ux_timer_start(x, UC_T_RESPONSE, x->response_ms);
 }
@@ -1029,8 +478,7 @@ pc_uclient_t *pc_uclient_new(struct ev_loop *loop, const pc_uclient_opts_t *opts
         c->o.read_buf = UC_DEF_READ_BUF;
     if (!c->o.max_head_bytes)
         c->o.max_head_bytes = UC_DEF_MAX_HEAD;
-    ev_init(&c->idle_timer, uc_idle_timer_cb);
-    c->idle_timer.data = c;
+    pc_upool_init(&c->pool, loop, c->o.max_idle_per_target, c->o.idle_timeout_ms, ux_io);
     return c;
 }
 
@@ -1039,21 +487,13 @@ void pc_uclient_free(pc_uclient_t *c)
     if (!c)
         return;
     PC_ASSERT(c->nactive == 0);
-    while (c->age_head)
-        uc_conn_close(c, c->age_head);
-    ev_timer_stop(c->loop, &c->idle_timer);
+    pc_upool_fini(&c->pool);
     while (c->free_x) {
         pc_ux_t *x = c->free_x;
         c->free_x = x->next_free;
         ux_free_bufs(x);
         free(x);
     }
-    while (c->free_c) {
-        uc_conn_t *k = c->free_c;
-        c->free_c = k->pnext;
-        free(k);
-    }
-    free(c->pools);
     free(c);
 }
 
@@ -1081,7 +521,7 @@ pc_ux_t *pc_ux_start(pc_uclient_t *c, const pc_utarget_t *t, const pc_ureq_t *re
     ux_serialize(x, req);
     ux_reset_response(x);
 
-    uc_conn_t *k = uc_pool_take(c, uc_pool_for(c, t));
+    pc_uconn_t *k = pc_upool_take(&c->pool, t->id, &t->addr, t->addrlen);
     if (k) {
         k->x = x;
         k->reused = 1;
@@ -1104,7 +544,7 @@ void pc_ux_resume(pc_ux_t *x)
         ux_defer(x, UC_D_RESUME, PC_UX_OK); /* callbacks only from the loop */
         return;
     }
-    uc_conn_want(x->conn, x->wdone || x->wfailed ? EV_READ : EV_READ | EV_WRITE);
+    pc_uconn_want(x->conn, x->wdone || x->wfailed ? EV_READ : EV_READ | EV_WRITE);
     x->last_act = ev_now(x->c->loop);
     ux_timer_start(x, UC_T_RESPONSE, x->response_ms);
 }
@@ -1127,5 +567,5 @@ void pc_ux_abort(pc_ux_t *x)
 
 unsigned pc_uclient_idle_count(const pc_uclient_t *c, unsigned target_id)
 {
-    return target_id < c->npools ? c->pools[target_id].count : 0;
+    return pc_upool_idle_count(&c->pool, target_id);
 }

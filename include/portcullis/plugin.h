@@ -197,22 +197,41 @@ void *pc_worker_loop(pc_worker_t *w);
  *
  * One store per process, selected by the config's "store": the embedded
  * memory store (shared by every worker of this process) or Redis (shared by
- * every gateway of a fleet). Every call is one atomic operation. The
- * callback runs exactly once on the calling worker's thread, possibly
- * before the call returns (the memory store answers at once), so a plugin
- * calls these after pc_async_begin and ends its token in the callback.
+ * every gateway of a fleet). Every call is one atomic operation, made on a
+ * worker thread (a hook, or a callback on the worker's loop). The callback
+ * runs exactly once on that thread, possibly before the call returns (the
+ * memory store answers at once), so a plugin calls these after
+ * pc_async_begin and ends its token in the callback.
  * rc is 0 on success, -1 when the store could not answer (unreachable,
  * timeout, full): the plugin applies its failure policy. `local` is 1 when
- * a Redis store fell back to local memory (fail_open policy). Keys are
- * bytes (at most 256); the core prefixes them per fleet.
+ * a Redis store fell back to local memory (fail_open policy).
+ *
+ * Keys live in namespaces. A plugin gets its namespace in start() and
+ * passes it with every call; two users share entries only by naming the
+ * same namespace. A key is any bytes of any length: the core stores
+ * "<namespace>:<key>", or "<namespace>#" + hex(SHA-256(key)) when that is
+ * longer than PC_STORE_KEY_MAX bytes, and prefixes it per fleet.
  */
-enum { PC_RL_ALG_GCRA = 0, PC_RL_ALG_SLIDING = 1 };
+#define PC_STORE_KEY_MAX 200
+
+typedef struct pc_store_ns pc_store_ns_t; /* opaque; lives as long as the process */
+
+/* start() only. name: 1 to 64 bytes of A-Z a-z 0-9 and "_.:-". The same
+ * name gives the same namespace (across reloads too). NULL for a bad name,
+ * or when 64 namespaces exist. */
+pc_store_ns_t *pc_store_ns(pc_env_t *env, const char *name);
+
+/* The algorithms of pc_store_limit. */
+typedef enum pc_limit_alg {
+    PC_LIMIT_ALG_GCRA = 0,    /* token bucket: rate per period, burst on top */
+    PC_LIMIT_ALG_SLIDING = 1, /* sliding window: at most rate per period */
+} pc_limit_alg_t;
 
 typedef struct pc_limit_spec {
     uint64_t period_ms;
     uint32_t rate;     /* requests per period */
     uint32_t burst;    /* 0 = rate */
-    int alg;           /* PC_RL_ALG_* */
+    pc_limit_alg_t alg;
 } pc_limit_spec_t;
 
 typedef struct pc_limit_result {
@@ -230,21 +249,18 @@ typedef void (*pc_store_count_cb)(void *data, int rc, uint64_t count);
 typedef void (*pc_store_done_cb)(void *data, int rc);
 
 /* Checks up to 8 limits on one key at once; a denied request consumes none. */
-void pc_store_limit(pc_worker_t *w, const void *key, size_t klen, const pc_limit_spec_t *limits,
-                    size_t n, pc_store_limit_cb cb, void *data);
-/* A flag that expires by itself (revoked jti, lockout). w may be NULL for
- * callers that are not workers (the admin thread's POST /revocations): the
- * callback then runs on whatever thread the store answers from, and the
- * caller waits for it. */
-void pc_store_flag_set(pc_worker_t *w, const void *key, size_t klen, uint64_t ttl_ms,
+void pc_store_limit(const pc_store_ns_t *ns, const void *key, size_t klen,
+                    const pc_limit_spec_t *limits, size_t n, pc_store_limit_cb cb, void *data);
+/* A flag that expires by itself (lockout, revoked token); cb may be NULL. */
+void pc_store_flag_set(const pc_store_ns_t *ns, const void *key, size_t klen, uint64_t ttl_ms,
                        pc_store_done_cb cb, void *data);
-void pc_store_flag_check(pc_worker_t *w, const void *key, size_t klen, pc_store_flag_cb cb,
-                         void *data);
+void pc_store_flag_check(const pc_store_ns_t *ns, const void *key, size_t klen,
+                         pc_store_flag_cb cb, void *data);
 /* Counts events in a fixed window opened by the first one; returns the count. */
-void pc_store_count(pc_worker_t *w, const void *key, size_t klen, uint64_t window_ms,
+void pc_store_count(const pc_store_ns_t *ns, const void *key, size_t klen, uint64_t window_ms,
                     pc_store_count_cb cb, void *data);
 
-/* The worker that runs r (for the store and fetch calls). */
+/* The worker that runs r (for pc_fetch). */
 pc_worker_t *pc_request_worker(pc_request_t *r);
 
 /* ---- how the request ended (on_response, on_log) ------------------------ */
@@ -261,16 +277,28 @@ int pc_request_stopped_by_auth(const pc_request_t *r);
  * relayed (the gateway answered, or the upstream failed). */
 int pc_request_upstream_status(const pc_request_t *r);
 
-/* ---- core counters (rendered on /metrics) ------------------------------- */
+/* ---- metrics (rendered on /metrics) --------------------------------------
+ *
+ * A plugin registers its metrics in start() and adds to them from its
+ * hooks and callbacks. Registering the same name again (a reload) returns
+ * the same metric, so counts carry over; the same name with another kind or
+ * other labels is refused. labels is NULL or a NULL-terminated list of at
+ * most 4 label names; a metric has at most 64 series (tuples of label
+ * values): adds to further ones are dropped and logged once, so never make
+ * a label of unbounded request data.
+ */
+typedef struct pc_metric pc_metric_t; /* opaque; lives as long as the process */
 
-enum {
-    PC_STAT_RATELIMIT_LIMITED = 0, /* portcullis_ratelimit_limited_total */
-    PC_STAT_BRUTEFORCE_FAILURE,    /* portcullis_bruteforce_failures_total */
-    PC_STAT_BRUTEFORCE_LOCKOUT,    /* portcullis_bruteforce_lockouts_total */
-    PC_STAT_BRUTEFORCE_DENIED,     /* portcullis_bruteforce_denied_total */
-};
-/* Adds 1 to a counter; w is the calling worker (NULL on other threads). */
-void pc_stat_inc(pc_worker_t *w, unsigned stat);
+/* start() only. name: a Prometheus metric name ("myplugin_denied_total");
+ * help: one line. NULL (logged) when refused. */
+pc_metric_t *pc_metric_counter(pc_env_t *env, const char *name, const char *help,
+                               const char *const *labels);
+pc_metric_t *pc_metric_gauge(pc_env_t *env, const char *name, const char *help,
+                             const char *const *labels);
+/* Adds n (a gauge may go down) to the series of values (one per label, NULL
+ * without labels). Any thread; on a worker thread it takes no lock and,
+ * for a series that exists, allocates nothing. m may be NULL (no-op). */
+void pc_metric_add(pc_metric_t *m, const char *const *values, int64_t n);
 
 /* ---- outgoing HTTP (identity providers) ---------------------------------
  *
@@ -318,13 +346,12 @@ void *pc_main_loop(void);
 
 /* ---- revocation --------------------------------------------------------
  *
- * The store key under which a revoked token id (JWT "jti") is flagged, the
- * same for the admin API (POST /revocations) and every plugin that checks
- * revocations: "revoked:jti:" + jti when that fits in
- * PC_REVOCATION_KEY_MAX bytes, else "revoked:jti#" + hex(SHA-256(jti)).
- * Writes the key to out and returns its length. Any thread. */
-#define PC_REVOCATION_KEY_MAX 200
-size_t pc_revocation_key(const char *jti, size_t len, char out[PC_REVOCATION_KEY_MAX]);
+ * The admin API's POST /revocations sets a flag in this store namespace,
+ * keyed by the revoked token id (JWT "jti"), for as long as the token
+ * could be accepted. A plugin that honours revocations checks the flag of
+ * the token's jti in the same namespace (pc_store_flag_check).
+ */
+#define PC_STORE_NS_REVOKED_JTI "revoked:jti"
 
 /* ---- logging ----------------------------------------------------------- */
 

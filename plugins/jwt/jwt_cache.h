@@ -33,7 +33,7 @@ typedef struct jwt_ident {
     unsigned refs;
     json_t *claims;        /* owned reference */
     const char *subject;   /* "sub" inside claims, or NULL */
-    char *rkey;            /* revocation store key (pc_revocation_key), NULL without jti */
+    char *rkey;            /* the jti, the key of its revocation flag; NULL without one */
     size_t rklen;
     char **hvals;          /* per claims_to_headers entry, NULL when absent */
     size_t nh;

@@ -183,9 +183,6 @@ jwt_ident_t *jwt_ident_build(const jwt_conf_t *c, json_t *payload)
 {
     char **hv = c->n_c2h ? calloc(c->n_c2h, sizeof(char *)) : NULL;
     const json_t *jti = json_object_get(payload, "jti");
-    char rkey[PC_REVOCATION_KEY_MAX];
-    size_t rklen = 0;
-
     if (c->n_c2h && !hv)
         abort();
     for (size_t i = 0; i < c->n_c2h; i++) {
@@ -198,8 +195,9 @@ jwt_ident_t *jwt_ident_build(const jwt_conf_t *c, json_t *payload)
         hv[i] = t;
     }
     if (json_is_string(jti) && json_string_length(jti) > 0)
-        rklen = pc_revocation_key(json_string_value(jti), json_string_length(jti), rkey);
-    return jwt_ident_new(payload, rklen ? rkey : NULL, rklen, hv, c->n_c2h);
+        return jwt_ident_new(payload, json_string_value(jti), json_string_length(jti), hv,
+                             c->n_c2h);
+    return jwt_ident_new(payload, NULL, 0, hv, c->n_c2h);
 }
 
 static void jwt_ident_cleanup(void *p)
@@ -253,7 +251,7 @@ pc_status_t jwt_accept(jwt_rq_t *rq, jwt_ident_t *id)
         int hooked = rq->in_hook;
         if (!rq->a)
             rq->a = pc_async_begin(rq->r, JWT_STORE_TIMEOUT_MS, 503);
-        pc_store_flag_check(pc_request_worker(rq->r), id->rkey, id->rklen, jwt_revocation_cb, rq);
+        pc_store_flag_check(rq->c->revoked, id->rkey, id->rklen, jwt_revocation_cb, rq);
         /* rq may be gone now unless we are in the hook */
         return hooked ? PC_SUSPEND : PC_CONTINUE;
     }
@@ -611,6 +609,10 @@ static int jwt_start(void *conf, pc_env_t *env, pc_err_t *err)
     jwt_conf_t *c = conf;
     char e[160];
 
+    /* the flags POST /revocations sets (plugin.h) */
+    c->revoked = pc_store_ns(env, PC_STORE_NS_REVOKED_JTI);
+    if (!c->revoked)
+        return pc_err_set(err, "revocation", "cannot open the store namespace");
     if (!c->has_remote || c->src)
         return 0;
     c->src = jwt_keysrc_acquire(&c->remote, e, sizeof(e));

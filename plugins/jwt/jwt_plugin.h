@@ -77,6 +77,7 @@ typedef struct jwt_conf {
     unsigned cache_ttl_s;
 
     int revocation;
+    pc_store_ns_t *revoked;        /* start(): PC_STORE_NS_REVOKED_JTI */
     int revocation_allow_on_error;
 
     jwt_introspect_conf_t is;

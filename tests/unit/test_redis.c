@@ -6,6 +6,7 @@
  * restart, pending callbacks on free, a refused AUTH) and the blocking
  * client. */
 #include "store/redis.h"
+#include "store/redis_sync.h"
 #include "base/util.h"
 
 #include <hiredis/hiredis.h>

@@ -2,14 +2,17 @@
  * The config (every redis field, errors with their JSON paths, reload
  * refusal), the Redis key layout, the memory store behind pc_store_*, and,
  * against a real redis-server started here (skipped when missing), the
- * Redis store through the blocking client (w == NULL): the same answers
+ * Redis store through the blocking client (this thread is no worker): the same answers
  * as the memory store, keys and expiries in Redis, and both on_error
  * policies once Redis is gone. */
 #include "conf/conf.h"
 #include "store/redis_reply.h"
 #include "store/store.h"
+#include "store/store_ctx.h"
+#include "store/store_ns.h"
+#include "base/thread.h"
 #include "base/util.h"
-#include "worker.h"
+#include "ops/metric.h"
 
 #include <portcullis/plugin.h>
 
@@ -204,6 +207,50 @@ START_TEST(test_redis_key_layout)
 }
 END_TEST
 
+START_TEST(test_namespace_keys)
+{
+    char out[PC_STORE_KEY_MAX];
+    const pc_store_ns_t *rev = pc_store_ns_named(PC_STORE_NS_REVOKED_JTI);
+    ck_assert_ptr_nonnull(rev);
+    ck_assert_ptr_eq(pc_store_ns_named("revoked:jti"), rev); /* one handle per name */
+    ck_assert_ptr_eq(pc_store_ns(NULL, "revoked:jti"), rev);
+    /* the spelling revocations always had: "revoked:jti:" + jti up to 200 bytes */
+    size_t n = pc_store_ns_key(rev, "jti-123", 7, out);
+    ck_assert_uint_eq(n, 19);
+    ck_assert(memcmp(out, "revoked:jti:jti-123", 19) == 0);
+    char jti[700];
+    memset(jti, 'j', sizeof(jti));
+    n = pc_store_ns_key(rev, jti, 200 - 12, out);
+    ck_assert_uint_eq(n, 200);
+    ck_assert(memcmp(out, "revoked:jti:jjj", 15) == 0);
+    /* one byte more and the key is "revoked:jti#" + hex(SHA-256(jti)) */
+    n = pc_store_ns_key(rev, jti, 200 - 11, out);
+    ck_assert_uint_eq(n, 12 + 64);
+    ck_assert(memcmp(out, "revoked:jti#c18fe9f11e2b00449394318b3150d75c7746551dda0e7767a69a65ea97e09093", 12 + 64) == 0); /* hashlib's answer */
+    char again[PC_STORE_KEY_MAX];
+    ck_assert_uint_eq(pc_store_ns_key(rev, jti, 200 - 11, again), n);
+    ck_assert(memcmp(out, again, n) == 0);
+    ck_assert_uint_eq(pc_store_ns_key(rev, jti, 700, again), n);
+    ck_assert(memcmp(out, again, n) != 0); /* another key, another digest */
+    const pc_store_ns_t *t = pc_store_ns_named("t");
+    n = pc_store_ns_key(t, "a", 1, out);
+    ck_assert(n == 3 && memcmp(out, "t:a", 3) == 0);
+    /* namespaces differ even for the same key */
+    ck_assert(pc_store_ns_key(pc_store_ns_named("rl"), "k", 1, out) == 4 &&
+              memcmp(out, "rl:k", 4) == 0);
+    /* bad names */
+    ck_assert_ptr_null(pc_store_ns_named(""));
+    ck_assert_ptr_null(pc_store_ns_named("a b"));
+    ck_assert_ptr_null(pc_store_ns_named("x{y}"));
+    char big[PC_STORE_NS_NAME_MAX + 2];
+    memset(big, 'n', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_ptr_null(pc_store_ns_named(big));
+    big[PC_STORE_NS_NAME_MAX] = '\0';
+    ck_assert_ptr_nonnull(pc_store_ns_named(big));
+}
+END_TEST
+
 /* ---- the store calls -------------------------------------------------------------- */
 
 typedef struct got {
@@ -243,10 +290,22 @@ static void done_cb(void *data, int rc)
     g->rc = rc;
 }
 
+/* key: "<namespace>:<key>" */
+static const pc_store_ns_t *ns_of(const char **key)
+{
+    char name[32];
+    const char *colon = strchr(*key, ':');
+    ck_assert_ptr_nonnull(colon);
+    snprintf(name, sizeof(name), "%.*s", (int)(colon - *key), *key);
+    *key = colon + 1;
+    return pc_store_ns_named(name);
+}
+
 static got_t limit(const char *key, const pc_limit_spec_t *l, size_t n)
 {
     got_t g = {0};
-    pc_store_limit(NULL, key, strlen(key), l, n, limit_cb, &g);
+    const pc_store_ns_t *ns = ns_of(&key);
+    pc_store_limit(ns, key, strlen(key), l, n, limit_cb, &g);
     ck_assert_int_eq(g.calls, 1);
     return g;
 }
@@ -255,8 +314,8 @@ static got_t limit(const char *key, const pc_limit_spec_t *l, size_t n)
 static void exercise(const char *tag)
 {
     char k[64];
-    pc_limit_spec_t two[2] = {{.period_ms = 1000, .rate = 3, .alg = PC_RL_ALG_GCRA},
-                              {.period_ms = 3600000, .rate = 5, .alg = PC_RL_ALG_SLIDING}};
+    pc_limit_spec_t two[2] = {{.period_ms = 1000, .rate = 3, .alg = PC_LIMIT_ALG_GCRA},
+                              {.period_ms = 3600000, .rate = 5, .alg = PC_LIMIT_ALG_SLIDING}};
     snprintf(k, sizeof(k), "rl:%s:u1", tag);
     for (int i = 0; i < 3; i++) {
         got_t g = limit(k, two, 2);
@@ -283,32 +342,33 @@ static void exercise(const char *tag)
     g = limit(k, &bad, 1);
     ck_assert_int_eq(g.rc, -1);
 
-    snprintf(k, sizeof(k), "bf:%s:L:x", tag);
+    const pc_store_ns_t *bf = pc_store_ns_named("bf");
+    snprintf(k, sizeof(k), "%s:L:x", tag);
     got_t f = {0};
-    pc_store_flag_check(NULL, k, strlen(k), flag_cb, &f);
+    pc_store_flag_check(bf, k, strlen(k), flag_cb, &f);
     ck_assert(f.calls == 1 && f.rc == 0 && f.present == 0);
     got_t s = {0};
-    pc_store_flag_set(NULL, k, strlen(k), 300, done_cb, &s);
+    pc_store_flag_set(bf, k, strlen(k), 300, done_cb, &s);
     ck_assert(s.calls == 1 && s.rc == 0);
-    pc_store_flag_set(NULL, k, strlen(k), 300, NULL, NULL); /* no callback: fine */
+    pc_store_flag_set(bf, k, strlen(k), 300, NULL, NULL); /* no callback: fine */
     f = (got_t){0};
-    pc_store_flag_check(NULL, k, strlen(k), flag_cb, &f);
+    pc_store_flag_check(bf, k, strlen(k), flag_cb, &f);
     ck_assert(f.rc == 0 && f.present == 1);
     usleep(350000);
     f = (got_t){0};
-    pc_store_flag_check(NULL, k, strlen(k), flag_cb, &f);
+    pc_store_flag_check(bf, k, strlen(k), flag_cb, &f);
     ck_assert(f.rc == 0 && f.present == 0);
 
-    snprintf(k, sizeof(k), "bf:%s:N:x", tag);
+    snprintf(k, sizeof(k), "%s:N:x", tag);
     for (uint64_t i = 1; i <= 3; i++) {
         got_t c = {0};
-        pc_store_count(NULL, k, strlen(k), 300, count_cb, &c);
+        pc_store_count(bf, k, strlen(k), 300, count_cb, &c);
         ck_assert(c.calls == 1 && c.rc == 0);
         ck_assert_uint_eq(c.count, i);
     }
     usleep(350000);
     got_t c = {0};
-    pc_store_count(NULL, k, strlen(k), 300, count_cb, &c);
+    pc_store_count(bf, k, strlen(k), 300, count_cb, &c);
     ck_assert_uint_eq(c.count, 1); /* a new window */
 }
 
@@ -316,12 +376,13 @@ START_TEST(test_memory_store)
 {
     pc_diag_t d = {0};
     pc_conf_t *c = load("{\"type\": \"memory\", \"max_bytes\": 1048576}", &d);
+    pc_metric_reset();
     ck_assert_int_eq(pc_store_init(c), 0);
     exercise("mem");
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    pc_store_metrics_render(f, NULL, 0);
+    pc_metric_render(f);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_info{type=\"memory\",on_error=\"none\"} 1"));
     ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_memory_max_bytes 1048576"));
@@ -335,18 +396,23 @@ END_TEST
 
 /* ---- with a real Redis ------------------------------------------------------------ */
 
-static pc_conf_t *redis_conf(const char *on_error)
+static pc_conf_t *redis_conf_timeout(const char *on_error, unsigned command_timeout_ms)
 {
     char js[256];
     snprintf(js, sizeof(js),
              "{\"type\": \"redis\", \"url\": \"redis://127.0.0.1:%u/5\", \"prefix\": \"t:\","
-             " \"on_error\": \"%s\", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}",
-             test_redis_port, on_error);
+             " \"on_error\": \"%s\", \"connect_timeout_ms\": 300, \"command_timeout_ms\": %u}",
+             test_redis_port, on_error, command_timeout_ms);
     pc_diag_t d = {0};
     pc_conf_t *c = load(js, &d);
     ck_assert_ptr_nonnull(c);
     pc_diag_free(&d);
     return c;
+}
+
+static pc_conf_t *redis_conf(const char *on_error)
+{
+    return redis_conf_timeout(on_error, 300);
 }
 
 START_TEST(test_redis_store_same_answers_and_layout)
@@ -373,9 +439,11 @@ END_TEST
 
 START_TEST(test_redis_gone_fail_open_and_closed)
 {
-    pc_limit_spec_t l = {.period_ms = 60000, .rate = 2, .alg = PC_RL_ALG_GCRA};
+    pc_limit_spec_t l = {.period_ms = 60000, .rate = 2, .alg = PC_LIMIT_ALG_GCRA};
     pc_conf_t *c = redis_conf("fail_open");
+    pc_metric_reset(); /* counts start at 0 */
     ck_assert_int_eq(pc_store_init(c), 0);
+    const pc_store_ns_t *t = pc_store_ns_named("t");
     ck_assert_int_eq(limit("rl:gone:a", &l, 1).res.local, 0);
     test_redis_kill();
     got_t g = limit("rl:gone:b", &l, 1);
@@ -387,15 +455,15 @@ START_TEST(test_redis_gone_fail_open_and_closed)
     ck_assert_int_eq(g.res.allowed, 0); /* local limits still limit */
     ck_assert_int_eq(g.res.local, 1);
     got_t f = {0};
-    pc_store_flag_set(NULL, "x", 1, 10000, done_cb, &f);
+    pc_store_flag_set(t, "x", 1, 10000, done_cb, &f);
     ck_assert_int_eq(f.rc, 0);
     f = (got_t){0};
-    pc_store_flag_check(NULL, "x", 1, flag_cb, &f);
+    pc_store_flag_check(t, "x", 1, flag_cb, &f);
     ck_assert(f.rc == 0 && f.present == 1);
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    pc_store_metrics_render(out, NULL, 0);
+    pc_metric_render(out);
     fclose(out);
     ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_fallbacks_total 5"));
     ck_assert_ptr_nonnull(strstr(buf, "portcullis_store_errors_total 5"));
@@ -409,10 +477,10 @@ START_TEST(test_redis_gone_fail_open_and_closed)
     g = limit("rl:gone:c", &l, 1);
     ck_assert_int_eq(g.rc, -1);
     f = (got_t){0};
-    pc_store_flag_check(NULL, "x", 1, flag_cb, &f);
+    pc_store_flag_check(t, "x", 1, flag_cb, &f);
     ck_assert_int_eq(f.rc, -1);
     got_t n = {0};
-    pc_store_count(NULL, "y", 1, 1000, count_cb, &n);
+    pc_store_count(t, "y", 1, 1000, count_cb, &n);
     ck_assert_int_eq(n.rc, -1);
     pc_store_shutdown();
     pc_conf_free(c);
@@ -438,22 +506,26 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 }
 
-/* Runs w's loop until *done (checked every 20 ms at least) or 30 s pass. */
-static void run_until(pc_worker_t *w, bool (*done)(void *), void *arg)
+/* Runs loop until *done (checked every 20 ms at least) or 30 s pass. */
+static void run_until(struct ev_loop *loop, bool (*done)(void *), void *arg)
 {
     ev_timer tick;
     ev_timer_init(&tick, tick_cb, 0.02, 0.02);
-    ev_timer_start(w->loop, &tick);
+    ev_timer_start(loop, &tick);
     uint64_t deadline = pc_now_ms() + 30000;
     while (!done(arg) && pc_now_ms() < deadline)
-        ev_run(w->loop, EVRUN_ONCE);
-    ev_timer_stop(w->loop, &tick);
+        ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &tick);
 }
 
+/* Worker 0's connection is up: its cell of the store's gauge (registering
+ * the same metric again returns the store's). */
 static bool is_up(void *arg)
 {
-    pc_worker_t *w = arg;
-    return atomic_load(&w->metrics.store[PC_SM_REDIS_UP]) == 1;
+    (void)arg;
+    pc_metric_t *up =
+        pc_metric_register(PC_METRIC_GAUGE, "portcullis_store_redis_connections_up", "", NULL);
+    return pc_counter_get(pc_metric_cell(up, 0, NULL)) == 1;
 }
 
 typedef struct want {
@@ -482,35 +554,39 @@ START_TEST(test_redis_batch_larger_than_a_reply_is_split)
     /* More checks in one loop iteration than one reply may answer (8
      * integers each, PC_REDIS_REPLY_MAX_ELEMENTS in all): they go out in
      * several EVALSHAs, and every one is answered. In one, the reply would
-     * cross the reader's bound and fail them all. */
-    pc_conf_t *c = redis_conf("fail_closed");
+     * cross the reader's bound and fail them all. A batch of 16384 checks
+     * takes Redis more than 300 ms on a loaded machine: a timeout that
+     * only a stalled Redis misses. */
+    pc_conf_t *c = redis_conf_timeout("fail_closed", 5000);
     ck_assert_int_eq(pc_store_init(c), 0);
-    pc_worker_t w = {.id = 0, .loop = ev_loop_new(EVFLAG_AUTO)};
-    ck_assert_ptr_nonnull(w.loop);
-    pc_store_worker_start(&w);
-    run_until(&w, is_up, &w);
-    ck_assert(is_up(&w));
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    pc_store_worker_start(0, loop);
+    run_until(loop, is_up, NULL);
+    ck_assert(is_up(NULL));
+    pc_thread_set_worker(0); /* this thread plays worker 0 */
     redisContext *a = test_redis_admin();
     ck_assert_ptr_nonnull(a);
     long long before = evalsha_calls(a);
 
     size_t n = PC_REDIS_REPLY_MAX_ELEMENTS / 8 + 100;
-    pc_limit_spec_t l = {.period_ms = 3600000, .rate = 100, .alg = PC_RL_ALG_GCRA};
+    pc_limit_spec_t l = {.period_ms = 3600000, .rate = 100, .alg = PC_LIMIT_ALG_GCRA};
     tally_t t = {0};
     for (size_t i = 0; i < n; i++) {
         char k[32];
-        int len = snprintf(k, sizeof(k), "rl:split:%zu", i);
-        pc_store_limit(&w, k, (size_t)len, &l, 1, tally_cb, &t);
+        int len = snprintf(k, sizeof(k), "split:%zu", i);
+        pc_store_limit(pc_store_ns_named("rl"), k, (size_t)len, &l, 1, tally_cb, &t);
     }
     want_t x = {&t, n};
-    run_until(&w, all_answered, &x);
+    run_until(loop, all_answered, &x);
     ck_assert_uint_eq(t.answered, n);
     ck_assert_uint_eq(t.allowed, n);
     ck_assert_int_ge(evalsha_calls(a) - before, 2);
     redisFree(a);
 
-    pc_store_worker_stop(&w);
-    ev_loop_destroy(w.loop);
+    pc_store_worker_stop(0);
+    pc_thread_set_worker(PC_THREAD_NO_WORKER);
+    ev_loop_destroy(loop);
     pc_store_shutdown();
     pc_conf_free(c);
 }
@@ -527,6 +603,7 @@ int main(void)
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_conf_reload_cannot_change_the_store);
     tcase_add_test(tc, test_redis_key_layout);
+    tcase_add_test(tc, test_namespace_keys);
     tcase_add_test(tc, test_memory_store);
     suite_add_tcase(s, tc);
     if (test_redis_setup()) {

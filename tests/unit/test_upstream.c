@@ -857,134 +857,110 @@ START_TEST(test_get_content_length)
 }
 END_TEST
 
-START_TEST(test_keepalive_reuse)
+/* ---- canned responses: one table -------------------------------------------
+ * Each case runs `repeat` requests in a row on one client against one
+ * canned upstream, and checks each outcome; `then_hello` sends one more GET
+ * that must get resp_hello on the same connection (the client stayed in
+ * sync with a response that had no body). */
+typedef struct resp_case {
+    const char *name;
+    srv_fn handler;
+    const pc_uclient_opts_t *opts;
+    const char *method;        /* NULL: GET */
+    int repeat;                /* 0: 1 */
+    pc_uerr_t err;
+    int heads;                 /* on_head calls */
+    unsigned status;           /* 0: not checked */
+    int check_clen;
+    int64_t clen;
+    const char *body;          /* the body starts with it; NULL: not checked */
+    int check_len;
+    size_t body_len;
+    const char *has[3], *lacks[3]; /* "Name: value\n" lines of the head */
+    unsigned idle;             /* target 3's idle connections after each request */
+    int then_hello;
+    int nconn;                 /* connections the upstream saw; 0: not checked */
+    int saw_eof;               /* the upstream saw the client close */
+} resp_case_t;
+
+static const pc_uclient_opts_t small_head = { .max_head_bytes = 4096 };
+
+static const resp_case_t resp_cases[] = {
+    { .name = "keep-alive reuse", .handler = h_hello, .repeat = 3, .heads = 1, .status = 200,
+      .body = "hello", .check_len = 1, .body_len = 5, .idle = 1, .nconn = 1 },
+    { .name = "connection: close, not reused", .handler = h_conn_close, .repeat = 2, .heads = 1,
+      .body = "ok", .idle = 0, .nconn = 2, .saw_eof = 1 },
+    { .name = "chunked, extensions and trailers", .handler = h_chunked, .repeat = 2, .heads = 1,
+      .check_clen = 1, .clen = -1, .body = "hello 0123456789abcdef", .check_len = 1,
+      .body_len = 22, .lacks = { "X-Trailer" }, .idle = 1, .nconn = 1 },
+    { .name = "read until close", .handler = h_until_close, .heads = 1, .check_clen = 1,
+      .clen = -1, .body = "until close", .check_len = 1, .body_len = 11, .idle = 0 },
+    { .name = "HEAD has no body", .handler = h_head, .method = "HEAD", .heads = 1,
+      .check_clen = 1, .clen = 0, .check_len = 1, .body_len = 0,
+      .has = { "Content-Length: 1234\n" }, .idle = 1, .then_hello = 1, .nconn = 1 },
+    { .name = "204 has no body", .handler = h_204, .heads = 1, .status = 204, .check_clen = 1,
+      .clen = 0, .check_len = 1, .body_len = 0, .idle = 1, .then_hello = 1, .nconn = 1 },
+    { .name = "100 Continue skipped", .handler = h_continue, .heads = 1, .status = 200,
+      .body = "ok", .has = { "X-Final: 1\n" }, .lacks = { "X-Interim", "Link" }, .idle = 1 },
+    { .name = "head split across reads", .handler = h_split_head, .heads = 1,
+      .body = "abc", .has = { "X-Long-Header-Name: some fairly long value here\n",
+                              "X-Two: 2\n" }, .idle = 1 },
+    { .name = "reset mid body", .handler = h_reset_mid_body, .err = PC_UX_ERESET, .heads = 1,
+      .check_len = 1, .body_len = 500 },
+    { .name = "HTTP/1.0 not reused", .handler = h_http10, .heads = 1, .body = "v10",
+      .idle = 0, .saw_eof = 1 },
+    { .name = "Content-Length beyond int64", .handler = h_huge_length, .err = PC_UX_EPROTO,
+      .heads = 0 },
+    { .name = "oversized head", .handler = h_big_head, .err = PC_UX_EPROTO, .heads = 0 },
+    /* 1xx heads count against the limit too */
+    { .name = "endless 1xx", .handler = h_endless_1xx, .opts = &small_head,
+      .err = PC_UX_EPROTO, .heads = 0 },
+};
+
+static void resp_check(const resp_case_t *k, const res_t *r, tctx_t *t)
 {
+    ck_assert_msg(r->err == k->err, "%s: err %d, want %d", k->name, r->err, k->err);
+    ck_assert_msg(r->heads == k->heads, "%s: %d heads", k->name, r->heads);
+    ck_assert_msg(!k->status || r->status == k->status, "%s: status %u", k->name, r->status);
+    ck_assert_msg(!k->check_clen || r->clen == k->clen, "%s: clen %lld", k->name,
+                  (long long)r->clen);
+    ck_assert_msg(!k->check_len || r->body_len == k->body_len, "%s: %zu body bytes", k->name,
+                  r->body_len);
+    ck_assert_msg(!k->body || (r->body_len >= strlen(k->body) &&
+                               memcmp(r->body, k->body, strlen(k->body)) == 0),
+                  "%s: body", k->name);
+    for (size_t i = 0; i < PC_ARRAY_LEN(k->has) && k->has[i]; i++)
+        ck_assert_msg(has_hdr(r, k->has[i]), "%s: no %s", k->name, k->has[i]);
+    for (size_t i = 0; i < PC_ARRAY_LEN(k->lacks) && k->lacks[i]; i++)
+        ck_assert_msg(!has_hdr(r, k->lacks[i]), "%s: has %s", k->name, k->lacks[i]);
+    if (k->err == PC_UX_OK)
+        ck_assert_msg(pc_uclient_idle_count(t->c, 3) == k->idle, "%s: %u idle", k->name,
+                      pc_uclient_idle_count(t->c, 3));
+    else
+        ck_assert_msg(pc_uclient_idle_count(t->c, 3) == 0, "%s: failed, yet pooled", k->name);
+}
+
+START_TEST(test_canned_responses)
+{
+    const resp_case_t *k = &resp_cases[_i];
     tctx_t t;
-    ctx_init(&t, h_hello, NULL);
-    for (int i = 0; i < 3; i++) {
+    ctx_init(&t, k->handler, k->opts);
+    for (int i = 0; i < (k->repeat ? k->repeat : 1); i++) {
         res_t r;
-        get(&t, &r, "GET", "/");
-        ck_assert_int_eq(r.err, PC_UX_OK);
-        ck_assert_uint_eq(r.body_len, 5);
-        ck_assert_uint_eq(pc_uclient_idle_count(t.c, 3), 1);
+        get(&t, &r, k->method ? k->method : "GET", "/");
+        resp_check(k, &r, &t);
         res_free(&r);
     }
-    ck_assert_int_eq(atomic_load(&t.s->nconn), 1);
-    ck_assert_int_eq(atomic_load(&t.s->nreq), 3);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_conn_close_not_reused)
-{
-    tctx_t t;
-    ctx_init(&t, h_conn_close, NULL);
-    for (int i = 0; i < 2; i++) {
+    if (k->then_hello) {
         res_t r;
         get(&t, &r, "GET", "/");
-        ck_assert_int_eq(r.err, PC_UX_OK);
-        ck_assert(memcmp(r.body, "ok", 2) == 0);
-        ck_assert_uint_eq(pc_uclient_idle_count(t.c, 3), 0);
+        ck_assert_msg(r.err == PC_UX_OK && r.body_len == 5 && memcmp(r.body, "hello", 5) == 0,
+                      "%s: out of sync afterwards", k->name);
         res_free(&r);
     }
-    ck_assert_int_eq(atomic_load(&t.s->nconn), 2);
-    ck_assert(wait_flag(&t.s->saw_eof, 2000));
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_chunked)
-{
-    tctx_t t;
-    ctx_init(&t, h_chunked, NULL);
-    for (int i = 0; i < 2; i++) {
-        res_t r;
-        get(&t, &r, "GET", "/");
-        ck_assert_int_eq(r.err, PC_UX_OK);
-        ck_assert_int_eq(r.clen, -1);
-        ck_assert_uint_eq(r.body_len, 22);
-        ck_assert(memcmp(r.body, "hello 0123456789abcdef", 22) == 0);
-        ck_assert(!has_hdr(&r, "X-Trailer"));
-        ck_assert_uint_eq(pc_uclient_idle_count(t.c, 3), 1);
-        res_free(&r);
-    }
-    ck_assert_int_eq(atomic_load(&t.s->nconn), 1);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_read_until_close)
-{
-    tctx_t t;
-    ctx_init(&t, h_until_close, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert_int_eq(r.clen, -1);
-    ck_assert_uint_eq(r.body_len, 11);
-    ck_assert(memcmp(r.body, "until close", 11) == 0);
-    ck_assert_uint_eq(pc_uclient_idle_count(t.c, 3), 0);
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_head)
-{
-    tctx_t t;
-    ctx_init(&t, h_head, NULL);
-    res_t r;
-    get(&t, &r, "HEAD", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert_int_eq(r.clen, 0);
-    ck_assert_uint_eq(r.body_len, 0);
-    ck_assert(has_hdr(&r, "Content-Length: 1234\n"));
-    ck_assert_uint_eq(pc_uclient_idle_count(t.c, 3), 1);
-    res_free(&r);
-    /* the connection is still in sync: no phantom body was expected */
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert(memcmp(r.body, "hello", 5) == 0);
-    ck_assert_int_eq(atomic_load(&t.s->nconn), 1);
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_204)
-{
-    tctx_t t;
-    ctx_init(&t, h_204, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert_uint_eq(r.status, 204);
-    ck_assert_int_eq(r.clen, 0);
-    ck_assert_uint_eq(r.body_len, 0);
-    res_free(&r);
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert(memcmp(r.body, "hello", 5) == 0);
-    ck_assert_int_eq(atomic_load(&t.s->nconn), 1);
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_100_continue_skipped)
-{
-    tctx_t t;
-    ctx_init(&t, h_continue, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert_int_eq(r.heads, 1);
-    ck_assert_uint_eq(r.status, 200);
-    ck_assert(has_hdr(&r, "X-Final: 1\n"));
-    ck_assert(!has_hdr(&r, "X-Interim"));
-    ck_assert(!has_hdr(&r, "Link"));
-    ck_assert(memcmp(r.body, "ok", 2) == 0);
-    res_free(&r);
+    ck_assert_msg(!k->nconn || atomic_load(&t.s->nconn) == k->nconn, "%s: %d connections",
+                  k->name, atomic_load(&t.s->nconn));
+    ck_assert_msg(!k->saw_eof || wait_flag(&t.s->saw_eof, 2000), "%s: no EOF seen", k->name);
     ctx_done(&t);
 }
 END_TEST
@@ -1161,57 +1137,6 @@ START_TEST(test_malformed)
         res_free(&r);
         ctx_done(&t);
     }
-}
-END_TEST
-
-START_TEST(test_oversized_head)
-{
-    tctx_t t;
-    ctx_init(&t, h_big_head, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_EPROTO);
-    ck_assert_int_eq(r.heads, 0);
-    res_free(&r);
-    ctx_done(&t);
-
-    /* 1xx heads count against the limit too */
-    pc_uclient_opts_t o = { .max_head_bytes = 4096 };
-    ctx_init(&t, h_endless_1xx, &o);
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_EPROTO);
-    ck_assert_int_eq(r.heads, 0);
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_split_head)
-{
-    tctx_t t;
-    ctx_init(&t, h_split_head, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert(has_hdr(&r, "X-Long-Header-Name: some fairly long value here\n"));
-    ck_assert(has_hdr(&r, "X-Two: 2\n"));
-    ck_assert(memcmp(r.body, "abc", 3) == 0);
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_reset_mid_body)
-{
-    tctx_t t;
-    ctx_init(&t, h_reset_mid_body, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_ERESET);
-    ck_assert_int_eq(r.heads, 1);
-    ck_assert_uint_eq(r.body_len, 500);
-    res_free(&r);
-    ctx_done(&t);
 }
 END_TEST
 
@@ -1568,48 +1493,13 @@ START_TEST(test_ipv6)
 }
 END_TEST
 
-/* HTTP/1.0 without keep-alive: complete response, connection not pooled. */
-START_TEST(test_http10_not_reused)
-{
-    tctx_t t;
-    ctx_init(&t, h_http10, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_OK);
-    ck_assert(memcmp(r.body, "v10", 3) == 0);
-    ck_assert_uint_eq(pc_uclient_idle_count(t.c, 3), 0);
-    ck_assert(wait_flag(&t.s->saw_eof, 2000));
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
-START_TEST(test_huge_content_length)
-{
-    tctx_t t;
-    ctx_init(&t, h_huge_length, NULL);
-    res_t r;
-    get(&t, &r, "GET", "/");
-    ck_assert_int_eq(r.err, PC_UX_EPROTO);
-    ck_assert_int_eq(r.heads, 0);
-    res_free(&r);
-    ctx_done(&t);
-}
-END_TEST
-
 static Suite *upstream_suite(void)
 {
     Suite *s = suite_create("upstream");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_get_content_length);
-    tcase_add_test(tc, test_keepalive_reuse);
-    tcase_add_test(tc, test_conn_close_not_reused);
-    tcase_add_test(tc, test_chunked);
-    tcase_add_test(tc, test_read_until_close);
-    tcase_add_test(tc, test_head);
-    tcase_add_test(tc, test_204);
-    tcase_add_test(tc, test_100_continue_skipped);
+    tcase_add_loop_test(tc, test_canned_responses, 0, (int)PC_ARRAY_LEN(resp_cases));
     tcase_add_test(tc, test_post_echo);
     tcase_add_test(tc, test_large_body_pause_resume);
     tcase_add_test(tc, test_connect_refused);
@@ -1617,9 +1507,6 @@ static Suite *upstream_suite(void)
     tcase_add_test(tc, test_response_timeout);
     tcase_add_test(tc, test_body_idle_timeout);
     tcase_add_test(tc, test_malformed);
-    tcase_add_test(tc, test_oversized_head);
-    tcase_add_test(tc, test_split_head);
-    tcase_add_test(tc, test_reset_mid_body);
     tcase_add_test(tc, test_stale_retry);
     tcase_add_test(tc, test_idle_close_detected);
     tcase_add_test(tc, test_idle_timeout);
@@ -1633,8 +1520,6 @@ static Suite *upstream_suite(void)
     tcase_add_test(tc, test_start_from_on_done);
     tcase_add_test(tc, test_target_address_change);
     tcase_add_test(tc, test_ipv6);
-    tcase_add_test(tc, test_http10_not_reused);
-    tcase_add_test(tc, test_huge_content_length);
     suite_add_tcase(s, tc);
     return s;
 }
