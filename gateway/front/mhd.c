@@ -7,16 +7,20 @@
  * body streams in waits for the final call.
  */
 #include "front/mhd.h"
-#include "ops/accesslog.h"
-#include "lifecycle/chain.h"
-#include "http/hdr.h"
+#include "base/clock.h"
 #include "base/log.h"
-#include "http/path.h"
 #include "base/problem.h"
-#include "upstream/proxy.h"
-#include "lifecycle/request.h"
 #include "base/util.h"
-#include "worker.h"
+#include "front/connlimit.h"
+#include "front/relay.h"
+#include "http/hdr.h"
+#include "http/path.h"
+#include "lifecycle/chain.h"
+#include "lifecycle/generation.h"
+#include "lifecycle/request.h"
+#include "lifecycle/wait.h"
+#include "ops/accesslog.h"
+#include "upstream/proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,7 +35,7 @@ static void request_make_id(pc_request_t *r)
 {
     static const char hex[] = "0123456789abcdef";
     char *id = pc_arena_alloc(r->arena, 33);
-    uint64_t a = pc_worker_random(r->worker), b = pc_worker_random(r->worker);
+    uint64_t a = pc_rng_next(&r->worker->rng), b = pc_rng_next(&r->worker->rng);
     for (int i = 0; i < 16; i++) {
         id[i] = hex[(a >> (i * 4)) & 15];
         id[16 + i] = hex[(b >> (i * 4)) & 15];
@@ -197,6 +201,8 @@ static void resolve_client_ip(pc_request_t *r)
 
 /* ---- responses ------------------------------------------------------------------ */
 
+static void stop_timer(pc_request_t *r);
+
 /* Applies plugin edits: a set or remove of a name drops what came before. */
 static void apply_response_ops(pc_request_t *r, struct MHD_Response *resp)
 {
@@ -239,13 +245,13 @@ static enum MHD_Result queue_local_response(pc_request_t *r)
     MHD_destroy_response(resp);
     r->response_queued = true;
     r->state = PC_RS_RESPONDED;
-    pc_http_stop_timer(r);
+    stop_timer(r);
     return ret;
 }
 
 static enum MHD_Result queue_upstream_response(pc_request_t *r)
 {
-    struct MHD_Response *resp = pc_proxy_make_response(r);
+    struct MHD_Response *resp = pc_relay_response(r);
     if (!resp) {
         pc_request_fail(r, 502, "upstream.bad_response", NULL);
         return queue_local_response(r);
@@ -257,139 +263,52 @@ static enum MHD_Result queue_upstream_response(pc_request_t *r)
     MHD_destroy_response(resp);
     r->status = (int)r->up_status;
     r->response_queued = true;
-    pc_http_stop_timer(r);
+    stop_timer(r);
     return ret;
 }
 
-/* ---- suspension and parking ----------------------------------------------------- */
+/* ---- waiting: the front-end side of gateway/lifecycle/wait.h ---------------- */
 
-/* A request waiting on its upstream, or a bodyless request waiting on a
- * plugin in the headers phase, is parked at MHD's final call: its handler
- * returns without a response and without suspending, so MHD keeps the
- * connection in its epoll set and calls the handler again on each run. Suspending
- * costs three system calls per request in libmicrohttpd 0.9.75 (epoll_ctl
- * DEL, then ADD after the resume, and a recv that can only fail with EAGAIN
- * because resuming marks the socket readable), about a tenth of a proxied
- * request's CPU. Most upstreams (and stores) answer within a few loop
- * iterations, so a request is parked first, and suspended only when its wait turns out to be
- * long: after PARK_LOOKS calls, or PARK_SECONDS. The number parked per
- * daemon is bounded, since every MHD run calls each parked handler once. */
-#define PARK_MAX 64
-#define PARK_LOOKS 8
-#define PARK_SECONDS 0.002
-
-static void waiting_link(pc_request_t *r)
+static void front_suspend(pc_request_t *r)
 {
-    pc_worker_t *w = r->worker;
-    r->susp_prev = NULL;
-    r->susp_next = w->suspended_head;
-    if (w->suspended_head)
-        w->suspended_head->susp_prev = r;
-    w->suspended_head = r;
-}
-
-static void waiting_unlink(pc_request_t *r)
-{
-    pc_worker_t *w = r->worker;
-    if (r->susp_prev)
-        r->susp_prev->susp_next = r->susp_next;
-    else
-        w->suspended_head = r->susp_next;
-    if (r->susp_next)
-        r->susp_next->susp_prev = r->susp_prev;
-    r->susp_prev = r->susp_next = NULL;
-}
-
-void pc_worker_suspend(pc_request_t *r)
-{
-    PC_ASSERT(!r->suspended && !r->parked);
     MHD_suspend_connection(r->conn);
-    r->suspended = true;
-    waiting_link(r);
 }
 
-/* From the handler only (MHD's state: the whole request received). */
-static void worker_park(pc_request_t *r)
+static void front_resume(pc_request_t *r)
 {
-    PC_ASSERT(!r->suspended && !r->parked);
-    if (r->daemon->nparked >= PARK_MAX) {
-        pc_worker_suspend(r);
-        return;
-    }
-    r->parked = true;
-    r->park_looks = 0;
-    r->park_since = ev_now(r->worker->loop);
-    r->daemon->nparked++;
-    waiting_link(r);
-}
-
-static void unpark(pc_request_t *r)
-{
-    r->parked = false;
-    r->daemon->nparked--;
-    waiting_unlink(r);
-}
-
-/* The handler was called while r is parked and still waiting: keep it
- * parked while the wait is short, suspend it once it is not. */
-static void park_look(pc_request_t *r)
-{
-    if (++r->park_looks < PARK_LOOKS &&
-        ev_now(r->worker->loop) - r->park_since < PARK_SECONDS)
-        return;
-    unpark(r);
-    pc_worker_suspend(r);
-}
-
-void pc_worker_resume(pc_request_t *r)
-{
-    if (r->parked) {
-        unpark(r); /* MHD calls its handler on the next run */
-        r->daemon->resume_pending = true;
-        return;
-    }
-    if (!r->suspended)
-        return;
-    r->suspended = false;
-    waiting_unlink(r);
+    /* MHD processes it on its next run, which the loop's prepare step
+     * does before blocking. */
     MHD_resume_connection(r->conn);
-    /* MHD processes it on its next run, which the loop's prepare step does
-     * before blocking: one run for all the resumes of an iteration. */
-    r->daemon->resume_pending = true;
 }
 
-/* A suspended connection is invisible to MHD: a client that gives up while
- * its request waits on an upstream or a plugin would hold both until their
- * timeouts. Once a second, requests waiting longer than that get a peek at
- * their socket; end of stream or an error means the client is gone. Short
- * waits cost nothing. */
+/* End of stream or an error on a peek means the client is gone. */
+static bool front_client_gone(pc_request_t *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char b;
+    ssize_t n = ci ? recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+    return !(n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)));
+}
+
+static const pc_front_ops_t mhd_front_ops = {
+    .suspend = front_suspend,
+    .resume = front_resume,
+    .client_gone = front_client_gone,
+};
+
+static void client_gone(pc_request_t *r)
+{
+    if (r->state == PC_RS_UPSTREAM)
+        pc_proxy_abort(r, 499, "client.closed");
+    else
+        pc_chain_abandon(r, "client gone");
+    pc_wait_resume(r);
+}
+
 void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns)
 {
-    pc_request_t *next;
-    for (pc_request_t *r = w->suspended_head; r; r = next) {
-        next = r->susp_next;
-        if (now_ns - r->start_ns < 1000000000ull || r->response_queued)
-            continue;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        char b;
-        ssize_t n = ci ? recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
-        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-            continue;
-        pc_rlog(r, PC_LOG_INFO, "client went away while the request waited");
-        r->reason = "client.closed";
-        if (r->state == PC_RS_UPSTREAM)
-            pc_proxy_abort(r, 499, "client.closed");
-        else
-            pc_chain_abandon(r, "client gone");
-        pc_worker_resume(r);
-    }
-}
-
-/* A token ended (or timed out): continue the request from the loop. */
-void pc_http_resume_request(pc_request_t *r)
-{
-    pc_worker_resume(r);
+    pc_wait_sweep(w, now_ns, client_gone);
 }
 
 /* ---- request timeout -------------------------------------------------------------- */
@@ -405,7 +324,7 @@ static void request_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
         break;
     case PC_RS_UPSTREAM:
         pc_proxy_abort(r, 504, "request.timeout");
-        pc_worker_resume(r);
+        pc_wait_resume(r);
         break;
     default:
         break; /* body upload: checked on the next chunk */
@@ -420,7 +339,7 @@ static void start_timer(pc_request_t *r, unsigned ms)
     r->timer_armed = true;
 }
 
-void pc_http_stop_timer(pc_request_t *r)
+static void stop_timer(pc_request_t *r)
 {
     if (r->timer_armed) {
         ev_timer_stop(r->worker->loop, &r->timer);
@@ -452,14 +371,14 @@ static enum MHD_Result start_upstream(pc_request_t *r)
     if (pc_proxy_start(r) != 0)
         return respond_now(r);
     if (!r->up_done && !r->response_set)
-        worker_park(r);
+        pc_wait_park(r);
     return MHD_YES;
 }
 
 static enum MHD_Result after_body_chain(pc_request_t *r, pc_chain_result_t res)
 {
     if (res == PC_CHAIN_SUSPENDED) {
-        pc_worker_suspend(r);
+        pc_wait_suspend(r);
         return MHD_YES;
     }
     if (res == PC_CHAIN_RESPONDED)
@@ -514,7 +433,7 @@ static enum MHD_Result after_headers_chain(pc_request_t *r, pc_chain_result_t re
             r->final_wait = true;
             return MHD_YES;
         }
-        pc_worker_suspend(r);
+        pc_wait_suspend(r);
         return MHD_YES;
     }
     if (res == PC_CHAIN_RESPONDED)
@@ -531,7 +450,7 @@ static enum MHD_Result headers_at_final_call(pc_request_t *r)
     r->in_headers_phase = false; /* a response now goes out at once */
     pc_chain_result_t res = r->async ? PC_CHAIN_SUSPENDED : pc_chain_resume(r, PC_PHASE_HEADERS);
     if (res == PC_CHAIN_SUSPENDED) {
-        worker_park(r);
+        pc_wait_park(r);
         return MHD_YES;
     }
     if (res == PC_CHAIN_RESPONDED)
@@ -616,7 +535,7 @@ static enum MHD_Result first_call(pc_request_t *r, const char *method, const cha
         return respond_now(r);
     }
     if (lim->request_timeout_ms != r->listener->limits.request_timeout_ms) {
-        pc_http_stop_timer(r);
+        stop_timer(r);
         start_timer(r, lim->request_timeout_ms);
     }
     r->state = PC_RS_HEADERS;
@@ -634,7 +553,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (r->response_queued)
         return MHD_YES;
     if (r->parked) {
-        park_look(r); /* still waiting */
+        pc_wait_look(r); /* still waiting */
         return MHD_YES;
     }
     switch (r->state) {
@@ -654,7 +573,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (r->response_set)
             return respond_now(r);
         if (!r->up_head_seen) {
-            pc_worker_suspend(r); /* spurious wake-up: keep waiting */
+            pc_wait_suspend(r); /* spurious wake-up: keep waiting */
             return MHD_YES;
         }
         r->state = PC_RS_STREAMING;
@@ -679,7 +598,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->conf = r->gen->conf;
     r->listener = &r->conf->listeners[d->listener_index];
     r->conn = conn;
-    r->daemon = d;
+    r->wq = &d->wq;
     r->raw_uri_len = strlen(uri);
     r->raw_uri = pc_arena_strndup(r->arena, uri, r->raw_uri_len);
     w->live_requests++;
@@ -721,8 +640,6 @@ static void write_access_log(pc_request_t *r, uint64_t now_ns)
         pc_counter_add(&r->worker->metrics.access_log_dropped, 1);
 }
 
-static void request_completed(pc_request_t *r);
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -731,10 +648,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     if (r->parked) {
-        unpark(r); /* MHD ended it: the client left, or a timeout */
+        pc_wait_unpark(r); /* MHD ended it: the client left, or a timeout */
         pc_chain_abandon(r, "client gone");
     }
-    pc_http_stop_timer(r);
+    stop_timer(r);
     pc_proxy_finish(r);
     if (!r->response_queued) {
         /* MHD refused the request itself, or the client went away. */
@@ -745,35 +662,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         r->reason = "client.closed";
     }
     pc_chain_on_log(r);
-    uint64_t now = pc_now_ns();
+    uint64_t now = pc_clock_mono_ns();
     if (pc_access_log)
         write_access_log(r, now);
     pc_metrics_request(&r->worker->metrics, r->route ? r->route->metrics_id : 0, r->status,
                        (now - r->start_ns) / 1000);
-    request_completed(r);
+    pc_request_completed(r);
     pc_request_unref(r);
-}
-
-void pc_worker_request_freed(pc_request_t *r)
-{
-    pc_worker_t *w = r->worker;
-    if (!r->completed) {
-        /* Never completed by MHD (a worker stopping): stop counting it. */
-        w->live_requests--;
-        pc_counter_sub(&w->metrics.requests_active, 1);
-    }
-    pc_wgen_release(w, r->gen);
-}
-
-/* In flight is what MHD has not completed: a request answered while an
- * abandoned token still holds its memory does not delay a drain. */
-static void request_completed(pc_request_t *r)
-{
-    pc_worker_t *w = r->worker;
-    r->completed = true;
-    w->live_requests--;
-    pc_counter_sub(&w->metrics.requests_active, 1);
-    pc_worker_check_drained(w);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
@@ -786,14 +681,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         pc_counter_add(&m->connections_total, 1);
     } else {
         pc_counter_sub(&m->connections_active, 1);
-        pc_connlimit_release(d, conn);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        pc_connlimit_release(d->max_conn_per_ip, ci ? ci->client_addr : NULL);
     }
 }
 
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     pc_daemon_t *d = cls;
-    return pc_connlimit_acquire(d, addr) == 0 ? MHD_YES : MHD_NO;
+    return pc_connlimit_acquire(d->max_conn_per_ip, addr) == 0 ? MHD_YES : MHD_NO;
 }
 
 /* The raw target is what we canonicalise: MHD must not decode it first. */
@@ -818,6 +715,7 @@ struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
      * enough that our own limits (431/414, as problem+json) trip first. */
     size_t mem = l->limits.max_header_bytes + l->limits.max_url_bytes + 8192;
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
+    d->worker->front = &mhd_front_ops;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG;
     return MHD_start_daemon(

@@ -2,11 +2,10 @@
 #include "lifecycle/chain.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/generation.h"
+#include "lifecycle/wait.h"
 
 #include <string.h>
-
-void pc_http_resume_request(pc_request_t *r);
 
 typedef pc_status_t (*phase_hook_t)(pc_request_t *, void *, void *);
 
@@ -132,9 +131,10 @@ pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_sta
     pc_async_t *a = pc_xcalloc(1, sizeof(*a));
     a->r = r;
     a->owner = r;
-    a->worker = r->worker;
+    pc_list_init(&a->link);
+    a->timeout_ms = timeout_ms ? timeout_ms : 1000;
     a->timeout_status = timeout_status >= 400 && timeout_status <= 599 ? timeout_status : 503;
-    ev_timer_init(&a->timer, async_timeout_cb, (timeout_ms ? timeout_ms : 1000) / 1000.0, 0.);
+    ev_timer_init(&a->timer, async_timeout_cb, a->timeout_ms / 1000.0, 0.);
     a->timer.data = a;
     ev_timer_start(r->worker->loop, &a->timer);
     r->async = a;
@@ -156,31 +156,22 @@ static void async_deliver(pc_request_t *r, pc_status_t verdict)
         r->async_sync_done = true;
         return;
     }
-    pc_http_resume_request(r);
-}
-
-static void abandoned_unlink(pc_async_t *a)
-{
-    for (pc_async_t **pp = &a->worker->abandoned; *pp; pp = &(*pp)->next)
-        if (*pp == a) {
-            *pp = a->next;
-            return;
-        }
+    pc_wait_resume(r);
 }
 
 void pc_async_end(pc_async_t *a, pc_status_t verdict)
 {
     PC_ASSERT(!a->ended);
     a->ended = true;
-    ev_timer_stop(a->worker->loop, &a->timer);
     pc_request_t *owner = a->owner;
+    ev_timer_stop(owner->worker->loop, &a->timer);
     if (a->r) {
         a->r = NULL;
         if (verdict == PC_SUSPEND)
             verdict = PC_ERROR;
         async_deliver(owner, verdict);
     } else {
-        abandoned_unlink(a);
+        pc_list_remove(&a->link);
     }
     free(a);
     pc_request_unref(owner);
@@ -189,10 +180,10 @@ void pc_async_end(pc_async_t *a, pc_status_t verdict)
 static void async_abandon(pc_async_t *a, const char *why)
 {
     pc_request_t *r = a->r;
+    pc_worker_t *w = r->worker;
     a->r = NULL;
-    ev_timer_stop(a->worker->loop, &a->timer);
-    a->next = a->worker->abandoned;
-    a->worker->abandoned = a;
+    ev_timer_stop(w->loop, &a->timer);
+    pc_list_push_front(&w->abandoned, &a->link);
     pc_rlog(r, PC_LOG_WARN, "plugin did not answer in time (%s)", why);
     pc_request_fail(r, a->timeout_status, "plugin.timeout", NULL);
     if (r->route && r->chain_pos < r->route->nchain)
@@ -215,9 +206,10 @@ void pc_chain_abandon(pc_request_t *r, const char *why)
 
 void pc_chain_free_abandoned(pc_worker_t *w)
 {
-    while (w->abandoned) {
-        pc_async_t *a = w->abandoned;
-        w->abandoned = a->next;
+    pc_list_t *n;
+    while ((n = pc_list_first(&w->abandoned))) {
+        pc_async_t *a = pc_list_entry(n, pc_async_t, link);
+        pc_list_remove(n);
         pc_request_t *owner = a->owner;
         free(a);
         pc_request_unref(owner);

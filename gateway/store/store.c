@@ -20,7 +20,7 @@
 #include "store/redis.h"
 #include "store/store_memory.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/worker_ctx.h"
 
 #include <portcullis/plugin.h>
 

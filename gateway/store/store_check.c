@@ -24,7 +24,7 @@
 #include "store/store.h"
 #include "store/redis_reply.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/worker_ctx.h"
 
 #include <hiredis/hiredis.h>
 
