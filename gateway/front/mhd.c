@@ -608,35 +608,22 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static void write_access_log(pc_request_t *r, uint64_t now_ns)
 {
-    char line[4096], path[1024], route[160], ua[16];
-    pc_json_escape(path, sizeof(path), r->path ? r->path : r->raw_uri,
-                   strlen(r->path ? r->path : r->raw_uri));
-    const char *rn = r->route ? r->route->name : "";
-    pc_json_escape(route, sizeof(route), rn, strlen(rn));
-    char method[32];
-    const char *m = r->method ? r->method : "";
-    pc_json_escape(method, sizeof(method), m, strlen(m));
-    snprintf(ua, sizeof(ua), "%s", "");
-    double up_ms = r->upstream_end_ns > r->upstream_start_ns
-                       ? (double)(r->upstream_end_ns - r->upstream_start_ns) / 1e6
-                       : 0.0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(
-        line, sizeof(line),
-        "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"request_id\":\"%s\",\"client\":\"%s\","
-        "\"method\":\"%s\",\"path\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%llu,"
-        "\"upstream\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f%s%s%s}\n",
-        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-        ts.tv_nsec / 1000000, r->request_id ? r->request_id : "", r->client_ip, method, path,
-        route, r->status, (unsigned long long)(r->response_queued ? r->bytes_out : 0),
-        r->target ? r->target->authority : "", up_ms, (double)(now_ns - r->start_ns) / 1e6,
-        r->reason ? ",\"reason\":\"" : "", r->reason ? r->reason : "", r->reason ? "\"" : "");
-    if (n <= 0 || (size_t)n >= sizeof(line))
-        return;
-    if (!pc_accesslog_push(pc_access_log, r->worker->id, line, (size_t)n))
+    const pc_access_rec_t rec = {
+        .request_id = r->request_id,
+        .client = r->client_ip,
+        .method = r->method,
+        .path = r->path ? r->path : r->raw_uri,
+        .route = r->route ? r->route->name : NULL,
+        .status = r->status,
+        .bytes = r->response_queued ? r->bytes_out : 0,
+        .upstream = r->target ? r->target->authority : NULL,
+        .upstream_ns = r->upstream_end_ns > r->upstream_start_ns
+                           ? r->upstream_end_ns - r->upstream_start_ns
+                           : 0,
+        .total_ns = now_ns - r->start_ns,
+        .reason = r->reason,
+    };
+    if (!pc_accesslog_write(pc_access_log, r->worker->id, &rec))
         pc_counter_add(&r->worker->metrics.access_log_dropped, 1);
 }
 
