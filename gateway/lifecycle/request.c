@@ -196,7 +196,6 @@ pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type, co
 void *pc_alloc(pc_request_t *r, size_t n) { return pc_arena_alloc(r->arena, n); }
 char *pc_strdup(pc_request_t *r, const char *s) { return pc_arena_strdup(r->arena, s); }
 void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data) { pc_arena_on_cleanup(r->arena, fn, data); }
-void *pc_worker_loop(pc_worker_t *w) { return w->loop; }
 pc_worker_t *pc_request_worker(pc_request_t *r) { return r->worker; }
 
 /* ---- outcome ------------------------------------------------------------------ */

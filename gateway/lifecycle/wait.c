@@ -1,5 +1,5 @@
-/* gateway/lifecycle/wait.c: parking, suspension, resume and the
- * client-gone sweep (see wait.h).
+/* gateway/lifecycle/wait.c: parking, suspension, resume, the client-gone
+ * sweep, and the wake-ups of plugin.h (see wait.h).
  *
  * Why park first: suspending costs three system calls per request in
  * libmicrohttpd 0.9.75 (epoll_ctl DEL, then ADD after the resume, and a
@@ -13,6 +13,7 @@
 #include "lifecycle/wait.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "upstream/fetch.h"
 
 #define PARK_MAX 64
 #define PARK_LOOKS 8
@@ -100,4 +101,55 @@ void pc_wait_sweep(pc_worker_t *w, uint64_t now_ns, void (*gone)(pc_request_t *r
         r->reason = "client.closed";
         gone(r); /* ends r's wait only: tmp stays linked */
     }
+}
+
+/* ---- wake-ups (plugin.h) -------------------------------------------------------
+ *
+ * An ev_async on the owner's loop: ev_async_send is the one libev call that
+ * is safe from any thread, and several signals before the loop looks
+ * coalesce into one call of fn. */
+
+struct pc_wake {
+    ev_async async;
+    struct ev_loop *loop;
+    void (*fn)(void *);
+    void *data;
+};
+
+static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+    pc_wake_t *k = a->data;
+    k->fn(k->data);
+}
+
+pc_wake_t *pc_wake_new(pc_worker_t *w, void (*fn)(void *), void *data)
+{
+    struct ev_loop *loop = w ? w->loop : pc_main_loop();
+    if (!loop)
+        return NULL;
+    pc_wake_t *k = pc_xcalloc(1, sizeof(*k));
+    k->loop = loop;
+    k->fn = fn;
+    k->data = data;
+    ev_async_init(&k->async, wake_cb);
+    k->async.data = k;
+    ev_async_start(loop, &k->async);
+    /* A wake-up alone must not keep a loop from ending (the main loop ends
+     * by itself at shutdown). */
+    ev_unref(loop);
+    return k;
+}
+
+void pc_wake_signal(pc_wake_t *k)
+{
+    ev_async_send(k->loop, &k->async);
+}
+
+void pc_wake_free(pc_wake_t *k)
+{
+    if (!k)
+        return;
+    ev_ref(k->loop);
+    ev_async_stop(k->loop, &k->async);
+    free(k);
 }

@@ -16,7 +16,7 @@
  *
  * The front end (gateway/front/) registers a pc_front_ops_t per worker:
  * nothing here knows libmicrohttpd. All of this runs on the request's
- * worker thread.
+ * worker thread, except pc_wake_signal (plugin.h), which any thread may call.
  */
 #ifndef PC_WAIT_H
 #define PC_WAIT_H
