@@ -2,9 +2,9 @@
  *
  * A request lives from the moment the front end has parsed its request line
  * until both the front end has completed it and every async token taken on
- * it has ended (refs == 0). All its memory is in its arena. Nothing here
- * knows the front end's library: the connection is an opaque pointer that
- * only gateway/front/ reads.
+ * it has ended (refs == 0). All its memory is in its arena, tokens
+ * included. Nothing here knows the front end's library: the connection is
+ * an opaque pointer that only gateway/front/ reads.
  */
 #ifndef PC_REQUEST_H
 #define PC_REQUEST_H
@@ -50,11 +50,12 @@ typedef struct pc_hdr_ops {
     pc_hdr_op_t *head, *tail;
 } pc_hdr_ops_t;
 
+/* In the owner's arena: the token's reference keeps it alive. */
 struct pc_async {
     pc_request_t *r;       /* NULL once abandoned or ended */
     pc_request_t *owner;   /* holds the reference until the plugin ends it */
     pc_list_t link;        /* the worker's abandoned list */
-    ev_timer timer;
+    ev_timer timer;        /* armed by the chain runner when the hook suspends */
     unsigned timeout_ms;
     int timeout_status;
     bool ended;

@@ -175,15 +175,30 @@ void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data);
 
 /* ---- asynchronous work -------------------------------------------------
  *
- * pc_async_begin takes a reference on r and arms a core timer. The plugin
- * returns PC_SUSPEND and later, on the same worker thread, calls
- * pc_async_end(a, verdict) EXACTLY ONCE; a second call aborts the process.
- * If the timer fires first, or the gateway shuts down, the request is
- * resumed with the failure verdict (timeout_verdict below) and
+ * One idiom for every asynchronous call, whether it answers at once (the
+ * memory store) or later (Redis, an identity provider):
+ *
+ *     x->a = pc_async_begin(r, timeout_ms, 503);
+ *     start_the_call(..., done_cb, x);   // done_cb may run right here
+ *     return PC_SUSPEND;
+ *
+ *     done_cb:  r = pc_async_request(x->a);
+ *               if (!r) { pc_async_end(x->a, PC_CONTINUE); return; }
+ *               pc_async_end(x->a, verdict_for(r, x));
+ *
+ * pc_async_begin is cheap (the token comes from the request's memory, no
+ * system call) and takes a reference on r; the core arms its timeout only
+ * if the hook returns PC_SUSPEND with the token still open. The plugin
+ * calls pc_async_end(a, verdict) EXACTLY ONCE, on r's worker thread; a
+ * second call aborts the process. pc_async_end before the hook returned
+ * (the call answered at once) is a synchronous completion: the hook still
+ * returns PC_SUSPEND and the core goes on at once with the verdict. A hook
+ * that returns anything but PC_SUSPEND with its token open aborts.
+ * If the timeout fires first, or the gateway shuts down, or the client
+ * leaves, the request is resumed with timeout_status and
  * pc_async_request(a) returns NULL from then on: the late completion must
  * then only call pc_async_end to drop its reference, touching nothing of r.
- * Calling pc_async_end before the hook returned PC_SUSPEND is allowed: the
- * core continues without suspending.
+ * The token (and the plugin's ctx) stay valid until that end.
  * A verdict of PC_RESPOND requires a response to have been set.
  */
 pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_status);
