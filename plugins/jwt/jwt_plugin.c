@@ -55,20 +55,19 @@ static int64_t jwt_mono_ms(void)
 
 /* ---- verdicts and answers ---------------------------------------------------------- */
 
-/* Ends the request's token with st (if it has one). In the hook this
- * returns PC_SUSPEND, as the core expects once a token was taken (it
- * continues at once since the token already ended); elsewhere the return
- * value is ignored. rq must not be touched afterwards. */
+/* Ends the request's token with st, if it has one, and returns PC_SUSPEND:
+ * in the hook that is a synchronous completion (the core goes on at once
+ * with st); elsewhere the return value is ignored. Without a token, st.
+ * rq must not be touched afterwards. */
 pc_status_t jwt_verdict(jwt_rq_t *rq, pc_status_t st)
 {
     pc_async_t *a = rq->a;
-    int hooked = rq->in_hook;
 
     if (!a)
         return st;
     rq->a = NULL;
     pc_async_end(a, st);
-    return hooked ? PC_SUSPEND : st;
+    return PC_SUSPEND;
 }
 
 static pc_status_t jwt_deny_missing(jwt_rq_t *rq)
@@ -249,12 +248,10 @@ pc_status_t jwt_accept(jwt_rq_t *rq, jwt_ident_t *id)
     rq->ident = jwt_ident_ref(id);
     pc_on_cleanup(rq->r, jwt_ident_cleanup, id);
     if (rq->c->revocation && id->rkey) {
-        int hooked = rq->in_hook;
         if (!rq->a)
             rq->a = pc_async_begin(rq->r, JWT_STORE_TIMEOUT_MS, 503);
         pc_store_flag_check(pc_request_worker(rq->r), id->rkey, id->rklen, jwt_revocation_cb, rq);
-        /* rq may be gone now unless we are in the hook */
-        return hooked ? PC_SUSPEND : PC_CONTINUE;
+        return PC_SUSPEND; /* the callback ended the token, here or later: rq may be gone */
     }
     jwt_apply(rq, id);
     return jwt_verdict(rq, PC_CONTINUE);
@@ -573,7 +570,6 @@ static pc_status_t jwt_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     const jwt_conf_t *c = conf;
     jwt_rq_t *rq = ctx;
-    pc_status_t st;
 
     /* Whatever happens next, no client-sent copy of an identity header
      * reaches the upstream. */
@@ -586,10 +582,7 @@ static pc_status_t jwt_on_headers(pc_request_t *r, void *conf, void *ctx)
         pc_rlog(r, PC_LOG_ERROR, "jwt: no worker state");
         return PC_ERROR;
     }
-    rq->in_hook = 1;
-    st = jwt_run(rq);
-    rq->in_hook = 0;
-    return st;
+    return jwt_run(rq);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */

@@ -101,7 +101,6 @@ struct jwt_rq {
     const jwt_conf_t *c;
     jwt_worker_t *ws;
     pc_async_t *a;               /* the one token of this request, if any */
-    int in_hook;
     const char *tok;
     size_t tok_len;
     unsigned char digest[JWT_DIGEST_LEN];
