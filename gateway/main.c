@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
