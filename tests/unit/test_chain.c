@@ -1,9 +1,11 @@
 /* tests/unit/test_chain.c: the plugin chain and the wait module, one
  * ordering at a time: suspend then resume, synchronous completion,
- * timeout then late end, double end, parking, the client-gone sweep. Driven
+ * timeout then late end, double end, parking, the client-gone sweep; and
+ * the timers and wake-ups of plugin.h. Driven
  * by tests/unit/harness.h: no sockets, a fake front end, a clock stepped by
  * hand. */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +253,66 @@ START_TEST(sweep_looks_only_after_a_second_and_only_at_gone_clients)
 }
 END_TEST
 
+/* ---- timers and wake-ups (plugin.h) ------------------------------------------------------ */
+
+static void count_cb(void *data)
+{
+    (*(int *)data)++;
+}
+
+static void *signal_thrice(void *k)
+{
+    for (int i = 0; i < 3; i++)
+        pc_wake_signal(k);
+    return NULL;
+}
+
+START_TEST(wake_from_another_thread_runs_on_the_loop)
+{
+    harness_t *h = h_new(0, NULL);
+    int woken = 0, ticks = 0;
+    pc_wake_t *k = pc_wake_new(&h->w, count_cb, &woken);
+    ck_assert_ptr_nonnull(k);
+    pc_timer_t *guard = pc_timer_new(&h->w, count_cb, &ticks); /* bounds the wait */
+    pc_timer_start(guard, 2000, 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, signal_thrice, k), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(woken, 0); /* nothing runs outside the loop */
+    h_run_once(h);
+    ck_assert_int_eq(woken, 1); /* three signals, one call */
+    ck_assert_int_eq(ticks, 0);
+    pc_timer_free(guard);
+    pc_wake_free(k);
+    h_free(h);
+}
+END_TEST
+
+START_TEST(timer_fires_once_or_repeats_until_stopped)
+{
+    harness_t *h = h_new(0, NULL);
+    int fired = 0;
+    pc_timer_t *t = pc_timer_new(&h->w, count_cb, &fired);
+    ck_assert(!pc_timer_active(t));
+    pc_timer_start(t, 5, 0);
+    ck_assert(pc_timer_active(t));
+    h_run_once(h);
+    ck_assert_int_eq(fired, 1);
+    ck_assert(!pc_timer_active(t));
+    pc_timer_start(t, 1, 1);
+    while (fired < 3)
+        h_run_once(h);
+    ck_assert(pc_timer_active(t));
+    pc_timer_stop(t);
+    pc_timer_stop(t); /* idempotent */
+    ck_assert(!pc_timer_active(t));
+    pc_timer_free(t);
+    ck_assert_ptr_null(pc_timer_new(NULL, count_cb, &fired)); /* no main loop here */
+    ck_assert_ptr_null(pc_wake_new(NULL, count_cb, &fired));
+    h_free(h);
+}
+END_TEST
+
 static Suite *chain_suite(void)
 {
     Suite *s = suite_create("chain");
@@ -266,6 +328,8 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, parked_request_is_suspended_after_eight_looks);
     tcase_add_test(tc, resuming_a_parked_request_costs_no_front_call);
     tcase_add_test(tc, sweep_looks_only_after_a_second_and_only_at_gone_clients);
+    tcase_add_test(tc, wake_from_another_thread_runs_on_the_loop);
+    tcase_add_test(tc, timer_fires_once_or_repeats_until_stopped);
     suite_add_tcase(s, tc);
     return s;
 }
