@@ -131,10 +131,10 @@ void *pc_worker_state(pc_request_t *r, const void *conf)
  * only that request's memory, freed at the worker's end
  * (pc_chain_free_abandoned).
  *
- * pc_async_begin costs no allocation and no system call: the timer is
- * armed by the chain runner, and only when the hook returns with the token
- * still open. A token ended inside its hook (the memory store answers at
- * once) never touches the loop. */
+ * pc_async_begin costs no malloc and no system call (the token is a few
+ * bytes of the arena): the timer is armed by the chain runner, and only
+ * when the hook returns with the token still open. A token ended inside
+ * its hook (the memory store answers at once) never arms a timer. */
 
 static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
