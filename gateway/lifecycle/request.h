@@ -61,7 +61,7 @@ struct pc_async {
     bool ended;
 };
 
-/* A bounded byte queue between the upstream reader and MHD's writer. */
+/* A bounded byte queue between the upstream reader and the front end's writer. */
 typedef struct pc_bodybuf {
     char *data;
     size_t cap, head, len;
@@ -75,7 +75,7 @@ struct pc_request {
     const pc_conf_t *conf;
     const pc_listener_conf_t *listener;
     void *conn;                    /* the front end's connection: gateway/front/ only */
-    unsigned refs;                 /* MHD + async tokens */
+    unsigned refs;                 /* the front end + async tokens */
     pc_req_state_t state;
     bool completed;                /* the front end completed it */
     /* waiting (lifecycle/wait.c) */
@@ -85,9 +85,9 @@ struct pc_request {
     double park_since;             /* ev_now when parked */
     pc_list_t wait_link;           /* worker's list of suspended and parked requests */
     bool timed_out;                /* request_timeout_ms passed */
-    bool in_headers_phase;         /* MHD has not started on the body yet */
+    bool in_headers_phase;         /* the front end has not started on the body yet */
     bool bodyless;                 /* no Content-Length > 0, not chunked */
-    bool final_wait;               /* bodyless, headers chain waits at MHD's final call */
+    bool final_wait;               /* bodyless, headers chain waits at the front end's final call */
     bool timer_armed;
     ev_timer timer;                /* request timeout */
 
