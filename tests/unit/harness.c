@@ -108,8 +108,8 @@ harness_t *h_new(size_t n, const h_mode_t *modes)
     h->w.gen = &h->gen;
     for (size_t i = 0; i < n; i++) {
         h->plugins[i].mode = modes[i];
-        h->insts[i] = (pc_plugin_inst_t){
-            .name = "harness", .type = &h_plugin_type, .conf = &h->plugins[i], .index = (unsigned)i};
+        h->insts[i] = (pc_plugin_inst_t){.name = "harness", .type = &h_plugin_type,
+                                         .conf = &h->plugins[i], .index = (unsigned)i};
         h->chain[i] = &h->insts[i];
     }
     h->route.name = "r";
