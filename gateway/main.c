@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "main.h"
 #include "conf/plugins.h"
+#include "lifecycle/generation.h"
 #include "store/store.h"
 #include "base/util.h"
 #include "worker.h"
@@ -19,7 +20,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -39,46 +39,16 @@ typedef struct pc_main_state {
     bool stopping;
 } pc_main_state_t;
 
-static pc_main_state_t *main_state;
-
-/* Generations whose last reference was dropped on a worker. */
-static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
-static pc_conf_t **release_queue;
-static size_t release_len, release_cap;
-
-void pc_conf_release(pc_conf_t *c)
+/* Any thread: a generation was released (lifecycle/generation.c). */
+static void release_notify(void *data)
 {
-    if (!pc_conf_unref_is_last(c))
-        return;
-    pthread_mutex_lock(&release_lock);
-    if (release_len == release_cap) {
-        release_cap = release_cap ? release_cap * 2 : 8;
-        release_queue = pc_xrealloc(release_queue, release_cap * sizeof(*release_queue));
-    }
-    release_queue[release_len++] = c;
-    pthread_mutex_unlock(&release_lock);
-    if (main_state && main_state->loop)
-        ev_async_send(main_state->loop, &main_state->release);
-}
-
-static void free_released(void)
-{
-    pthread_mutex_lock(&release_lock);
-    pc_conf_t **q = release_queue;
-    size_t n = release_len;
-    release_queue = NULL;
-    release_len = release_cap = 0;
-    pthread_mutex_unlock(&release_lock);
-    for (size_t i = 0; i < n; i++) {
-        PC_LOG(PC_LOG_INFO, "config generation %u released", q[i]->generation);
-        pc_conf_free(q[i]);
-    }
-    free(q);
+    pc_main_state_t *m = data;
+    ev_async_send(m->loop, &m->release);
 }
 
 static void release_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
-    free_released();
+    pc_generation_free_released();
 }
 
 /* ---- config ------------------------------------------------------------------- */
@@ -242,7 +212,7 @@ static void shutdown_all(pc_main_state_t *m)
     free(m->workers);
     pc_publish_conf(NULL);
     pc_conf_release(m->conf);
-    free_released();
+    pc_generation_free_released();
     /* After the plugins stopped: their pending main-thread calls and
      * fetches end now (callbacks see "shutdown"). */
     pc_fetch_main_shutdown();
@@ -261,9 +231,9 @@ static int run(const char *path)
     pc_log_level = m.conf->log_level;
     signal(SIGPIPE, SIG_IGN);
     m.loop = ev_default_loop(EVFLAG_AUTO);
-    main_state = &m;
     ev_async_init(&m.release, release_cb);
     ev_async_start(m.loop, &m.release);
+    pc_generation_on_release(release_notify, &m);
     int rc = 1;
     if (pc_fetch_main_init(m.loop) != 0) {
         pc_log_write(PC_LOG_ERROR, "cannot set up the HTTP client (libcurl)");
@@ -294,7 +264,7 @@ static int run(const char *path)
     rc = 0;
 out:
     shutdown_all(&m);
-    main_state = NULL;
+    pc_generation_on_release(NULL, NULL);
     ev_loop_destroy(m.loop);
     pc_log_write(PC_LOG_INFO, "stopped");
     return rc;

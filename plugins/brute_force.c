@@ -68,7 +68,6 @@ typedef struct bf_conf {
 typedef struct bf_ctx {
     const bf_conf_t *c;
     pc_async_t *a;
-    bool sync;
     unsigned pending;              /* flag checks not answered yet */
     bool locked_ip, locked_subject, error;
 } bf_ctx_t;
@@ -343,7 +342,7 @@ static void bf_checked(bf_ctx_t *x, int rc, int present, bool subject)
         x->locked_subject = true;
     else if (present)
         x->locked_ip = true;
-    if (--x->pending > 0 || x->sync)
+    if (--x->pending > 0)
         return;
     pc_request_t *r = pc_async_request(x->a);
     if (!r) {
@@ -374,15 +373,12 @@ static pc_status_t bf_on_headers(pc_request_t *r, void *conf, void *ctx)
     if (c->subject && bf_claimed_subject(r, c, sub))
         ks = bf_key(skey, c, 'L', 's', sub);
     x->c = c;
-    x->sync = true;
     x->pending = 1 + (ks != 0);
+    /* The last of the checks to answer ends the token, here or later. */
+    x->a = pc_async_begin(r, c->timeout_ms, 503);
     pc_store_flag_check(c->ns, key, kip, bf_checked_ip, x);
     if (ks)
         pc_store_flag_check(c->ns, skey, ks, bf_checked_subject, x);
-    x->sync = false;
-    if (x->pending == 0)
-        return bf_verdict(r, x);
-    x->a = pc_async_begin(r, c->timeout_ms, 503);
     return PC_SUSPEND;
 }
 

@@ -76,8 +76,6 @@ typedef struct rl_wstate {
 typedef struct rl_ctx {
     const rl_conf_t *c;
     pc_async_t *a;
-    bool sync;                     /* inside pc_store_limit, called from on_headers */
-    bool done;
     int rc;
     pc_limit_result_t res;
 } rl_ctx_t;
@@ -503,19 +501,18 @@ static pc_status_t rl_verdict(pc_request_t *r, const rl_ctx_t *x)
     return pc_deny(r, 429, "rate_limit.exceeded", "too many requests");
 }
 
+/* The store's answer: inside pc_store_limit (the memory store, or Redis
+ * failing fast) or later on this worker. Either way it ends the token. */
 static void rl_done(void *data, int rc, const pc_limit_result_t *res)
 {
     rl_ctx_t *x = data;
-    x->rc = rc;
-    x->res = *res;
-    x->done = true;
-    if (x->sync)
-        return; /* on_headers takes it from here */
     pc_request_t *r = pc_async_request(x->a);
     if (!r) {
         pc_async_end(x->a, PC_CONTINUE); /* abandoned: only drop the reference */
         return;
     }
+    x->rc = rc;
+    x->res = *res;
     pc_async_end(x->a, rl_verdict(r, x));
 }
 
@@ -527,12 +524,8 @@ static pc_status_t rl_on_headers(pc_request_t *r, void *conf, void *ctx)
     char key[RL_MAX_KEY + 1];
     size_t klen = rl_key(r, c, ws ? ws->md : NULL, key);
     x->c = c;
-    x->sync = true;
-    pc_store_limit(c->store, key, klen, c->limits, c->nlimits, rl_done, x);
-    x->sync = false;
-    if (x->done)
-        return rl_verdict(r, x); /* the memory store, or Redis failing fast */
     x->a = pc_async_begin(r, c->timeout_ms, 503);
+    pc_store_limit(c->store, key, klen, c->limits, c->nlimits, rl_done, x);
     return PC_SUSPEND;
 }
 

@@ -4,12 +4,12 @@
  * Only accept and close touch it, never a request, so a striped mutex is
  * fine here. Counts are keyed by the peer address; an entry is removed
  * when its count returns to zero, so memory follows open connections. */
-#include "front/mhd.h"
+#include "front/connlimit.h"
 #include "base/util.h"
 
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define CL_STRIPES 64u
@@ -80,9 +80,8 @@ static int cl_update(const unsigned char key[16], int delta, unsigned limit)
     return rc;
 }
 
-int pc_connlimit_acquire(pc_daemon_t *d, const struct sockaddr *addr)
+int pc_connlimit_acquire(unsigned limit, const struct sockaddr *addr)
 {
-    unsigned limit = d->max_conn_per_ip;
     unsigned char key[16];
     if (limit == 0 || !cl_key(addr, key))
         return 0;
@@ -90,14 +89,10 @@ int pc_connlimit_acquire(pc_daemon_t *d, const struct sockaddr *addr)
     return cl_update(key, +1, limit);
 }
 
-void pc_connlimit_release(pc_daemon_t *d, struct MHD_Connection *conn)
+void pc_connlimit_release(unsigned limit, const struct sockaddr *addr)
 {
-    if (d->max_conn_per_ip == 0)
-        return;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     unsigned char key[16];
-    if (!ci || !cl_key(ci->client_addr, key))
+    if (limit == 0 || !addr || !cl_key(addr, key))
         return;
     pthread_once(&stripes_once, cl_init);
     cl_update(key, -1, 0);

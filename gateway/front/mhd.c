@@ -1,4 +1,6 @@
-/* gateway/front/mhd.c: the libmicrohttpd side of a request.
+/* gateway/front/mhd.c: the libmicrohttpd side of a request: its state
+ * machine, responses, timeout and the front-end ops of lifecycle/wait.h
+ * (reading the head is gateway/front/head.c).
  *
  * MHD calls the access handler several times per request: once when the
  * headers are in, once per body chunk, once at the end, and once more after
@@ -7,16 +9,21 @@
  * body streams in waits for the final call.
  */
 #include "front/mhd.h"
-#include "ops/accesslog.h"
-#include "lifecycle/chain.h"
-#include "http/hdr.h"
+#include "base/clock.h"
 #include "base/log.h"
-#include "http/path.h"
 #include "base/problem.h"
-#include "upstream/proxy.h"
-#include "lifecycle/request.h"
 #include "base/util.h"
-#include "worker.h"
+#include "front/connlimit.h"
+#include "front/head.h"
+#include "front/relay.h"
+#include "http/hdr.h"
+#include "http/path.h"
+#include "lifecycle/chain.h"
+#include "lifecycle/generation.h"
+#include "lifecycle/request.h"
+#include "lifecycle/wait.h"
+#include "ops/accesslog.h"
+#include "upstream/proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,177 +32,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* ---- request id and trace context ------------------------------------------ */
-
-static void request_make_id(pc_request_t *r)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *id = pc_arena_alloc(r->arena, 33);
-    uint64_t a = pc_worker_random(r->worker), b = pc_worker_random(r->worker);
-    for (int i = 0; i < 16; i++) {
-        id[i] = hex[(a >> (i * 4)) & 15];
-        id[16 + i] = hex[(b >> (i * 4)) & 15];
-    }
-    id[32] = '\0';
-    r->request_id = id;
-}
-
-/* ---- headers ------------------------------------------------------------------ */
-
-typedef struct hdr_collect {
-    pc_request_t *r;
-    size_t cap;
-    size_t bytes;
-    bool bad;
-} hdr_collect_t;
-
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      size_t key_size, const char *value, size_t value_size)
-{
-    hdr_collect_t *hc = cls;
-    pc_request_t *r = hc->r;
-    if (!value) {
-        value = "";
-        value_size = 0;
-    }
-    if (r->nheaders == hc->cap) {
-        size_t ncap = hc->cap ? hc->cap * 2 : 32;
-        r->headers = pc_arena_realloc(r->arena, r->headers, hc->cap * sizeof(pc_hdr_t),
-                                      ncap * sizeof(pc_hdr_t));
-        hc->cap = ncap;
-    }
-    /* MHD hands over NUL-terminated strings; a NUL inside a value shows up
-     * as a length mismatch. */
-    if (strlen(key) != key_size || strlen(value) != value_size)
-        hc->bad = true;
-    r->headers[r->nheaders++] = (pc_hdr_t){key, key_size, value, value_size};
-    hc->bytes += key_size + value_size + 4;
-    return MHD_YES;
-}
-
-/* Refuses every shape that two parsers could read differently. */
-static int check_framing(pc_request_t *r)
-{
-    pc_framing_t f;
-    const char *why = pc_hdr_check_framing(r->headers, r->nheaders, &f);
-    if (why)
-        return pc_request_fail(r, 400, why, NULL), -1;
-    r->content_length = f.content_length;
-    r->chunked = f.chunked;
-    r->host = f.host;
-    r->host_len = f.host_len;
-    if (r->version && strcmp(r->version, "HTTP/1.1") == 0 && !r->host)
-        return pc_request_fail(r, 400, "request.missing_host", NULL), -1;
-    return 0;
-}
-
-/* What libmicrohttpd 0.9.75 hides: it folds obs-fold continuation lines
- * into the *name* of the previous field, truncates a value at a NUL, and
- * silently drops a line with an empty name. None of that is visible in the
- * parsed strings, but all of it breaks the layout MHD leaves in its read
- * buffer, where the fields are parsed in place: after the version,
- * "\0\0" (CRLF), then per field: name, "\0" (the colon), optional
- * whitespace, value, "\0\0"; the empty line adds "\0\0". So the header
- * block is accepted only if every field sits exactly where the previous
- * line ended. This also refuses bare-LF line endings (RFC 9112 allows a
- * recipient to, and two parsers disagreeing on line ends is how requests
- * are smuggled). Depends on MHD's in-place parsing, checked by the e2e
- * smuggling tests. */
-static bool header_block_layout_ok(const char *version, const pc_hdr_t *h, size_t n)
-{
-    if (!version)
-        return false;
-    const char *end = version + strlen(version);
-    for (size_t i = 0; i < n; i++) {
-        if (end[0] != '\0' || end[1] != '\0' || h[i].name != end + 2)
-            return false;
-        const char *p = h[i].name + h[i].name_len;
-        if (*p != '\0' || h[i].value < p + 1 || h[i].value > p + 1 + 256)
-            return false;
-        for (p++; p < h[i].value; p++)
-            if (*p != ' ' && *p != '\t')
-                return false;
-        end = h[i].value + h[i].value_len;
-    }
-    return end[0] == '\0' && end[1] == '\0' && end[2] == '\0' && end[3] == '\0';
-}
-
-static int check_header_limits(pc_request_t *r, const pc_limits_t *lim, size_t bytes)
-{
-    if (r->nheaders > lim->max_headers)
-        return pc_request_fail(r, 431, "request.too_many_headers", NULL), -1;
-    if (bytes > lim->max_header_bytes)
-        return pc_request_fail(r, 431, "request.headers_too_large", NULL), -1;
-    return 0;
-}
-
-/* ---- client address ------------------------------------------------------------ */
-
-/* Dotted quad without stdio: this runs on every request. */
-static void ipv4_format(const unsigned char *a, char *buf)
-{
-    char *p = buf;
-    for (int i = 0; i < 4; i++) {
-        unsigned v = a[i];
-        if (v >= 100)
-            *p++ = (char)('0' + v / 100);
-        if (v >= 10)
-            *p++ = (char)('0' + v / 10 % 10);
-        *p++ = (char)('0' + v % 10);
-        *p++ = i < 3 ? '.' : '\0';
-    }
-}
-
-static void sockaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (!sa || len < INET6_ADDRSTRLEN)
-        return;
-    if (sa->sa_family == AF_INET) {
-        ipv4_format((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr, buf);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a))
-            ipv4_format(&a->s6_addr[12], buf);
-        else
-            inet_ntop(AF_INET6, a, buf, (socklen_t)len);
-    }
-}
-
-static bool ip_text_trusted(const char *ip, void *ctx)
-{
-    const pc_listener_conf_t *l = ctx;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1)
-        s4->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1)
-        s6->sin6_family = AF_INET6;
-    else
-        return false;
-    return pc_cidr_contains(l->trusted_proxies, l->ntrusted_proxies, (struct sockaddr *)&ss);
-}
-
-/* The client is the rightmost X-Forwarded-For entry that is not one of our
- * trusted proxies; the header only counts when the peer itself is trusted. */
-static void resolve_client_ip(pc_request_t *r)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    sockaddr_ip(ci ? ci->client_addr : NULL, r->peer_ip, sizeof(r->peer_ip));
-    snprintf(r->client_ip, sizeof(r->client_ip), "%s", r->peer_ip);
-    const pc_listener_conf_t *l = r->listener;
-    if (!l->ntrusted_proxies || !ci)
-        return;
-    r->peer_trusted = pc_cidr_contains(l->trusted_proxies, l->ntrusted_proxies, ci->client_addr);
-    const char *xff = r->peer_trusted ? pc_request_header(r, "X-Forwarded-For") : NULL;
-    if (xff && pc_request_header_count(r, "X-Forwarded-For") == 1)
-        pc_xff_client(xff, ip_text_trusted, (void *)l, r->client_ip, sizeof(r->client_ip));
-}
-
 /* ---- responses ------------------------------------------------------------------ */
+
+static void stop_timer(pc_request_t *r);
 
 /* Applies plugin edits: a set or remove of a name drops what came before. */
 static void apply_response_ops(pc_request_t *r, struct MHD_Response *resp)
@@ -239,13 +78,13 @@ static enum MHD_Result queue_local_response(pc_request_t *r)
     MHD_destroy_response(resp);
     r->response_queued = true;
     r->state = PC_RS_RESPONDED;
-    pc_http_stop_timer(r);
+    stop_timer(r);
     return ret;
 }
 
 static enum MHD_Result queue_upstream_response(pc_request_t *r)
 {
-    struct MHD_Response *resp = pc_proxy_make_response(r);
+    struct MHD_Response *resp = pc_relay_response(r);
     if (!resp) {
         pc_request_fail(r, 502, "upstream.bad_response", NULL);
         return queue_local_response(r);
@@ -257,139 +96,52 @@ static enum MHD_Result queue_upstream_response(pc_request_t *r)
     MHD_destroy_response(resp);
     r->status = (int)r->up_status;
     r->response_queued = true;
-    pc_http_stop_timer(r);
+    stop_timer(r);
     return ret;
 }
 
-/* ---- suspension and parking ----------------------------------------------------- */
+/* ---- waiting: the front-end side of gateway/lifecycle/wait.h ---------------- */
 
-/* A request waiting on its upstream, or a bodyless request waiting on a
- * plugin in the headers phase, is parked at MHD's final call: its handler
- * returns without a response and without suspending, so MHD keeps the
- * connection in its epoll set and calls the handler again on each run. Suspending
- * costs three system calls per request in libmicrohttpd 0.9.75 (epoll_ctl
- * DEL, then ADD after the resume, and a recv that can only fail with EAGAIN
- * because resuming marks the socket readable), about a tenth of a proxied
- * request's CPU. Most upstreams (and stores) answer within a few loop
- * iterations, so a request is parked first, and suspended only when its wait turns out to be
- * long: after PARK_LOOKS calls, or PARK_SECONDS. The number parked per
- * daemon is bounded, since every MHD run calls each parked handler once. */
-#define PARK_MAX 64
-#define PARK_LOOKS 8
-#define PARK_SECONDS 0.002
-
-static void waiting_link(pc_request_t *r)
+static void front_suspend(pc_request_t *r)
 {
-    pc_worker_t *w = r->worker;
-    r->susp_prev = NULL;
-    r->susp_next = w->suspended_head;
-    if (w->suspended_head)
-        w->suspended_head->susp_prev = r;
-    w->suspended_head = r;
-}
-
-static void waiting_unlink(pc_request_t *r)
-{
-    pc_worker_t *w = r->worker;
-    if (r->susp_prev)
-        r->susp_prev->susp_next = r->susp_next;
-    else
-        w->suspended_head = r->susp_next;
-    if (r->susp_next)
-        r->susp_next->susp_prev = r->susp_prev;
-    r->susp_prev = r->susp_next = NULL;
-}
-
-void pc_worker_suspend(pc_request_t *r)
-{
-    PC_ASSERT(!r->suspended && !r->parked);
     MHD_suspend_connection(r->conn);
-    r->suspended = true;
-    waiting_link(r);
 }
 
-/* From the handler only (MHD's state: the whole request received). */
-static void worker_park(pc_request_t *r)
+static void front_resume(pc_request_t *r)
 {
-    PC_ASSERT(!r->suspended && !r->parked);
-    if (r->daemon->nparked >= PARK_MAX) {
-        pc_worker_suspend(r);
-        return;
-    }
-    r->parked = true;
-    r->park_looks = 0;
-    r->park_since = ev_now(r->worker->loop);
-    r->daemon->nparked++;
-    waiting_link(r);
-}
-
-static void unpark(pc_request_t *r)
-{
-    r->parked = false;
-    r->daemon->nparked--;
-    waiting_unlink(r);
-}
-
-/* The handler was called while r is parked and still waiting: keep it
- * parked while the wait is short, suspend it once it is not. */
-static void park_look(pc_request_t *r)
-{
-    if (++r->park_looks < PARK_LOOKS &&
-        ev_now(r->worker->loop) - r->park_since < PARK_SECONDS)
-        return;
-    unpark(r);
-    pc_worker_suspend(r);
-}
-
-void pc_worker_resume(pc_request_t *r)
-{
-    if (r->parked) {
-        unpark(r); /* MHD calls its handler on the next run */
-        r->daemon->resume_pending = true;
-        return;
-    }
-    if (!r->suspended)
-        return;
-    r->suspended = false;
-    waiting_unlink(r);
+    /* MHD processes it on its next run, which the loop's prepare step
+     * does before blocking. */
     MHD_resume_connection(r->conn);
-    /* MHD processes it on its next run, which the loop's prepare step does
-     * before blocking: one run for all the resumes of an iteration. */
-    r->daemon->resume_pending = true;
 }
 
-/* A suspended connection is invisible to MHD: a client that gives up while
- * its request waits on an upstream or a plugin would hold both until their
- * timeouts. Once a second, requests waiting longer than that get a peek at
- * their socket; end of stream or an error means the client is gone. Short
- * waits cost nothing. */
+/* End of stream or an error on a peek means the client is gone. */
+static bool front_client_gone(pc_request_t *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char b;
+    ssize_t n = ci ? recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+    return !(n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)));
+}
+
+static const pc_front_ops_t mhd_front_ops = {
+    .suspend = front_suspend,
+    .resume = front_resume,
+    .client_gone = front_client_gone,
+};
+
+static void client_gone(pc_request_t *r)
+{
+    if (r->state == PC_RS_UPSTREAM)
+        pc_proxy_abort(r, 499, "client.closed");
+    else
+        pc_chain_abandon(r, "client gone");
+    pc_wait_resume(r);
+}
+
 void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns)
 {
-    pc_request_t *next;
-    for (pc_request_t *r = w->suspended_head; r; r = next) {
-        next = r->susp_next;
-        if (now_ns - r->start_ns < 1000000000ull || r->response_queued)
-            continue;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        char b;
-        ssize_t n = ci ? recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
-        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-            continue;
-        pc_rlog(r, PC_LOG_INFO, "client went away while the request waited");
-        r->reason = "client.closed";
-        if (r->state == PC_RS_UPSTREAM)
-            pc_proxy_abort(r, 499, "client.closed");
-        else
-            pc_chain_abandon(r, "client gone");
-        pc_worker_resume(r);
-    }
-}
-
-/* A token ended (or timed out): continue the request from the loop. */
-void pc_http_resume_request(pc_request_t *r)
-{
-    pc_worker_resume(r);
+    pc_wait_sweep(w, now_ns, client_gone);
 }
 
 /* ---- request timeout -------------------------------------------------------------- */
@@ -405,7 +157,7 @@ static void request_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
         break;
     case PC_RS_UPSTREAM:
         pc_proxy_abort(r, 504, "request.timeout");
-        pc_worker_resume(r);
+        pc_wait_resume(r);
         break;
     default:
         break; /* body upload: checked on the next chunk */
@@ -420,7 +172,7 @@ static void start_timer(pc_request_t *r, unsigned ms)
     r->timer_armed = true;
 }
 
-void pc_http_stop_timer(pc_request_t *r)
+static void stop_timer(pc_request_t *r)
 {
     if (r->timer_armed) {
         ev_timer_stop(r->worker->loop, &r->timer);
@@ -452,14 +204,14 @@ static enum MHD_Result start_upstream(pc_request_t *r)
     if (pc_proxy_start(r) != 0)
         return respond_now(r);
     if (!r->up_done && !r->response_set)
-        worker_park(r);
+        pc_wait_park(r);
     return MHD_YES;
 }
 
 static enum MHD_Result after_body_chain(pc_request_t *r, pc_chain_result_t res)
 {
     if (res == PC_CHAIN_SUSPENDED) {
-        pc_worker_suspend(r);
+        pc_wait_suspend(r);
         return MHD_YES;
     }
     if (res == PC_CHAIN_RESPONDED)
@@ -514,7 +266,7 @@ static enum MHD_Result after_headers_chain(pc_request_t *r, pc_chain_result_t re
             r->final_wait = true;
             return MHD_YES;
         }
-        pc_worker_suspend(r);
+        pc_wait_suspend(r);
         return MHD_YES;
     }
     if (res == PC_CHAIN_RESPONDED)
@@ -531,7 +283,7 @@ static enum MHD_Result headers_at_final_call(pc_request_t *r)
     r->in_headers_phase = false; /* a response now goes out at once */
     pc_chain_result_t res = r->async ? PC_CHAIN_SUSPENDED : pc_chain_resume(r, PC_PHASE_HEADERS);
     if (res == PC_CHAIN_SUSPENDED) {
-        worker_park(r);
+        pc_wait_park(r);
         return MHD_YES;
     }
     if (res == PC_CHAIN_RESPONDED)
@@ -553,70 +305,31 @@ static int route_request(pc_request_t *r)
     return 0;
 }
 
-static int canonicalize(pc_request_t *r)
-{
-    const char *uri = r->raw_uri;
-    size_t len = r->raw_uri_len;
-    if (len > r->listener->limits.max_url_bytes)
-        return pc_request_fail(r, 414, "request.uri_too_long", NULL), -1;
-    /* libmicrohttpd runs permissive (its own strict errors come out
-     * malformed): a target with whitespace or controls is not one. */
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)uri[i] <= 0x20 || uri[i] == 0x7f)
-            return pc_request_fail(r, 400, "request.bad_target", NULL), -1;
-    size_t plen = pc_path_split_query(uri, len);
-    if (plen < len)
-        r->query = pc_arena_strndup(r->arena, uri + plen + 1, len - plen - 1);
-    r->path = pc_arena_alloc(r->arena, PC_PATH_OUT_SIZE(plen));
-    pc_path_err_t e = pc_path_canonicalize(uri, plen, r->path, &r->path_len);
-    if (e != PC_PATH_OK)
-        return pc_request_fail(r, 400, "request.bad_path", pc_path_strerror(e)), -1;
-    if (r->query && !pc_hdr_value_ok(r->query, strlen(r->query)))
-        return pc_request_fail(r, 400, "request.bad_query", NULL), -1;
-    return 0;
-}
-
-static void take_ids(pc_request_t *r)
-{
-    const char *id = pc_request_header(r, "X-Request-Id");
-    if (id && pc_request_id_ok(id))
-        r->request_id = id;
-    else
-        request_make_id(r);
-    const char *tp = pc_request_header(r, "traceparent");
-    if (tp && pc_request_header_count(r, "traceparent") == 1 && pc_traceparent_ok(tp))
-        r->traceparent = tp;
-}
-
 static enum MHD_Result first_call(pc_request_t *r, const char *method, const char *version)
 {
-    r->method = method;
-    r->method_bit = pc_method_bit(method);
-    r->version = version;
-    hdr_collect_t hc = {.r = r};
-    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_header, &hc);
-    take_ids(r);
-    resolve_client_ip(r);
+    bool malformed = false;
+    size_t bytes = pc_head_read(r, method, version, &malformed);
     start_timer(r, r->listener->limits.request_timeout_ms);
-    if (hc.bad || !header_block_layout_ok(version, r->headers, r->nheaders)) {
+    if (malformed) {
         pc_request_fail(r, 400, "request.malformed_header_block", NULL);
         return respond_now(r);
     }
-    if (check_header_limits(r, &r->listener->limits, hc.bytes) != 0 || check_framing(r) != 0)
+    if (pc_head_check_limits(r, &r->listener->limits, bytes) != 0 ||
+        pc_head_check_framing(r) != 0)
         return respond_now(r);
     r->in_headers_phase = true;
     r->bodyless = r->content_length <= 0 && !r->chunked;
-    if (canonicalize(r) != 0 || route_request(r) != 0)
+    if (pc_head_canonicalize(r) != 0 || route_request(r) != 0)
         return respond_now(r);
     const pc_limits_t *lim = &r->route->limits;
-    if (check_header_limits(r, lim, hc.bytes) != 0)
+    if (pc_head_check_limits(r, lim, bytes) != 0)
         return respond_now(r);
     if (r->content_length > 0 && (uint64_t)r->content_length > lim->max_body_bytes) {
         pc_request_fail(r, 413, "request.body_too_large", NULL);
         return respond_now(r);
     }
     if (lim->request_timeout_ms != r->listener->limits.request_timeout_ms) {
-        pc_http_stop_timer(r);
+        stop_timer(r);
         start_timer(r, lim->request_timeout_ms);
     }
     r->state = PC_RS_HEADERS;
@@ -634,7 +347,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (r->response_queued)
         return MHD_YES;
     if (r->parked) {
-        park_look(r); /* still waiting */
+        pc_wait_look(r); /* still waiting */
         return MHD_YES;
     }
     switch (r->state) {
@@ -654,7 +367,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (r->response_set)
             return respond_now(r);
         if (!r->up_head_seen) {
-            pc_worker_suspend(r); /* spurious wake-up: keep waiting */
+            pc_wait_suspend(r); /* spurious wake-up: keep waiting */
             return MHD_YES;
         }
         r->state = PC_RS_STREAMING;
@@ -679,7 +392,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->conf = r->gen->conf;
     r->listener = &r->conf->listeners[d->listener_index];
     r->conn = conn;
-    r->daemon = d;
+    r->wq = &d->wq;
     r->raw_uri_len = strlen(uri);
     r->raw_uri = pc_arena_strndup(r->arena, uri, r->raw_uri_len);
     w->live_requests++;
@@ -689,39 +402,24 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static void write_access_log(pc_request_t *r, uint64_t now_ns)
 {
-    char line[4096], path[1024], route[160], ua[16];
-    pc_json_escape(path, sizeof(path), r->path ? r->path : r->raw_uri,
-                   strlen(r->path ? r->path : r->raw_uri));
-    const char *rn = r->route ? r->route->name : "";
-    pc_json_escape(route, sizeof(route), rn, strlen(rn));
-    char method[32];
-    const char *m = r->method ? r->method : "";
-    pc_json_escape(method, sizeof(method), m, strlen(m));
-    snprintf(ua, sizeof(ua), "%s", "");
-    double up_ms = r->upstream_end_ns > r->upstream_start_ns
-                       ? (double)(r->upstream_end_ns - r->upstream_start_ns) / 1e6
-                       : 0.0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(
-        line, sizeof(line),
-        "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"request_id\":\"%s\",\"client\":\"%s\","
-        "\"method\":\"%s\",\"path\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%llu,"
-        "\"upstream\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f%s%s%s}\n",
-        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-        ts.tv_nsec / 1000000, r->request_id ? r->request_id : "", r->client_ip, method, path,
-        route, r->status, (unsigned long long)(r->response_queued ? r->bytes_out : 0),
-        r->target ? r->target->authority : "", up_ms, (double)(now_ns - r->start_ns) / 1e6,
-        r->reason ? ",\"reason\":\"" : "", r->reason ? r->reason : "", r->reason ? "\"" : "");
-    if (n <= 0 || (size_t)n >= sizeof(line))
-        return;
-    if (!pc_accesslog_push(pc_access_log, r->worker->id, line, (size_t)n))
+    const pc_access_rec_t rec = {
+        .request_id = r->request_id,
+        .client = r->client_ip,
+        .method = r->method,
+        .path = r->path ? r->path : r->raw_uri,
+        .route = r->route ? r->route->name : NULL,
+        .status = r->status,
+        .bytes = r->response_queued ? r->bytes_out : 0,
+        .upstream = r->target ? r->target->authority : NULL,
+        .upstream_ns = r->upstream_end_ns > r->upstream_start_ns
+                           ? r->upstream_end_ns - r->upstream_start_ns
+                           : 0,
+        .total_ns = now_ns - r->start_ns,
+        .reason = r->reason,
+    };
+    if (!pc_accesslog_write(pc_access_log, r->worker->id, &rec))
         pc_counter_add(&r->worker->metrics.access_log_dropped, 1);
 }
-
-static void request_completed(pc_request_t *r);
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
@@ -731,10 +429,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     *req_cls = NULL;
     if (r->parked) {
-        unpark(r); /* MHD ended it: the client left, or a timeout */
+        pc_wait_unpark(r); /* MHD ended it: the client left, or a timeout */
         pc_chain_abandon(r, "client gone");
     }
-    pc_http_stop_timer(r);
+    stop_timer(r);
     pc_proxy_finish(r);
     if (!r->response_queued) {
         /* MHD refused the request itself, or the client went away. */
@@ -745,35 +443,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         r->reason = "client.closed";
     }
     pc_chain_on_log(r);
-    uint64_t now = pc_now_ns();
+    uint64_t now = pc_clock_mono_ns();
     if (pc_access_log)
         write_access_log(r, now);
     pc_metrics_request(&r->worker->metrics, r->route ? r->route->metrics_id : 0, r->status,
                        (now - r->start_ns) / 1000);
-    request_completed(r);
+    pc_request_completed(r);
     pc_request_unref(r);
-}
-
-void pc_worker_request_freed(pc_request_t *r)
-{
-    pc_worker_t *w = r->worker;
-    if (!r->completed) {
-        /* Never completed by MHD (a worker stopping): stop counting it. */
-        w->live_requests--;
-        pc_counter_sub(&w->metrics.requests_active, 1);
-    }
-    pc_wgen_release(w, r->gen);
-}
-
-/* In flight is what MHD has not completed: a request answered while an
- * abandoned token still holds its memory does not delay a drain. */
-static void request_completed(pc_request_t *r)
-{
-    pc_worker_t *w = r->worker;
-    r->completed = true;
-    w->live_requests--;
-    pc_counter_sub(&w->metrics.requests_active, 1);
-    pc_worker_check_drained(w);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
@@ -786,14 +462,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         pc_counter_add(&m->connections_total, 1);
     } else {
         pc_counter_sub(&m->connections_active, 1);
-        pc_connlimit_release(d, conn);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        pc_connlimit_release(d->max_conn_per_ip, ci ? ci->client_addr : NULL);
     }
 }
 
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     pc_daemon_t *d = cls;
-    return pc_connlimit_acquire(d, addr) == 0 ? MHD_YES : MHD_NO;
+    return pc_connlimit_acquire(d->max_conn_per_ip, addr) == 0 ? MHD_YES : MHD_NO;
 }
 
 /* The raw target is what we canonicalise: MHD must not decode it first. */
@@ -818,6 +496,7 @@ struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
      * enough that our own limits (431/414, as problem+json) trip first. */
     size_t mem = l->limits.max_header_bytes + l->limits.max_url_bytes + 8192;
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
+    d->worker->front = &mhd_front_ops;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
                      MHD_USE_ERROR_LOG;
     return MHD_start_daemon(

@@ -1,28 +1,35 @@
-/* gateway/front/mhd.h: the libmicrohttpd request handler of a worker. */
+/* gateway/front/mhd.h: the libmicrohttpd request handler of a worker, and
+ * the daemon it serves (one per listener per worker). Worker thread. */
 #ifndef PC_HTTP_H
 #define PC_HTTP_H
 
+#include <ev.h>
+#include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "conf/conf.h"
-#include "worker.h"
+#include "lifecycle/wait.h"
+#include "lifecycle/worker_ctx.h"
 
 struct MHD_Daemon;
-struct MHD_Connection;
+
+typedef struct pc_daemon {
+    pc_worker_t *worker;
+    const pc_listener_conf_t *listener; /* startup generation: valid only until the daemon runs */
+    unsigned max_conn_per_ip;      /* copied: listeners are fixed at startup */
+    unsigned listener_index;
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    ev_io io;                      /* MHD's epoll fd */
+    ev_timer timer;                /* MHD's own timeouts */
+    pc_waitq_t wq;                 /* its parked requests, and whether a resume wants a run */
+} pc_daemon_t;
 
 /* Worker thread: starts the daemon of one listener on an already bound,
- * listening socket, in external epoll mode. */
+ * listening socket, in external epoll mode, and registers the front-end
+ * ops of gateway/lifecycle/wait.h on d's worker. */
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l);
-void pc_http_stop_timer(pc_request_t *r);
-void pc_http_resume_request(pc_request_t *r);
-
-/* Per-client-IP connection limit, shared by every worker (gateway/front/connlimit.c). */
-int pc_connlimit_acquire(pc_daemon_t *d, const struct sockaddr *addr);
-void pc_connlimit_release(pc_daemon_t *d, struct MHD_Connection *conn);
-
-void pc_worker_check_drained(pc_worker_t *w);
 /* Once a second: answers requests whose client left while they waited. */
 void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns);
 

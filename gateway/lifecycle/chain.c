@@ -2,11 +2,12 @@
 #include "lifecycle/chain.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/generation.h"
+#include "lifecycle/wait.h"
 
 #include <string.h>
 
-void pc_http_resume_request(pc_request_t *r);
+static void async_arm(pc_async_t *a);
 
 typedef pc_status_t (*phase_hook_t)(pc_request_t *, void *, void *);
 
@@ -62,13 +63,18 @@ pc_chain_result_t pc_chain_run(pc_request_t *r, pc_phase_t phase)
         r->async_sync_done = false;
         pc_status_t st = hook(r, inst->conf, chain_ctx(r, r->chain_pos));
         r->in_hook = false;
-        if (st == PC_SUSPEND) {
-            PC_ASSERT(r->async != NULL || r->async_sync_done);
-            if (!r->async_sync_done)
-                return PC_CHAIN_SUSPENDED;
-            st = r->async_verdict;
-            r->async_sync_done = false;
+        /* A token still open after the hook means the plugin must suspend;
+         * only then does the wait cost a timer. */
+        PC_ASSERT(r->async == NULL || st == PC_SUSPEND);
+        if (r->async) {
+            async_arm(r->async);
+            return PC_CHAIN_SUSPENDED;
         }
+        if (st == PC_SUSPEND) {
+            PC_ASSERT(r->async_sync_done); /* suspended without a token */
+            st = r->async_verdict;
+        }
+        r->async_sync_done = false;
         if (chain_apply(r, st))
             return PC_CHAIN_RESPONDED;
     }
@@ -117,29 +123,41 @@ void *pc_worker_state(pc_request_t *r, const void *conf)
 /* ---- async tokens --------------------------------------------------------
  *
  * A token holds a reference on its request until the plugin ends it: the
- * plugin's per-request state lives in the request's arena, and a late
- * completion may still read it. A token that times out (or is cut by
- * shutdown) is abandoned: the request is answered and completes, it no
- * longer counts as in flight, and its memory waits for the late
- * pc_async_end. A plugin that never ends a token therefore holds only that
- * request's memory, freed at the worker's end (pc_chain_free_abandoned). */
+ * plugin's per-request state lives in the request's arena, and so does the
+ * token, and a late completion may still read both. A token that times
+ * out (or is cut by shutdown) is abandoned: the request is answered and
+ * completes, it no longer counts as in flight, and its memory waits for
+ * the late pc_async_end. A plugin that never ends a token therefore holds
+ * only that request's memory, freed at the worker's end
+ * (pc_chain_free_abandoned).
+ *
+ * pc_async_begin costs no malloc and no system call (the token is a few
+ * bytes of the arena): the timer is armed by the chain runner, and only
+ * when the hook returns with the token still open. A token ended inside
+ * its hook (the memory store answers at once) never arms a timer. */
 
 static void async_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_status)
 {
     PC_ASSERT(r->in_hook && r->async == NULL);
-    pc_async_t *a = pc_xcalloc(1, sizeof(*a));
+    pc_async_t *a = pc_arena_alloc(r->arena, sizeof(*a));
     a->r = r;
     a->owner = r;
-    a->worker = r->worker;
+    pc_list_init(&a->link);
+    a->timeout_ms = timeout_ms ? timeout_ms : 1000;
     a->timeout_status = timeout_status >= 400 && timeout_status <= 599 ? timeout_status : 503;
-    ev_timer_init(&a->timer, async_timeout_cb, (timeout_ms ? timeout_ms : 1000) / 1000.0, 0.);
+    a->ended = false;
+    ev_timer_init(&a->timer, async_timeout_cb, a->timeout_ms / 1000.0, 0.);
     a->timer.data = a;
-    ev_timer_start(r->worker->loop, &a->timer);
     r->async = a;
     pc_request_ref(r);
     return a;
+}
+
+static void async_arm(pc_async_t *a)
+{
+    ev_timer_start(a->owner->worker->loop, &a->timer);
 }
 
 pc_request_t *pc_async_request(pc_async_t *a)
@@ -156,43 +174,33 @@ static void async_deliver(pc_request_t *r, pc_status_t verdict)
         r->async_sync_done = true;
         return;
     }
-    pc_http_resume_request(r);
-}
-
-static void abandoned_unlink(pc_async_t *a)
-{
-    for (pc_async_t **pp = &a->worker->abandoned; *pp; pp = &(*pp)->next)
-        if (*pp == a) {
-            *pp = a->next;
-            return;
-        }
+    pc_wait_resume(r);
 }
 
 void pc_async_end(pc_async_t *a, pc_status_t verdict)
 {
     PC_ASSERT(!a->ended);
     a->ended = true;
-    ev_timer_stop(a->worker->loop, &a->timer);
     pc_request_t *owner = a->owner;
+    ev_timer_stop(owner->worker->loop, &a->timer);
     if (a->r) {
         a->r = NULL;
         if (verdict == PC_SUSPEND)
             verdict = PC_ERROR;
         async_deliver(owner, verdict);
     } else {
-        abandoned_unlink(a);
+        pc_list_remove(&a->link);
     }
-    free(a);
-    pc_request_unref(owner);
+    pc_request_unref(owner); /* may free a with the arena */
 }
 
 static void async_abandon(pc_async_t *a, const char *why)
 {
     pc_request_t *r = a->r;
+    pc_worker_t *w = r->worker;
     a->r = NULL;
-    ev_timer_stop(a->worker->loop, &a->timer);
-    a->next = a->worker->abandoned;
-    a->worker->abandoned = a;
+    ev_timer_stop(w->loop, &a->timer);
+    pc_list_push_front(&w->abandoned, &a->link);
     pc_rlog(r, PC_LOG_WARN, "plugin did not answer in time (%s)", why);
     pc_request_fail(r, a->timeout_status, "plugin.timeout", NULL);
     if (r->route && r->chain_pos < r->route->nchain)
@@ -215,11 +223,10 @@ void pc_chain_abandon(pc_request_t *r, const char *why)
 
 void pc_chain_free_abandoned(pc_worker_t *w)
 {
-    while (w->abandoned) {
-        pc_async_t *a = w->abandoned;
-        w->abandoned = a->next;
-        pc_request_t *owner = a->owner;
-        free(a);
-        pc_request_unref(owner);
+    pc_list_t *n;
+    while ((n = pc_list_first(&w->abandoned))) {
+        pc_async_t *a = pc_list_entry(n, pc_async_t, link);
+        pc_list_remove(n);
+        pc_request_unref(a->owner);
     }
 }

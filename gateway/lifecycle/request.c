@@ -1,9 +1,11 @@
 /* gateway/lifecycle/request.c: request lifetime and the accessors of plugin.h. */
 #include "lifecycle/request.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/generation.h"
+#include "lifecycle/worker_ctx.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,7 +23,7 @@ pc_request_t *pc_request_new(pc_worker_t *w)
     r->content_length = -1;
     r->up_content_length = -1;
     r->target_index = -1;
-    r->start_ns = pc_now_ns();
+    r->start_ns = pc_clock_mono_ns();
     return r;
 }
 
@@ -35,12 +37,32 @@ static void request_drop_claims(void *p)
     json_decref(p);
 }
 
+/* In flight is what the front end has not completed: a request answered
+ * while an abandoned token still holds its memory does not delay a drain. */
+void pc_request_completed(pc_request_t *r)
+{
+    pc_worker_t *w = r->worker;
+    r->completed = true;
+    w->live_requests--;
+    pc_counter_sub(&w->metrics.requests_active, 1);
+    if (w->live_requests == 0 && w->on_idle)
+        w->on_idle(w);
+}
+
 void pc_request_unref(pc_request_t *r)
 {
     PC_ASSERT(r->refs > 0);
     if (--r->refs > 0)
         return;
-    pc_worker_request_freed(r);
+    pc_worker_t *w = r->worker;
+    if (!r->completed) {
+        /* Never completed by the front end (a worker stopping): stop
+         * counting it. */
+        w->live_requests--;
+        pc_counter_sub(&w->metrics.requests_active, 1);
+    }
+    if (r->gen)
+        pc_wgen_release(w, r->gen);
     pc_arena_free(r->arena);
 }
 
@@ -174,7 +196,6 @@ pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type, co
 void *pc_alloc(pc_request_t *r, size_t n) { return pc_arena_alloc(r->arena, n); }
 char *pc_strdup(pc_request_t *r, const char *s) { return pc_arena_strdup(r->arena, s); }
 void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data) { pc_arena_on_cleanup(r->arena, fn, data); }
-void *pc_worker_loop(pc_worker_t *w) { return w->loop; }
 pc_worker_t *pc_request_worker(pc_request_t *r) { return r->worker; }
 
 /* ---- outcome ------------------------------------------------------------------ */

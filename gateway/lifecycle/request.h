@@ -1,8 +1,10 @@
 /* gateway/lifecycle/request.h: the core's private view of a request.
  *
- * A request lives from the moment libmicrohttpd has parsed its request line
- * (uri log callback) until both MHD has completed it and every async token
- * taken on it has ended (refs == 0). All its memory is in its arena.
+ * A request lives from the moment the front end has parsed its request line
+ * until both the front end has completed it and every async token taken on
+ * it has ended (refs == 0). All its memory is in its arena, tokens
+ * included. Nothing here knows the front end's library: the connection is
+ * an opaque pointer that only gateway/front/ reads.
  */
 #ifndef PC_REQUEST_H
 #define PC_REQUEST_H
@@ -16,14 +18,13 @@
 #include <portcullis/plugin.h>
 
 #include "base/arena.h"
+#include "base/list.h"
 #include "conf/conf.h"
 #include "http/hdr.h"
 #include "http/router.h"
 #include "upstream/upstream.h"
 
-struct MHD_Connection;
-struct pc_daemon;
-struct MHD_Response;
+struct pc_waitq;
 typedef struct pc_wgen pc_wgen_t;
 
 typedef enum pc_req_state {
@@ -49,17 +50,18 @@ typedef struct pc_hdr_ops {
     pc_hdr_op_t *head, *tail;
 } pc_hdr_ops_t;
 
+/* In the owner's arena: the token's reference keeps it alive. */
 struct pc_async {
     pc_request_t *r;       /* NULL once abandoned or ended */
     pc_request_t *owner;   /* holds the reference until the plugin ends it */
-    struct pc_worker *worker;
-    struct pc_async *next; /* the worker's abandoned list */
-    ev_timer timer;
+    pc_list_t link;        /* the worker's abandoned list */
+    ev_timer timer;        /* armed by the chain runner when the hook suspends */
+    unsigned timeout_ms;
     int timeout_status;
     bool ended;
 };
 
-/* A bounded byte queue between the upstream reader and MHD's writer. */
+/* A bounded byte queue between the upstream reader and the front end's writer. */
 typedef struct pc_bodybuf {
     char *data;
     size_t cap, head, len;
@@ -68,23 +70,24 @@ typedef struct pc_bodybuf {
 struct pc_request {
     pc_arena_t *arena;
     struct pc_worker *worker;
-    struct pc_daemon *daemon;
+    struct pc_waitq *wq;           /* the front end's queue (lifecycle/wait.h) */
     pc_wgen_t *gen;                /* config generation it started on */
     const pc_conf_t *conf;
     const pc_listener_conf_t *listener;
-    struct MHD_Connection *conn;
-    unsigned refs;                 /* MHD + async tokens */
+    void *conn;                    /* the front end's connection: gateway/front/ only */
+    unsigned refs;                 /* the front end + async tokens */
     pc_req_state_t state;
-    bool completed;                /* MHD notified completion */
-    bool suspended;                /* MHD connection suspended by us */
-    bool parked;                   /* waiting on its upstream, not suspended (http.c) */
-    uint8_t park_looks;            /* MHD calls while parked */
+    bool completed;                /* the front end completed it */
+    /* waiting (lifecycle/wait.c) */
+    bool suspended;                /* the front end's connection suspended */
+    bool parked;                   /* waiting, handler still called (wait.h) */
+    uint8_t park_looks;            /* front-end calls while parked */
     double park_since;             /* ev_now when parked */
-    pc_request_t *susp_prev, *susp_next; /* worker's list of suspended and parked requests */
+    pc_list_t wait_link;           /* worker's list of suspended and parked requests */
     bool timed_out;                /* request_timeout_ms passed */
-    bool in_headers_phase;         /* MHD has not started on the body yet */
+    bool in_headers_phase;         /* the front end has not started on the body yet */
     bool bodyless;                 /* no Content-Length > 0, not chunked */
-    bool final_wait;               /* bodyless, headers chain waits at MHD's final call */
+    bool final_wait;               /* bodyless, headers chain waits at the front end's final call */
     bool timer_armed;
     ev_timer timer;                /* request timeout */
 
@@ -164,12 +167,15 @@ struct pc_request {
     bool response_queued;
 };
 
-/* Called by the core: lifetime. */
+/* Called by the core, worker thread: lifetime. The front end holds the
+ * first reference and drops it after pc_request_completed; the last unref
+ * releases the request's generation and frees the arena. */
 pc_request_t *pc_request_new(struct pc_worker *w);
 void pc_request_ref(pc_request_t *r);
 void pc_request_unref(pc_request_t *r);
-/* The worker's bookkeeping when a request's last reference is gone. */
-void pc_worker_request_freed(pc_request_t *r);
+/* The front end is done with r (answered, or the client left): it no
+ * longer counts as in flight, even while a token still holds its memory. */
+void pc_request_completed(pc_request_t *r);
 
 void pc_hdr_ops_push(pc_request_t *r, pc_hdr_ops_t *ops, pc_hdr_op_kind_t kind,
                      const char *name, const char *value);

@@ -1,5 +1,7 @@
 /* gateway/ops/accesslog.c: per-worker lock-free rings drained by one thread. */
 #include "ops/accesslog.h"
+#include "base/clock.h"
+#include "base/problem.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -159,4 +161,42 @@ void pc_accesslog_close(pc_accesslog_t *al)
     free(al->rings);
     free(al->path);
     free(al);
+}
+
+/* ---- formatting --------------------------------------------------------------- */
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* JSON-escaped into buf (truncated to fit). */
+static const char *esc(char *buf, size_t size, const char *s)
+{
+    s = or_empty(s);
+    pc_json_escape(buf, size, s, strlen(s));
+    return buf;
+}
+
+bool pc_accesslog_write(pc_accesslog_t *al, unsigned producer, const pc_access_rec_t *rec)
+{
+    char line[4096], path[1024], route[160], method[32];
+    uint64_t wall_ms = pc_clock_wall_ms();
+    time_t secs = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    int n = snprintf(
+        line, sizeof(line),
+        "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"request_id\":\"%s\",\"client\":\"%s\","
+        "\"method\":\"%s\",\"path\":\"%s\",\"route\":\"%s\",\"status\":%d,\"bytes\":%llu,"
+        "\"upstream\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f%s%s%s}\n",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        (int)(wall_ms % 1000), or_empty(rec->request_id), or_empty(rec->client),
+        esc(method, sizeof(method), rec->method), esc(path, sizeof(path), rec->path),
+        esc(route, sizeof(route), rec->route), rec->status, (unsigned long long)rec->bytes,
+        or_empty(rec->upstream), (double)rec->upstream_ns / 1e6, (double)rec->total_ns / 1e6,
+        rec->reason ? ",\"reason\":\"" : "", or_empty(rec->reason), rec->reason ? "\"" : "");
+    if (n <= 0 || (size_t)n >= sizeof(line))
+        return true; /* unformattable: not a drop of the ring, as before */
+    return pc_accesslog_push(al, producer, line, (size_t)n);
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ops/metrics.h"
 
@@ -18,6 +19,26 @@ pc_accesslog_t *pc_accesslog_open(const char *path, unsigned nproducers, size_t 
 int pc_accesslog_reopen(pc_accesslog_t *al);
 /* Worker `producer` only. Returns false if the line was dropped. */
 bool pc_accesslog_push(pc_accesslog_t *al, unsigned producer, const char *line, size_t len);
+/* What one access-log line says about a request: a view the front end
+ * fills, so the format lives here and knows no HTTP library. Strings may be
+ * NULL (written as ""); reason NULL leaves the key out. */
+typedef struct pc_access_rec {
+    const char *request_id;
+    const char *client;
+    const char *method;
+    const char *path;
+    const char *route;
+    int status;
+    uint64_t bytes;            /* body bytes sent */
+    const char *upstream;      /* the target's authority */
+    uint64_t upstream_ns;      /* 0 when there was no upstream exchange */
+    uint64_t total_ns;
+    const char *reason;
+} pc_access_rec_t;
+
+/* Worker `producer` only: formats rec as one JSON line, stamped with the
+ * wall clock, and queues it. Returns false if the line was dropped. */
+bool pc_accesslog_write(pc_accesslog_t *al, unsigned producer, const pc_access_rec_t *rec);
 /* Flushes what is queued, stops the thread, closes the file. */
 void pc_accesslog_close(pc_accesslog_t *al);
 

@@ -14,7 +14,7 @@
 #include "upstream/fetch.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/worker_ctx.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

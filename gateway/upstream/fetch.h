@@ -55,5 +55,9 @@ int pc_fetch_main_init(struct ev_loop *loop);
  * its function at once (only the main thread is left) and pc_fetch(NULL)
  * returns -1. */
 void pc_fetch_main_shutdown(void);
+/* The main thread's loop (struct ev_loop *) between pc_fetch_main_init and
+ * pc_fetch_main_shutdown, else NULL: the loop of plugin.h's main-thread
+ * timers and wake-ups. */
+void *pc_main_loop(void);
 
 #endif

@@ -6,13 +6,13 @@
  */
 #include "upstream/proxy.h"
 #include "http/hdr.h"
-#include "front/mhd.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
-#include "worker.h"
+#include "lifecycle/generation.h"
+#include "lifecycle/wait.h"
 
-#include <microhttpd.h>
 #include <string.h>
 
 /* ---- headers ------------------------------------------------------------------ */
@@ -168,7 +168,7 @@ static int pick_target(pc_request_t *r)
     const pc_upstream_conf_t *up = r->route->upstream;
     pc_wgen_t *g = r->gen;
     uint64_t h = up->balancer == PC_LB_HASH ? balance_hash(r, up) : 0;
-    return pc_lb_pick(up->lb, g->lb_states[up->index], h, pc_worker_random(r->worker),
+    return pc_lb_pick(up->lb, g->lb_states[up->index], h, pc_rng_next(&r->worker->rng),
                       g->active[up->index], NULL);
 }
 
@@ -216,7 +216,7 @@ static void on_head(void *data, unsigned status, const pc_uhdr_t *hdrs, size_t n
     /* A small body is collected whole and sent from one buffer; anything
      * else streams as it comes. */
     if (!body_fits(r))
-        pc_worker_resume(r);
+        pc_wait_resume(r);
 }
 
 static int on_body(void *data, const char *p, size_t len)
@@ -231,7 +231,7 @@ static int on_body(void *data, const char *p, size_t len)
     memcpy(b->data + b->head + b->len, p, len);
     b->len += len;
     if (r->state == PC_RS_STREAMING)
-        pc_worker_resume(r);
+        pc_wait_resume(r);
     if (b->len >= r->route->limits.response_buffer_bytes) {
         r->up_paused = true;
         return 1;
@@ -266,7 +266,7 @@ static void on_done(void *data, pc_uerr_t err)
     r->ux = NULL;
     r->up_done = true;
     r->up_err = err;
-    r->upstream_end_ns = pc_now_ns();
+    r->upstream_end_ns = pc_clock_mono_ns();
     release_target(r);
     pc_metrics_upstream(&r->worker->metrics, r->route->upstream->metrics_id, uerr_kind(err));
     if (err != PC_UX_OK) {
@@ -277,7 +277,7 @@ static void on_done(void *data, pc_uerr_t err)
                             timeout ? "upstream.timeout" : "upstream.failed", NULL);
         }
     }
-    pc_worker_resume(r);
+    pc_wait_resume(r);
 }
 
 static const pc_ucb_t proxy_cb = {on_head, on_body, on_done};
@@ -328,7 +328,7 @@ int pc_proxy_start(pc_request_t *r)
         .response_timeout_ms = up->response_timeout_ms,
         .retry_on_stale = method_idempotent(r->method_bit),
     };
-    r->upstream_start_ns = pc_now_ns();
+    r->upstream_start_ns = pc_clock_mono_ns();
     r->ux = pc_ux_start(r->worker->uclient, &r->target->ut, &req, &proxy_cb, r);
     return 0;
 }
@@ -338,7 +338,7 @@ void pc_proxy_abort(pc_request_t *r, int status, const char *reason)
     if (r->ux) {
         pc_ux_abort(r->ux);
         r->ux = NULL;
-        r->upstream_end_ns = pc_now_ns();
+        r->upstream_end_ns = pc_clock_mono_ns();
         pc_metrics_upstream(&r->worker->metrics, r->route->upstream->metrics_id,
                             PC_UPERR_TIMEOUT);
     }
@@ -356,60 +356,4 @@ void pc_proxy_finish(pc_request_t *r)
         r->ux = NULL;
     }
     release_target(r);
-}
-
-/* ---- the client response -------------------------------------------------------------- */
-
-static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    pc_request_t *r = cls;
-    pc_bodybuf_t *b = &r->rbuf;
-    if (b->len) {
-        size_t n = b->len < max ? b->len : max;
-        memcpy(buf, b->data + b->head, n);
-        b->head += n;
-        b->len -= n;
-        if (!b->len)
-            b->head = 0;
-        r->bytes_out += n;
-        if (r->up_paused && r->ux && b->len < r->route->limits.response_buffer_bytes / 2) {
-            r->up_paused = false;
-            pc_ux_resume(r->ux);
-        }
-        return (ssize_t)n;
-    }
-    if (r->up_done)
-        return r->up_err == PC_UX_OK ? MHD_CONTENT_READER_END_OF_STREAM
-                                     : MHD_CONTENT_READER_END_WITH_ERROR;
-    pc_worker_suspend(r);
-    return 0;
-}
-
-struct MHD_Response *pc_proxy_make_response(pc_request_t *r)
-{
-    struct MHD_Response *resp;
-    bool head = r->method_bit == PC_M_HEAD;
-    if (r->up_done && r->up_err == PC_UX_OK && !head) {
-        resp = MHD_create_response_from_buffer(r->rbuf.len, r->rbuf.data + r->rbuf.head,
-                                               MHD_RESPMEM_PERSISTENT);
-        r->bytes_out = r->rbuf.len;
-        r->rbuf.len = 0;
-    } else {
-        uint64_t size = MHD_SIZE_UNKNOWN;
-        if (head) {
-            /* MHD sends no body for HEAD but announces this size. */
-            size = r->head_length >= 0 ? (uint64_t)r->head_length : MHD_SIZE_UNKNOWN;
-        } else if (r->up_content_length >= 0) {
-            size = (uint64_t)r->up_content_length;
-        }
-        resp = MHD_create_response_from_callback(size, 16384, body_reader, r, NULL);
-    }
-    if (!resp)
-        return NULL;
-    for (size_t i = 0; i < r->nup_headers; i++) {
-        const pc_hdr_t *h = &r->up_headers[i];
-        if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES)
-            pc_rlog(r, PC_LOG_DEBUG, "dropped upstream header %s", h->name);
-    }
-    return resp;
 }

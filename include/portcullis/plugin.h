@@ -175,23 +175,66 @@ void pc_on_cleanup(pc_request_t *r, void (*fn)(void *), void *data);
 
 /* ---- asynchronous work -------------------------------------------------
  *
- * pc_async_begin takes a reference on r and arms a core timer. The plugin
- * returns PC_SUSPEND and later, on the same worker thread, calls
- * pc_async_end(a, verdict) EXACTLY ONCE; a second call aborts the process.
- * If the timer fires first, or the gateway shuts down, the request is
- * resumed with the failure verdict (timeout_verdict below) and
+ * One idiom for every asynchronous call, whether it answers at once (the
+ * memory store) or later (Redis, an identity provider):
+ *
+ *     x->a = pc_async_begin(r, timeout_ms, 503);
+ *     start_the_call(..., done_cb, x);   // done_cb may run right here
+ *     return PC_SUSPEND;
+ *
+ *     done_cb:  r = pc_async_request(x->a);
+ *               if (!r) { pc_async_end(x->a, PC_CONTINUE); return; }
+ *               pc_async_end(x->a, verdict_for(r, x));
+ *
+ * pc_async_begin is cheap (the token comes from the request's memory, no
+ * system call) and takes a reference on r; the core arms its timeout only
+ * if the hook returns PC_SUSPEND with the token still open. The plugin
+ * calls pc_async_end(a, verdict) EXACTLY ONCE, on r's worker thread; a
+ * second call aborts the process. pc_async_end before the hook returned
+ * (the call answered at once) is a synchronous completion: the hook still
+ * returns PC_SUSPEND and the core goes on at once with the verdict. A hook
+ * that returns anything but PC_SUSPEND with its token open aborts.
+ * If the timeout fires first, or the gateway shuts down, or the client
+ * leaves, the request is resumed with timeout_status and
  * pc_async_request(a) returns NULL from then on: the late completion must
  * then only call pc_async_end to drop its reference, touching nothing of r.
- * Calling pc_async_end before the hook returned PC_SUSPEND is allowed: the
- * core continues without suspending.
+ * The token (and the plugin's ctx) stay valid until that end.
  * A verdict of PC_RESPOND requires a response to have been set.
  */
 pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_status);
 pc_request_t *pc_async_request(pc_async_t *a);
 void pc_async_end(pc_async_t *a, pc_status_t verdict);
 
-/* The worker's libev loop (struct ev_loop *), for plugins that do I/O. */
-void *pc_worker_loop(pc_worker_t *w);
+/* ---- timers and wake-ups ------------------------------------------------
+ *
+ * The event loops stay the core's: a plugin gets timers and wake-ups on
+ * the loop of a worker (w) or of the main thread (w NULL: start(), stop(),
+ * functions run by pc_main_call, pc_fetch(NULL, ...) callbacks). Both
+ * return NULL when that loop does not exist (w NULL in unit tests and
+ * `portcullis -t`). The plugin owns what it created and frees it on the
+ * same thread, before that loop ends (worker_free, stop).
+ */
+typedef struct pc_timer pc_timer_t;
+typedef struct pc_wake pc_wake_t;
+
+/* fn(data) runs on the loop's thread when the timer fires. */
+pc_timer_t *pc_timer_new(pc_worker_t *w, void (*fn)(void *), void *data);
+/* Owner thread: (re)arms t to fire after after_ms, then every repeat_ms
+ * (0: once). Starting an active timer restarts it. */
+void pc_timer_start(pc_timer_t *t, uint64_t after_ms, uint64_t repeat_ms);
+void pc_timer_stop(pc_timer_t *t);                /* owner thread; idempotent */
+bool pc_timer_active(const pc_timer_t *t);        /* owner thread */
+void pc_timer_free(pc_timer_t *t);                /* owner thread; stops it; NULL-safe */
+
+/* A wake-up: fn(data) runs on the loop's thread after pc_wake_signal.
+ * Signals that arrive before the loop looks are coalesced into one call.
+ * A wake-up does not keep a loop alive by itself. */
+pc_wake_t *pc_wake_new(pc_worker_t *w, void (*fn)(void *), void *data);
+/* ANY thread, lock-free. The caller must make sure k is not freed
+ * meanwhile (e.g. by unregistering k, under the caller's own lock, before
+ * pc_wake_free). */
+void pc_wake_signal(pc_wake_t *k);
+void pc_wake_free(pc_wake_t *k);                  /* owner thread; NULL-safe */
 
 /* ---- the store (rate limits, lockouts, revocations) ---------------------
  *
@@ -337,12 +380,6 @@ int pc_fetch(pc_worker_t *w, const pc_fetch_req_t *req, pc_fetch_cb cb, void *da
  * whose workers ask a shared background task to do something (refresh keys
  * now). */
 void pc_main_call(void (*fn)(void *), void *data);
-
-/* The main thread's libev loop (struct ev_loop *), for background timers of
- * plugins: use it only on the main thread (start(), stop(), functions run
- * by pc_main_call, pc_fetch(NULL, ...) callbacks). NULL when there is no
- * main loop (unit tests, `portcullis -t`). */
-void *pc_main_loop(void);
 
 /* ---- revocation --------------------------------------------------------
  *

@@ -136,9 +136,7 @@ pc_status_t jwt_introspect_start(jwt_rq_t *rq)
     int rc = pc_fetch(pc_request_worker(rq->r), &req, jwt_is_cb, rq);
     memset(body, 0, (size_t)n); /* libcurl copied it; it holds the token and maybe the secret */
     free(body);
-    if (rc != 0) {
-        jwt_is_failed(rq, "the request could not be started");
-        return PC_SUSPEND; /* the token was ended in the hook */
-    }
+    if (rc != 0)
+        jwt_is_failed(rq, "the request could not be started"); /* ends the token at once */
     return PC_SUSPEND;
 }

@@ -35,7 +35,6 @@
 #include <string.h>
 #include <time.h>
 
-#define JWT_POLL_S 0.01
 #define JWT_STORE_TIMEOUT_MS 2000
 
 int64_t jwt_wall_ms(void)
@@ -56,20 +55,19 @@ static int64_t jwt_mono_ms(void)
 
 /* ---- verdicts and answers ---------------------------------------------------------- */
 
-/* Ends the request's token with st (if it has one). In the hook this
- * returns PC_SUSPEND, as the core expects once a token was taken (it
- * continues at once since the token already ended); elsewhere the return
- * value is ignored. rq must not be touched afterwards. */
+/* Ends the request's token with st, if it has one, and returns PC_SUSPEND:
+ * in the hook that is a synchronous completion (the core goes on at once
+ * with st); elsewhere the return value is ignored. Without a token, st.
+ * rq must not be touched afterwards. */
 pc_status_t jwt_verdict(jwt_rq_t *rq, pc_status_t st)
 {
     pc_async_t *a = rq->a;
-    int hooked = rq->in_hook;
 
     if (!a)
         return st;
     rq->a = NULL;
     pc_async_end(a, st);
-    return hooked ? PC_SUSPEND : st;
+    return PC_SUSPEND;
 }
 
 static pc_status_t jwt_deny_missing(jwt_rq_t *rq)
@@ -248,12 +246,10 @@ pc_status_t jwt_accept(jwt_rq_t *rq, jwt_ident_t *id)
     rq->ident = jwt_ident_ref(id);
     pc_on_cleanup(rq->r, jwt_ident_cleanup, id);
     if (rq->c->revocation && id->rkey) {
-        int hooked = rq->in_hook;
         if (!rq->a)
             rq->a = pc_async_begin(rq->r, JWT_STORE_TIMEOUT_MS, 503);
         pc_store_flag_check(rq->c->revoked, id->rkey, id->rklen, jwt_revocation_cb, rq);
-        /* rq may be gone now unless we are in the hook */
-        return hooked ? PC_SUSPEND : PC_CONTINUE;
+        return PC_SUSPEND; /* the callback ended the token, here or later: rq may be gone */
     }
     jwt_apply(rq, id);
     return jwt_verdict(rq, PC_CONTINUE);
@@ -307,29 +303,50 @@ static void jwt_waiter_remove(jwt_worker_t *ws, jwt_rq_t *rq)
     if (rq->wnext)
         rq->wnext->wprev = rq->wprev;
     rq->wprev = rq->wnext = NULL;
-    if (!ws->waiters)
-        ev_timer_stop(ws->loop, &ws->poll);
 }
 
-static void jwt_poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* Looks at every waiter: those whose key source moved on (an attempt
+ * ended, the set changed) or whose wait is over verify again; the others
+ * keep waiting, and the deadline timer is armed for the oldest of them. */
+static void jwt_waiters_look(jwt_worker_t *ws)
 {
-    jwt_worker_t *ws = t->data;
-    int64_t now = jwt_mono_ms();
-    jwt_rq_t *rq = ws->waiters, *next;
+    int64_t now = jwt_mono_ms(), next = INT64_MAX;
+    jwt_rq_t *rq = ws->waiters, *after;
 
-    for (; rq; rq = next) {
-        next = rq->wnext;
+    for (; rq; rq = after) {
+        after = rq->wnext;
         if (!pc_async_request(rq->a)) { /* abandoned: timed out, shutdown */
             jwt_waiter_remove(ws, rq);
             jwt_verdict(rq, PC_CONTINUE);
             continue;
         }
         if (jwt_keysrc_attempts(ws->c->src) == rq->attempts0 &&
-            jwt_keysrc_serial(ws->c->src) == rq->serial0 && now < rq->wait_deadline_ms)
+            jwt_keysrc_serial(ws->c->src) == rq->serial0 && now < rq->wait_deadline_ms) {
+            if (rq->wait_deadline_ms < next)
+                next = rq->wait_deadline_ms;
             continue;
+        }
         jwt_waiter_remove(ws, rq);
         jwt_verify_run(rq, 0);
     }
+    if (next == INT64_MAX)
+        pc_timer_stop(ws->deadline);
+    else
+        pc_timer_start(ws->deadline, (uint64_t)(next - now), 0);
+}
+
+/* Worker thread: the key source signalled the end of an attempt. */
+static void jwt_wake_cb(void *data)
+{
+    jwt_worker_t *ws = data;
+
+    if (ws->waiters)
+        jwt_waiters_look(ws);
+}
+
+static void jwt_deadline_cb(void *data)
+{
+    jwt_waiters_look(data);
 }
 
 static pc_status_t jwt_wait(jwt_rq_t *rq, unsigned attempts0, unsigned serial0)
@@ -349,8 +366,13 @@ static pc_status_t jwt_wait(jwt_rq_t *rq, unsigned attempts0, unsigned serial0)
     if (ws->waiters)
         ws->waiters->wprev = rq;
     ws->waiters = rq;
-    if (!ev_is_active(&ws->poll))
-        ev_timer_start(ws->loop, &ws->poll);
+    /* Every waiter of ws waits as long, so the first one's deadline is the
+     * earliest while the timer runs. */
+    if (!pc_timer_active(ws->deadline))
+        pc_timer_start(ws->deadline, rq->c->unknown_kid_wait_ms, 0);
+    /* An attempt may have ended between the caller's look and now. */
+    if (jwt_keysrc_attempts(ws->c->src) != attempts0 || jwt_keysrc_serial(ws->c->src) != serial0)
+        pc_wake_signal(ws->wake);
     return PC_SUSPEND;
 }
 
@@ -546,7 +568,6 @@ static pc_status_t jwt_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     const jwt_conf_t *c = conf;
     jwt_rq_t *rq = ctx;
-    pc_status_t st;
 
     /* Whatever happens next, no client-sent copy of an identity header
      * reaches the upstream. */
@@ -559,10 +580,7 @@ static pc_status_t jwt_on_headers(pc_request_t *r, void *conf, void *ctx)
         pc_rlog(r, PC_LOG_ERROR, "jwt: no worker state");
         return PC_ERROR;
     }
-    rq->in_hook = 1;
-    st = jwt_run(rq);
-    rq->in_hook = 0;
-    return st;
+    return jwt_run(rq);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -576,13 +594,17 @@ static void *jwt_worker_init(void *conf, pc_worker_t *w)
         abort();
     ws->c = c;
     ws->w = w;
-    ws->loop = pc_worker_loop(w);
     if (c->mode == JWT_MODE_JWT && c->cache_enabled)
         ws->cache = jwt_cache_new(c->cache_max);
     else if (c->mode == JWT_MODE_INTROSPECTION && (c->is.cache_ttl_s || c->is.negative_ttl_s))
         ws->cache = jwt_cache_new(c->is.max_entries);
-    ev_timer_init(&ws->poll, jwt_poll_cb, JWT_POLL_S, JWT_POLL_S);
-    ws->poll.data = ws;
+    if (c->src) {
+        ws->wake = pc_wake_new(w, jwt_wake_cb, ws);
+        ws->deadline = pc_timer_new(w, jwt_deadline_cb, ws);
+        if (!ws->wake || !ws->deadline)
+            abort();
+        jwt_keysrc_watch(c->src, ws->wake);
+    }
     return ws;
 }
 
@@ -598,7 +620,10 @@ static void jwt_worker_free(void *conf, void *wstate)
         jwt_waiter_remove(ws, rq);
         jwt_verdict(rq, PC_CONTINUE);
     }
-    ev_timer_stop(ws->loop, &ws->poll);
+    if (ws->wake)
+        jwt_keysrc_unwatch(ws->c->src, ws->wake);
+    pc_wake_free(ws->wake);
+    pc_timer_free(ws->deadline);
     jwt_cache_free(ws->cache);
     pc_jwk_set_unref(ws->set);
     free(ws);

@@ -7,7 +7,6 @@
 
 #include <portcullis/plugin.h>
 
-#include <ev.h>
 #include <stdint.h>
 
 #include "jwt_cache.h"
@@ -89,12 +88,12 @@ typedef struct jwt_rq jwt_rq_t;
 typedef struct jwt_worker {
     const jwt_conf_t *c;
     pc_worker_t *w;
-    struct ev_loop *loop;
     jwt_cache_t *cache;          /* verified tokens, or introspection results */
     pc_jwk_set_t *set;           /* static + remote keys, own reference */
     unsigned serial;             /* remote serial the set was built from */
-    jwt_rq_t *waiters;           /* requests waiting for a key refresh */
-    ev_timer poll;
+    jwt_rq_t *waiters;           /* requests waiting for a key refresh, newest first */
+    pc_wake_t *wake;             /* signalled by the key source when an attempt ends */
+    pc_timer_t *deadline;        /* the oldest waiter's unknown_kid_wait_ms */
 } jwt_worker_t;
 
 /* Per request (req_ctx_size, zeroed, in the request arena). */
@@ -103,7 +102,6 @@ struct jwt_rq {
     const jwt_conf_t *c;
     jwt_worker_t *ws;
     pc_async_t *a;               /* the one token of this request, if any */
-    int in_hook;
     const char *tok;
     size_t tok_len;
     unsigned char digest[JWT_DIGEST_LEN];

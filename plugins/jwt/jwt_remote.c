@@ -12,7 +12,6 @@
 
 #include <portcullis/plugin.h>
 
-#include <ev.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -41,11 +40,13 @@ struct jwt_keysrc {
     atomic_int busy;               /* a refresh is requested or running */
     _Atomic int64_t next_kid_ms;   /* earliest unknown-kid refresh (monotonic ms) */
     atomic_bool stopped;
+    pthread_mutex_t watch_lock;    /* guards watchers */
+    pc_wake_t **watchers;          /* workers' wake-ups, told when an attempt ends */
+    size_t nwatchers, watchers_cap;
     /* main thread */
     unsigned users;
     struct jwt_keysrc *reg_next;
-    struct ev_loop *loop;
-    ev_timer timer;
+    pc_timer_t *timer;
     bool inflight;
     char *found_jwks_url;          /* from discovery */
     unsigned char body_hash[32];
@@ -111,6 +112,8 @@ static void jwt_keysrc_unref(jwt_keysrc_t *s)
         return;
     pc_jwk_set_unref(s->set);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->watch_lock);
+    free(s->watchers);
     free(s->key);
     free(s->jwks_url);
     free(s->issuer);
@@ -129,18 +132,27 @@ static const char *jwt_keysrc_name(const jwt_keysrc_t *s)
 
 static void jwt_keysrc_refresh(jwt_keysrc_t *s);
 
-static void jwt_keysrc_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void jwt_keysrc_timer_cb(void *data)
 {
-    jwt_keysrc_refresh(t->data);
+    jwt_keysrc_refresh(data);
 }
 
 static void jwt_keysrc_schedule(jwt_keysrc_t *s, double seconds)
 {
     if (atomic_load(&s->stopped))
         return;
-    ev_timer_stop(s->loop, &s->timer);
-    ev_timer_set(&s->timer, seconds, 0.);
-    ev_timer_start(s->loop, &s->timer);
+    pc_timer_start(s->timer, (uint64_t)(seconds * 1000.0), 0);
+}
+
+/* Counts an ended attempt and wakes the workers: requests waiting for new
+ * keys look again now, instead of polling. */
+static void jwt_keysrc_attempt_counted(jwt_keysrc_t *s)
+{
+    atomic_fetch_add_explicit(&s->attempts, 1, memory_order_acq_rel);
+    pthread_mutex_lock(&s->watch_lock);
+    for (size_t i = 0; i < s->nwatchers; i++)
+        pc_wake_signal(s->watchers[i]);
+    pthread_mutex_unlock(&s->watch_lock);
 }
 
 /* Ends one attempt: waiting workers may look again. */
@@ -159,8 +171,8 @@ static void jwt_keysrc_attempt_done(jwt_keysrc_t *s, bool ok, long ttl_s)
         s->failures++;
         jwt_keysrc_schedule(s, backoff);
     }
-    atomic_fetch_add_explicit(&s->attempts, 1, memory_order_acq_rel);
     atomic_store_explicit(&s->busy, 0, memory_order_release);
+    jwt_keysrc_attempt_counted(s);
 }
 
 static long jwt_keysrc_ttl(const jwt_keysrc_t *s, const char *cache_control)
@@ -349,7 +361,7 @@ static void jwt_keysrc_refresh(jwt_keysrc_t *s)
 {
     if (atomic_load(&s->stopped) || s->inflight)
         return;
-    ev_timer_stop(s->loop, &s->timer);
+    pc_timer_stop(s->timer);
     s->inflight = true;
     atomic_store(&s->busy, 1);
     if (s->jwks_url) {
@@ -369,8 +381,8 @@ static void jwt_keysrc_kid_cb(void *data)
     jwt_keysrc_t *s = data;
 
     if (atomic_load(&s->stopped)) {
-        atomic_fetch_add(&s->attempts, 1);
         atomic_store(&s->busy, 0);
+        jwt_keysrc_attempt_counted(s);
     } else if (!s->inflight) {
         pc_log(PC_LOG_INFO, "jwt: %s: unknown key id, refreshing the key set",
                jwt_keysrc_name(s));
@@ -435,14 +447,9 @@ static char *jwt_keysrc_make_key(const jwt_remote_cfg_t *cfg)
 
 jwt_keysrc_t *jwt_keysrc_acquire(const jwt_remote_cfg_t *cfg, char *err, size_t errlen)
 {
-    struct ev_loop *loop = pc_main_loop();
     char *key;
     jwt_keysrc_t *s;
 
-    if (!loop) {
-        snprintf(err, errlen, "no main event loop to fetch keys from");
-        return NULL;
-    }
     key = jwt_keysrc_make_key(cfg);
     for (s = jwt_registry; s; s = s->reg_next) {
         if (strcmp(s->key, key) == 0) {
@@ -454,6 +461,13 @@ jwt_keysrc_t *jwt_keysrc_acquire(const jwt_remote_cfg_t *cfg, char *err, size_t 
     s = calloc(1, sizeof(*s));
     if (!s)
         jwt_remote_oom();
+    s->timer = pc_timer_new(NULL, jwt_keysrc_timer_cb, s);
+    if (!s->timer) {
+        free(s);
+        free(key);
+        snprintf(err, errlen, "no main event loop to fetch keys from");
+        return NULL;
+    }
     atomic_init(&s->refs, 1); /* the registry's */
     s->key = key;
     s->jwks_url = jwt_xstrdup(cfg->jwks_url);
@@ -466,10 +480,8 @@ jwt_keysrc_t *jwt_keysrc_acquire(const jwt_remote_cfg_t *cfg, char *err, size_t 
     s->unknown_kid_refresh_s = cfg->unknown_kid_refresh_s;
     s->timeout_ms = cfg->timeout_ms;
     pthread_mutex_init(&s->lock, NULL);
-    s->loop = loop;
+    pthread_mutex_init(&s->watch_lock, NULL);
     s->users = 1;
-    ev_timer_init(&s->timer, jwt_keysrc_timer_cb, 0., 0.);
-    s->timer.data = s;
     /* A reload that changed only refresh settings keeps serving the keys
      * fetched from the same document until its own first fetch. */
     for (jwt_keysrc_t *o = jwt_registry; o; o = o->reg_next) {
@@ -502,8 +514,34 @@ void jwt_keysrc_release(jwt_keysrc_t *s)
         }
     }
     atomic_store(&s->stopped, true);
-    ev_timer_stop(s->loop, &s->timer);
+    pc_timer_free(s->timer); /* the main thread's, like every call here */
+    s->timer = NULL;
     atomic_store(&s->busy, 0);
-    atomic_fetch_add(&s->attempts, 1); /* wake any waiter */
+    jwt_keysrc_attempt_counted(s); /* wake any waiter */
     jwt_keysrc_unref(s);
+}
+
+void jwt_keysrc_watch(jwt_keysrc_t *s, pc_wake_t *k)
+{
+    pthread_mutex_lock(&s->watch_lock);
+    if (s->nwatchers == s->watchers_cap) {
+        s->watchers_cap = s->watchers_cap ? s->watchers_cap * 2 : 8;
+        s->watchers = realloc(s->watchers, s->watchers_cap * sizeof(*s->watchers));
+        if (!s->watchers)
+            jwt_remote_oom();
+    }
+    s->watchers[s->nwatchers++] = k;
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
+void jwt_keysrc_unwatch(jwt_keysrc_t *s, pc_wake_t *k)
+{
+    pthread_mutex_lock(&s->watch_lock);
+    for (size_t i = 0; i < s->nwatchers; i++) {
+        if (s->watchers[i] == k) {
+            s->watchers[i] = s->watchers[--s->nwatchers];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->watch_lock);
 }

@@ -32,6 +32,8 @@
 
 #include <stddef.h>
 
+#include <portcullis/plugin.h>
+
 #include "jwt_keys.h"
 
 typedef struct jwt_remote_cfg {
@@ -64,6 +66,13 @@ unsigned jwt_keysrc_attempts(jwt_keysrc_t *s);
  * requested or running (the caller may wait for jwt_keysrc_attempts to
  * move), 0 when none will happen (rate limited). */
 int jwt_keysrc_want_refresh(jwt_keysrc_t *s);
+
+/* Any thread: k is signalled (pc_wake_signal) every time a refresh attempt
+ * ends and when the source stops, so requests waiting for keys look again
+ * at once. unwatch must come before pc_wake_free(k) and before the last
+ * jwt_keysrc_release. */
+void jwt_keysrc_watch(jwt_keysrc_t *s, pc_wake_t *k);
+void jwt_keysrc_unwatch(jwt_keysrc_t *s, pc_wake_t *k);
 
 /* The discovery document's URL for an issuer (malloc'd): the issuer without
  * a trailing '/', then "/.well-known/openid-configuration" (OIDC Discovery

@@ -7,7 +7,6 @@
  */
 #include <portcullis/plugin.h>
 
-#include <ev.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +16,7 @@ typedef struct ta_conf {
 } ta_conf_t;
 
 typedef struct ta_wait {
-    ev_timer timer;
+    pc_timer_t *timer;
     pc_async_t *a;
     const ta_conf_t *c;
     struct ta_worker *tw;
@@ -27,7 +26,7 @@ typedef struct ta_wait {
 /* Per worker: the pending waits, so a worker that stops with requests
  * still waiting frees them (their tokens were abandoned by the core). */
 typedef struct ta_worker {
-    struct ev_loop *loop;
+    pc_worker_t *w;
     ta_wait_t *head;
 } ta_worker_t;
 
@@ -91,11 +90,12 @@ static void ta_finish(pc_async_t *a, const ta_conf_t *c)
     }
 }
 
-static void ta_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void ta_timer_cb(void *data)
 {
-    ta_wait_t *w = t->data;
+    ta_wait_t *w = data;
     ta_unlink(w);
     ta_finish(w->a, w->c);
+    pc_timer_free(w->timer);
     free(w);
 }
 
@@ -116,16 +116,15 @@ static pc_status_t ta_run(pc_request_t *r, const ta_conf_t *c, ta_worker_t *tw)
     if (tw->head)
         tw->head->prev = w;
     tw->head = w;
-    ev_timer_init(&w->timer, ta_timer_cb, c->delay_ms / 1000.0, 0.);
-    w->timer.data = w;
-    ev_timer_start(tw->loop, &w->timer);
+    w->timer = pc_timer_new(tw->w, ta_timer_cb, w);
+    pc_timer_start(w->timer, c->delay_ms, 0);
     return PC_SUSPEND;
 }
 
 static void *ta_worker_init(void *conf, pc_worker_t *w)
 {
     ta_worker_t *tw = calloc(1, sizeof(*tw));
-    tw->loop = pc_worker_loop(w);
+    tw->w = w;
     return tw;
 }
 
@@ -135,7 +134,7 @@ static void ta_worker_free(void *conf, void *wstate)
     while (tw->head) {
         ta_wait_t *w = tw->head;
         tw->head = w->next;
-        ev_timer_stop(tw->loop, &w->timer);
+        pc_timer_free(w->timer);
         free(w);
     }
     free(tw);

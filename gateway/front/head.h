@@ -1,0 +1,25 @@
+/* gateway/front/head.h: reading and checking a request's head on the
+ * front end's first call. Worker thread; everything lands in r's arena. */
+#ifndef PC_HEAD_H
+#define PC_HEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "lifecycle/request.h"
+
+/* Reads method, version and every header of r's connection, takes the
+ * client's request id and trace context (or makes an id), and resolves the
+ * client address behind trusted proxies. Returns the header bytes, for the
+ * limits; *malformed when the header block is not what MHD's parse shows. */
+size_t pc_head_read(pc_request_t *r, const char *method, const char *version, bool *malformed);
+
+/* Each returns 0, or -1 with a problem response set on r. */
+int pc_head_check_limits(pc_request_t *r, const pc_limits_t *lim, size_t bytes);
+/* The framing headers: one reading for every parser (smuggling), Host. */
+int pc_head_check_framing(pc_request_t *r);
+/* The target: length limit, no controls, the canonical path and the query. */
+int pc_head_canonicalize(pc_request_t *r);
+
+#endif
