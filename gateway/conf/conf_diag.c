@@ -3,7 +3,7 @@
  * the pc_err_t sink handed to plugins, secrets ({"env"}, {"file"}, inline),
  * and CIDR networks for trusted proxies. Main thread only, except
  * pc_cidr_contains which is pure. */
-#include "conf/conf.h"
+#include "conf/conf_int.h"
 #include "base/util.h"
 
 #include <portcullis/plugin.h>
@@ -203,11 +203,16 @@ static char *secret_from_file(const char *file, const char *key, size_t *len, pc
 
 char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err)
 {
+    const json_t *v = node && key ? json_object_get(node, key) : node;
+    return pc_conf_secret_value(v, key, len, err);
+}
+
+char *pc_conf_secret_value(const json_t *v, const char *key, size_t *len, pc_err_t *err)
+{
     size_t dummy;
     if (!len)
         len = &dummy;
     *len = 0;
-    const json_t *v = node && key ? json_object_get(node, key) : node;
     if (!v) {
         pc_err_set(err, key, "required");
         return NULL;
@@ -355,57 +360,4 @@ bool pc_cidr_contains(const pc_cidr_t *nets, size_t n, const struct sockaddr *ad
         if (nets[i].family == family && cidr_match(&nets[i], a))
             return true;
     return false;
-}
-
-/* ---- helpers for plugin configs (plugin.h) ------------------------------- */
-
-int pc_conf_duration_ms(const char *s, uint64_t *ms)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > ((uint64_t)1 << 40))
-            return -1;
-    }
-    uint64_t mul;
-    if (!strcmp(p, "ms"))
-        mul = 1;
-    else if (!strcmp(p, "s"))
-        mul = 1000;
-    else if (!strcmp(p, "m"))
-        mul = 60000;
-    else if (!strcmp(p, "h"))
-        mul = 3600000;
-    else if (!strcmp(p, "d"))
-        mul = 86400000;
-    else
-        return -1;
-    *ms = v * mul;
-    return *ms ? 0 : -1;
-}
-
-int pc_conf_token(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", *s)))
-            return 0;
-    return 1;
-}
-
-int pc_conf_uint(const json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
-                   pc_err_t *err)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
-        (uint64_t)json_integer_value(v) > hi)
-        return pc_err_set(err, key, "must be an integer between %llu and %llu",
-                          (unsigned long long)lo, (unsigned long long)hi);
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
 }

@@ -13,6 +13,8 @@
 
 #include "conf/conf.h"
 
+#include <portcullis/plugin.h>
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,6 +79,10 @@ const char *pc_ld_esc(char *out, size_t outlen, const char *s, size_t max);
 const char *pc_ld_key(jp_t *p, const char *base, const char *key);
 /* base + "[i]". */
 const char *pc_ld_idx(jp_t *p, const char *base, size_t i);
+
+/* conf_diag.c: pc_conf_secret of the value v itself; key only names it in
+ * messages (relative to err's base path). */
+char *pc_conf_secret_value(const json_t *v, const char *key, size_t *len, pc_err_t *err);
 
 /* ---- table-driven fields (fields.c) ---------------------------------------- */
 
