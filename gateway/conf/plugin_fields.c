@@ -225,8 +225,8 @@ static int pf_strings(const json_t *v, const char *kp, const pc_conf_field_t *f,
     bool single = (f->flags & PC_CONF_SINGLE) && json_is_string(v);
     if (!single && !json_is_array(v))
         return pc_err_set(err, kp, (f->flags & PC_CONF_SINGLE)
-                                       ? "must be a string or an array of strings"
-                                       : "must be an array of strings");
+                                       ? "must be a string or a list of strings"
+                                       : "must be a list of strings");
     size_t n = single ? 1 : json_array_size(v);
     if (n == 0 && (f->flags & PC_CONF_NONEMPTY))
         return pc_err_set(err, kp, "must not be empty");

@@ -122,7 +122,7 @@ int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
  *   SECRET    pc_conf_secret_t  a string, {"env": "NAME"} or {"file":
  *                           "/path"}, read now; `portcullis -t` warns about
  *                           an inline string
- *   STRINGS   pc_conf_strings_t an array of non-empty strings (at most max
+ *   STRINGS   pc_conf_strings_t a list (array) of non-empty strings (at most max
  *                           entries, 0: any; PC_CONF_NONEMPTY: at least
  *                           one; PC_CONF_SINGLE: a lone string is a list
  *                           of one)
