@@ -222,6 +222,7 @@ static int jc_key(jwt_conf_t *c, const json_t *k, const char *path, pc_err_t *er
     if (rc == 0)
         rc = jc_key_load(c, k, path, &in, err);
     pc_conf_fields_free(jc_key_fields, &in);
+    free(in.alg); /* a CUSTOM field: not the table's to free */
     return rc;
 }
 
