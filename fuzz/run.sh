@@ -43,7 +43,8 @@ build fuzz_conf fuzz/fuzz_conf.c $conf_srcs gateway/ops/metrics.c \
     $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
     -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
-    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c -lcrypto $JANSSON
+    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
+    gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 
 run() {
     name=$1
