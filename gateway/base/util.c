@@ -2,10 +2,6 @@
 #include "base/util.h"
 #include "base/clock.h"
 
-/* The pc_x* allocators are also the plugins' (declared again in plugin.h:
- * including it here makes the compiler hold both declarations equal). */
-#include <portcullis/plugin.h>
-
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
