@@ -145,7 +145,7 @@ static void assign_ids(ld_t *l)
                 jp_t p, q;
                 pc_ld_idx(&q, pc_ld_key(&p, "upstreams", u->name), j);
                 pc_ld_err(l, q.s, "more than 65535 distinct targets since startup: restart instead "
-                       "of reloading");
+                          "of reloading");
             }
         }
     }

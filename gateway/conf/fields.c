@@ -167,7 +167,7 @@ void pc_ld_defaults(const field_t *f, size_t n, void *dst)
  * Returns the mask of fields present and valid (bit i = f[i]); 0 with an
  * error when v is not an object. */
 uint64_t pc_ld_obj(ld_t *l, const json_t *v, const char *path, const field_t *f, size_t n,
-                          void *dst, bool defaults, unsigned only_flag)
+                   void *dst, bool defaults, unsigned only_flag)
 {
     PC_ASSERT(n <= 64);
     if (dst && defaults)
@@ -196,7 +196,7 @@ uint64_t pc_ld_obj(ld_t *l, const json_t *v, const char *path, const field_t *f,
         }
         if (only_flag && !(f[i].flags & only_flag)) {
             pc_ld_err(l, pc_ld_key(&p, path, f[i].key),
-                   "only at listener level (or in the global limits)");
+                      "only at listener level (or in the global limits)");
             continue;
         }
         if (field_value(l, pc_ld_key(&p, path, f[i].key), &f[i], val, dst))

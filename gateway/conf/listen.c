@@ -52,9 +52,8 @@ void pc_ld_limits(ld_t *l, const json_t *v)
  * read after routing would have no effect (routes inherit the global
  * limits): accepted, but -t says so, lest someone believe a public
  * listener is protected by them. */
-void pc_ld_limits_override(ld_t *l, const json_t *v, const char *path,
-                                  const pc_limits_t *base, pc_limits_t *out, pc_limits_t *ov,
-                                  bool route)
+void pc_ld_limits_override(ld_t *l, const json_t *v, const char *path, const pc_limits_t *base,
+                           pc_limits_t *out, pc_limits_t *ov, bool route)
 {
     pc_limits_t tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -67,8 +66,8 @@ void pc_ld_limits_override(ld_t *l, const json_t *v, const char *path,
             jp_t p;
             if ((mask & ((uint64_t)1 << i)) && (limit_fields[i].flags & F_ROUTED))
                 pc_ld_warn(l, pc_ld_key(&p, path, limit_fields[i].key),
-                        "no effect on routed requests: routes inherit the global limits "
-                        "(set it in the top-level limits or in each route)");
+                           "no effect on routed requests: routes inherit the global limits "
+                           "(set it in the top-level limits or in each route)");
         }
     }
     if (ov)
@@ -105,10 +104,10 @@ static void parse_trusted(ld_t *l, const json_t *arr, const char *path, pc_liste
         int rc = pc_cidr_parse(json_string_value(v), &ls->trusted_proxies[ls->ntrusted_proxies]);
         if (rc == -2)
             pc_ld_err(l, p.s, "\"%s\" has bits set after the prefix length",
-                   pc_ld_esc(b, sizeof(b), json_string_value(v), SHOW_MAX));
+                      pc_ld_esc(b, sizeof(b), json_string_value(v), SHOW_MAX));
         else if (rc != 0)
             pc_ld_err(l, p.s, "\"%s\" is not an IP network such as 10.0.0.0/8 or ::1/128",
-                   pc_ld_esc(b, sizeof(b), json_string_value(v), SHOW_MAX));
+                      pc_ld_esc(b, sizeof(b), json_string_value(v), SHOW_MAX));
         else
             ls->ntrusted_proxies++;
     }
@@ -128,8 +127,8 @@ static void parse_listener(ld_t *l, const json_t *v, const char *path, pc_listen
         if (!pc_ld_ip_parse(ls->address, &ep->ip)) {
             char b[SHOW_LEN];
             pc_ld_err(l, pc_ld_key(&p, path, "address"),
-                   "\"%s\" is not a numeric IPv4 or IPv6 address",
-                   pc_ld_esc(b, sizeof(b), ls->address, SHOW_MAX));
+                      "\"%s\" is not a numeric IPv4 or IPv6 address",
+                      pc_ld_esc(b, sizeof(b), ls->address, SHOW_MAX));
         } else {
             free(ls->address);
             ls->address = pc_ld_ip_format(&ep->ip);
@@ -143,8 +142,8 @@ static void parse_listener(ld_t *l, const json_t *v, const char *path, pc_listen
         parse_trusted(l, tp, pc_ld_key(&p, path, "trusted_proxies"), ls);
     const json_t *lim = pc_ld_valid(v, mask, f, 4);
     if (lim)
-        pc_ld_limits_override(l, lim, pc_ld_key(&p, path, "limits"), &l->c->limits, &ls->limits, NULL,
-                              false);
+        pc_ld_limits_override(l, lim, pc_ld_key(&p, path, "limits"), &l->c->limits, &ls->limits,
+                              NULL, false);
 }
 
 void pc_ld_listeners(ld_t *l, const json_t *arr, endpoint_t *eps)
@@ -164,7 +163,8 @@ void pc_ld_listeners(ld_t *l, const json_t *arr, endpoint_t *eps)
         if (!eps[i].ok)
             continue;
         for (size_t j = 0; j < i; j++) {
-            if (eps[j].ok && pc_ld_endpoints_clash(&eps[i].ip, eps[i].port, &eps[j].ip, eps[j].port)) {
+            if (eps[j].ok &&
+                pc_ld_endpoints_clash(&eps[i].ip, eps[i].port, &eps[j].ip, eps[j].port)) {
                 pc_ld_err(l, p.s, "address and port overlap listen[%zu]", j);
                 break;
             }
@@ -188,19 +188,19 @@ void pc_ld_admin(ld_t *l, const json_t *v, const endpoint_t *eps)
     if (!pc_ld_ip_parse(c->admin_address, &ip)) {
         char b[SHOW_LEN];
         pc_ld_err(l, "admin.address", "\"%s\" is not a numeric IPv4 or IPv6 address",
-               pc_ld_esc(b, sizeof(b), c->admin_address, SHOW_MAX));
+                  pc_ld_esc(b, sizeof(b), c->admin_address, SHOW_MAX));
         return;
     }
     free(c->admin_address);
     c->admin_address = pc_ld_ip_format(&ip);
     if (!pc_ld_ip_is_loopback(&ip))
         pc_ld_warn(l, "admin.address",
-                "admin listener on a non-loopback address: /metrics and /config are reachable "
-                "from the network");
+                   "admin listener on a non-loopback address: /metrics and /config are reachable "
+                   "from the network");
     for (size_t i = 0; i < c->nlisteners; i++) {
         if (eps[i].ok && pc_ld_endpoints_clash(&ip, c->admin_port, &eps[i].ip, eps[i].port)) {
             pc_ld_err(l, "admin", "address and port overlap listen[%zu]: the admin API must never "
-                   "be on a public port", i);
+                      "be on a public port", i);
             break;
         }
     }

@@ -29,12 +29,12 @@ static void create_plugin(ld_t *l, const json_t *v, const char *path, pc_plugin_
     const pc_plugin_t *type = pc_plugin_find(json_string_value(t));
     if (!type) {
         pc_ld_err(l, p.s, "unknown plugin type \"%s\"",
-               pc_ld_esc(b, sizeof(b), json_string_value(t), SHOW_MAX));
+                  pc_ld_esc(b, sizeof(b), json_string_value(t), SHOW_MAX));
         return;
     }
     if (type->abi != PC_PLUGIN_ABI) {
         pc_ld_err(l, p.s, "plugin type \"%s\" was built for plugin ABI %u, not %u", type->name,
-               type->abi, PC_PLUGIN_ABI);
+                  type->abi, PC_PLUGIN_ABI);
         return;
     }
     /* A shallow copy without "type": plugins see only their own keys and
@@ -88,12 +88,12 @@ void pc_ld_plugins(ld_t *l, const json_t *obj)
 /* Resolves a list of plugin names, appending to chain (which already holds
  * nchain entries, e.g. the global ones). */
 void pc_ld_chain(ld_t *l, const json_t *arr, const char *path, pc_plugin_inst_t **chain,
-                        size_t *nchain, size_t nglobal)
+                 size_t *nchain, size_t nglobal)
 {
     size_t n = json_array_size(arr);
     if (n + *nchain > CONF_MAX_CHAIN) {
         pc_ld_err(l, path, "a chain holds at most %d plugins (global_plugins included)",
-               CONF_MAX_CHAIN);
+                  CONF_MAX_CHAIN);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -106,7 +106,8 @@ void pc_ld_chain(ld_t *l, const json_t *arr, const char *path, pc_plugin_inst_t 
         const char *name = json_string_value(v);
         const unsigned *idx = pc_ld_map_get(&l->plugin_names, name);
         if (!idx) {
-            pc_ld_err(l, p.s, "no plugin named \"%s\" in plugins", pc_ld_esc(b, sizeof(b), name, SHOW_MAX));
+            pc_ld_err(l, p.s, "no plugin named \"%s\" in plugins",
+                         pc_ld_esc(b, sizeof(b), name, SHOW_MAX));
             continue;
         }
         pc_plugin_inst_t *pi = &l->c->plugins[*idx];
@@ -115,7 +116,7 @@ void pc_ld_chain(ld_t *l, const json_t *arr, const char *path, pc_plugin_inst_t 
             j++;
         if (j < *nchain) {
             pc_ld_err(l, p.s, "plugin \"%s\" is already in the chain%s", pi->name,
-                   j < nglobal ? " (global_plugins)" : "");
+                      j < nglobal ? " (global_plugins)" : "");
             continue;
         }
         chain[(*nchain)++] = pi;

@@ -66,7 +66,7 @@ static bool check_route_path(ld_t *l, const char *path, const char *s, pc_path_k
             }
             if (!good) {
                 pc_ld_err(l, path,
-                       "a param is a whole segment \"{name}\", name [A-Za-z_][A-Za-z0-9_]*");
+                          "a param is a whole segment \"{name}\", name [A-Za-z_][A-Za-z0-9_]*");
                 ok = false;
             } else if (nparams == PC_ROUTER_MAX_PARAMS) {
                 pc_ld_err(l, path, "at most %d params", PC_ROUTER_MAX_PARAMS);
@@ -98,10 +98,10 @@ static bool check_route_path(ld_t *l, const char *path, const char *s, pc_path_k
         } else if (outlen != cn || memcmp(out, copy, cn) != 0) {
             if (kind == PC_MATCH_TEMPLATE)
                 pc_ld_err(l, path, "must be canonical (percent-encode other characters, uppercase "
-                       "hex, do not encode A-Z a-z 0-9 - . _ ~)");
+                          "hex, do not encode A-Z a-z 0-9 - . _ ~)");
             else
                 pc_ld_err(l, path, "must be canonical: write \"%s\"",
-                       pc_ld_esc(b, sizeof(b), out, SHOW_MAX));
+                          pc_ld_esc(b, sizeof(b), out, SHOW_MAX));
             ok = false;
         }
         free(out);
@@ -131,7 +131,7 @@ static bool check_route_host(ld_t *l, const char *path, char *host)
         return true;
     }
     pc_ld_err(l, path, "\"%s\" is not a host name, \"*.\" + a host name, or [IPv6] (no port)",
-           pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
+              pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
     return false;
 }
 
@@ -140,7 +140,7 @@ static bool parse_methods(ld_t *l, const json_t *arr, const char *path, unsigned
     size_t n = json_array_size(arr);
     if (n == 0 || n > CONF_MAX_METHODS) {
         pc_ld_err(l, path, "must hold 1 to %d methods (leave it out to allow every method)",
-               CONF_MAX_METHODS);
+                  CONF_MAX_METHODS);
         return false;
     }
     bool ok = true;
@@ -267,7 +267,7 @@ static bool parse_route(ld_t *l, const json_t *v, const char *path, pc_route_con
             r->upstream = &c->upstreams[*idx];
         else
             pc_ld_err(l, pc_ld_key(&p, path, "upstream"), "no upstream named \"%s\" in upstreams",
-                   pc_ld_esc(b, sizeof(b), json_string_value(uv), SHOW_MAX));
+                      pc_ld_esc(b, sizeof(b), json_string_value(uv), SHOW_MAX));
     }
 
     r->chain = pc_xcalloc(CONF_MAX_CHAIN, sizeof(*r->chain));
@@ -283,7 +283,7 @@ static bool parse_route(ld_t *l, const json_t *v, const char *path, pc_route_con
             pc_ld_warn(l, path, "route has no upstream; it can only answer from plugins");
         else
             pc_ld_err(l, pc_ld_key(&p, path, "upstream"),
-                   "required (only a route whose plugins answer every request may omit it)");
+                      "required (only a route whose plugins answer every request may omit it)");
     }
     for (size_t i = 0; i < r->nchain; i++) {
         const pc_plugin_t *t = r->chain[i]->type;
@@ -341,7 +341,7 @@ void pc_ld_routes(ld_t *l, const json_t *arr)
             add_route(l, p.s, r);
         if (!r->authenticated && r->name)
             pc_ld_warn(l, p.s, "no authentication plugin: anyone can call it (route \"%s\")",
-                    r->name);
+                       r->name);
         else if (!r->authenticated)
             pc_ld_warn(l, p.s, "no authentication plugin: anyone can call it");
     }

@@ -87,7 +87,7 @@ static void parse_store_redis(ld_t *l, const json_t *v, uint64_t mask)
         if (json_object_get(v, "password"))
             pc_ld_err(l, "store.password", "given twice (also in store.url)");
         pc_ld_warn(l, "store.url", "password written inline in the URL; prefer \"password\": "
-                                "{\"env\": \"NAME\"} or {\"file\": \"/path\"}");
+                                   "{\"env\": \"NAME\"} or {\"file\": \"/path\"}");
         c->store_password = a.password;
         a.password = NULL;
     }

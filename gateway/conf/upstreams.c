@@ -131,7 +131,8 @@ static bool parse_url(ld_t *l, const char *path, pc_target_t *t)
     char authority[320];
     if (v6) {
         if (inet_pton(AF_INET6, host, ip.a) != 1) {
-            pc_ld_err(l, path, "\"%s\" is not an IPv6 address", pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
+            pc_ld_err(l, path, "\"%s\" is not an IPv6 address",
+                         pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
             return false;
         }
         ip.family = AF_INET6;
@@ -144,17 +145,17 @@ static bool parse_url(ld_t *l, const char *path, pc_target_t *t)
     } else {
         if (!pc_ld_hostname_ok(host)) {
             pc_ld_err(l, path, "\"%s\" is not a host name or IP address",
-                   pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
+                      pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
             return false;
         }
         if (pc_ld_looks_numeric(host)) {
             pc_ld_err(l, path, "\"%s\" is not an IPv4 address (write four decimal numbers)",
-                   pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
+                      pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
             return false;
         }
         if (!pc_conf_resolve_hook) {
             pc_ld_err(l, path, "cannot resolve \"%s\": name resolution is disabled",
-                   pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
+                      pc_ld_esc(b, sizeof(b), host, SHOW_MAX));
             return false;
         }
         char why[256] = "";
@@ -163,7 +164,7 @@ static bool parse_url(ld_t *l, const char *path, pc_target_t *t)
         if (pc_conf_resolve_hook(host, port, &t->ut.addr, &alen2, why, sizeof(why)) != 0 ||
             (t->ut.addr.ss_family != AF_INET && t->ut.addr.ss_family != AF_INET6)) {
             pc_ld_err(l, path, "cannot resolve \"%s\": %s", pc_ld_esc(b, sizeof(b), host, SHOW_MAX),
-                   why[0] ? why : "no address");
+                      why[0] ? why : "no address");
             return false;
         }
         t->ut.addrlen = alen2;
@@ -291,13 +292,13 @@ static void parse_upstream(ld_t *l, const json_t *v, const char *path, pc_upstre
     const json_t *bal = pc_ld_valid(v, mask, f, 1);
     if (bal && pc_lb_kind_parse(json_string_value(bal), &u->balancer) != 0)
         pc_ld_err(l, pc_ld_key(&p, path, "balancer"),
-               "must be one of round_robin, least_conn, hash, random_two");
+                  "must be one of round_robin, least_conn, hash, random_two");
     const json_t *hk = pc_ld_valid(v, mask, f, 2);
     if (hk) {
         parse_hash_key(l, hk, pc_ld_key(&p, path, "hash_key"), u);
         if (u->balancer != PC_LB_HASH)
             pc_ld_warn(l, p.s, "only used by the hash balancer (this one is %s)",
-                    pc_lb_kind_name(u->balancer));
+                       pc_lb_kind_name(u->balancer));
     }
     const json_t *to = pc_ld_valid(v, mask, f, 3);
     if (to)

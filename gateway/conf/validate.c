@@ -26,7 +26,7 @@ bool pc_ld_name(ld_t *l, const char *path, const char *s)
         return true;
     char b[SHOW_LEN];
     pc_ld_err(l, path, "\"%s\" is not a valid name: 1 to %d of A-Z a-z 0-9 _ . -",
-           pc_ld_esc(b, sizeof(b), s, SHOW_MAX), CONF_MAX_NAME);
+              pc_ld_esc(b, sizeof(b), s, SHOW_MAX), CONF_MAX_NAME);
     return false;
 }
 

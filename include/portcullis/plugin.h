@@ -122,10 +122,10 @@ int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
  *   SECRET    pc_conf_secret_t  a string, {"env": "NAME"} or {"file":
  *                           "/path"}, read now; `portcullis -t` warns about
  *                           an inline string
- *   STRINGS   pc_conf_strings_t a list (array) of non-empty strings (at most max
- *                           entries, 0: any; PC_CONF_NONEMPTY: at least
- *                           one; PC_CONF_SINGLE: a lone string is a list
- *                           of one)
+ *   STRINGS   pc_conf_strings_t  a list (array) of non-empty strings: at
+ *                           most max entries (0: any); PC_CONF_NONEMPTY: at
+ *                           least one; PC_CONF_SINGLE: a lone string is a
+ *                           list of one
  *   ON_ERROR  bool          the shared failure policy of a plugin that
  *                           depends on something that can fail (the store,
  *                           an identity provider): "deny" (false, the
@@ -280,7 +280,6 @@ void *pc_xmalloc(size_t n);
 void *pc_xcalloc(size_t n, size_t size);
 void *pc_xrealloc(void *p, size_t n);
 char *pc_xstrdup(const char *s);
-
 
 /* Request-lifetime memory; aborts on OOM; freed when the request ends. */
 void *pc_alloc(pc_request_t *r, size_t n);

@@ -216,7 +216,8 @@ START_TEST(test_errors)
     bad("{'window': '999ms'}", "plugins.p.window: must be a duration from 1s to 1h");
     bad("{'window': '2h'}", "plugins.p.window: must be a duration from 1s to 1h");
     bad("{'window_ms': 999}", "plugins.p.window_ms: must be an integer between 1000 and 3600000");
-    bad("{'window': '1m', 'window_ms': 60000}", "plugins.p.window: give window or window_ms, not both");
+    bad("{'window': '1m', 'window_ms': 60000}",
+        "plugins.p.window: give window or window_ms, not both");
     bad("{'label': ''}", "plugins.p.label: must not be empty");
     bad("{'label': 'abcdefghi'}", "plugins.p.label: longer than 8 bytes");
     bad("{'label': 3}", "plugins.p.label: must be a string");
@@ -326,7 +327,8 @@ START_TEST(test_nested_path)
     pc_diag_t d = {0};
     pc_err_t err = {&d, "plugins.p", 0};
     ck_assert_int_eq(pc_conf_parse(json_object_get(n, "inner"), "limits[2]", fields, &o, &err), -1);
-    ck_assert_str_eq(d.errors[0], "plugins.p.limits[2].count: must be an integer between 1 and 100");
+    ck_assert_str_eq(d.errors[0],
+                     "plugins.p.limits[2].count: must be an integer between 1 and 100");
     pc_conf_fields_free(fields, &o);
     pc_diag_free(&d);
     json_decref(n);
