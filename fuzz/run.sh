@@ -36,7 +36,7 @@ fi
 conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c gateway/conf/listen.c
     gateway/conf/services.c gateway/conf/upstreams.c gateway/conf/plugins_conf.c gateway/conf/routes.c
     gateway/conf/document.c gateway/conf/generation.c gateway/conf/resolve.c gateway/conf/conf_diag.c
-    gateway/conf/plugin_fields.c"
+    gateway/conf/values.c"
 # shellcheck disable=SC2086 # conf_srcs is a list of words
 build fuzz_conf fuzz/fuzz_conf.c $conf_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c "$libpcore" \

@@ -86,51 +86,41 @@ char *pc_conf_secret_value(const json_t *v, const char *key, size_t *len, pc_err
 
 /* ---- table-driven fields (fields.c) ---------------------------------------- */
 
-typedef enum ftype { FT_UINT, FT_SIZE, FT_BOOL, FT_STR, FT_OBJ, FT_ARR, FT_ANY } ftype_t;
-
-enum {
-    F_REQ = 1u << 0,      /* required */
-    F_ROUTE = 1u << 1,    /* limits: may be overridden per route */
-    F_EMPTY_OK = 1u << 2, /* FT_STR: "" is allowed */
-    F_ROUTED = 1u << 3,   /* limits: only read after routing, from the route */
-};
-
+/* The core's tables are pc_conf_field_t tables (plugin.h) read by the same
+ * engine as plugins' (pc_conf_parse), with flags of its own from bit 16 up
+ * and fields that are only type-checked (offset NOOFF). */
+#define F_ROUTE (1u << 16)  /* limits: may be overridden per route */
+#define F_ROUTED (1u << 17) /* limits: only read after routing, from the route */
 #define NOOFF ((size_t)-1)
 
-typedef struct field {
-    const char *key;
-    ftype_t type;
-    size_t off;           /* into the destination struct; NOOFF: type-checked only */
-    unsigned flags;
-    long long min, max;   /* FT_UINT, FT_SIZE */
-    long long dflt;       /* FT_UINT, FT_SIZE, FT_BOOL */
-    const char *sdflt;    /* FT_STR; NULL: stays NULL */
-} field_t;
-
+/* A core table entry, positional: key, type, offset, flags, min, max,
+ * default, string default. */
+#define CONF_FIELD(k, t, off, fl, lo, hi, d, ds)                                              \
+    {                                                                                         \
+        .key = (k), .type = (t), .offset = (off), .flags = (fl), .min = (lo), .max = (hi),    \
+        .def = (d), .def_str = (ds)                                                           \
+    }
 
 static inline void *pc_ld_at(void *dst, size_t off)
 {
     return (char *)dst + off;
 }
 
-/* Edit distance of two keys of at most SHOW_MAX bytes (SIZE_MAX beyond):
- * the "did you mean" of unknown keys, here and in pc_conf_parse. */
-size_t pc_ld_distance(const char *a, const char *b);
 /* A JSON string of 1..CONF_MAX_STRING bytes (0 allowed with empty_ok),
  * without NUL; reports and returns false otherwise. */
 bool pc_ld_str_ok(ld_t *l, const char *path, const json_t *v, bool empty_ok);
 /* Stores each field's default into dst. */
-void pc_ld_defaults(const field_t *f, size_t n, void *dst);
+void pc_ld_defaults(const pc_conf_field_t *f, size_t n, void *dst);
 /* Parses the object v at path against the table: unknown keys, required
  * keys, types, ranges; stores scalars into dst (may be NULL). With
  * defaults, absent fields get their default first. only_flag: fields
  * without it are refused with "only at listener level" (route limits).
  * Returns the mask of fields present and valid (bit i = f[i]); 0 with an
  * error when v is not an object. */
-uint64_t pc_ld_obj(ld_t *l, const json_t *v, const char *path, const field_t *f, size_t n,
-                   void *dst, bool defaults, unsigned only_flag);
+uint64_t pc_ld_obj(ld_t *l, const json_t *v, const char *path, const pc_conf_field_t *f,
+                   size_t n, void *dst, bool defaults, unsigned only_flag);
 /* The value of a field that pc_ld_obj accepted (mask bit set), else NULL. */
-const json_t *pc_ld_valid(const json_t *obj, uint64_t mask, const field_t *f, size_t i);
+const json_t *pc_ld_valid(const json_t *obj, uint64_t mask, const pc_conf_field_t *f, size_t i);
 
 /* ---- small validators (validate.c) ------------------------------------------- */
 

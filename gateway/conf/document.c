@@ -42,22 +42,22 @@ enum {
     TOP_STORE, TOP_UPSTREAMS, TOP_PLUGINS, TOP_GLOBAL_PLUGINS, TOP_ROUTES,
 };
 
-static const field_t top_fields[] = {
-    [TOP_WORKERS] = {"workers", FT_UINT, offsetof(pc_conf_t, workers), 0, 0, CONF_MAX_WORKERS, 0,
-                     NULL},
-    [TOP_USER] = {"user", FT_STR, offsetof(pc_conf_t, user), 0, 0, 0, 0, NULL},
-    [TOP_DRAIN] = {"drain_timeout_ms", FT_UINT, offsetof(pc_conf_t, drain_timeout_ms), 0, 0,
-                   600000, 10000, NULL},
-    [TOP_LOG] = {"log", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_LIMITS] = {"limits", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_LISTEN] = {"listen", FT_ARR, NOOFF, F_REQ, 0, 0, 0, NULL},
-    [TOP_ADMIN] = {"admin", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_ACCESS_LOG] = {"access_log", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_STORE] = {"store", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_UPSTREAMS] = {"upstreams", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_PLUGINS] = {"plugins", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_GLOBAL_PLUGINS] = {"global_plugins", FT_ARR, NOOFF, 0, 0, 0, 0, NULL},
-    [TOP_ROUTES] = {"routes", FT_ARR, NOOFF, F_REQ, 0, 0, 0, NULL},
+static const pc_conf_field_t top_fields[] = {
+    [TOP_WORKERS] = CONF_FIELD("workers", PC_CONF_UINT, offsetof(pc_conf_t, workers), 0, 0,
+                               CONF_MAX_WORKERS, 0, NULL),
+    [TOP_USER] = CONF_FIELD("user", PC_CONF_STRING, offsetof(pc_conf_t, user), 0, 0, 0, 0, NULL),
+    [TOP_DRAIN] = CONF_FIELD("drain_timeout_ms", PC_CONF_UINT,
+                             offsetof(pc_conf_t, drain_timeout_ms), 0, 0, 600000, 10000, NULL),
+    [TOP_LOG] = CONF_FIELD("log", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_LIMITS] = CONF_FIELD("limits", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_LISTEN] = CONF_FIELD("listen", PC_CONF_ARRAY, NOOFF, PC_CONF_REQUIRED, 0, 0, 0, NULL),
+    [TOP_ADMIN] = CONF_FIELD("admin", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_ACCESS_LOG] = CONF_FIELD("access_log", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_STORE] = CONF_FIELD("store", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_UPSTREAMS] = CONF_FIELD("upstreams", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_PLUGINS] = CONF_FIELD("plugins", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_GLOBAL_PLUGINS] = CONF_FIELD("global_plugins", PC_CONF_ARRAY, NOOFF, 0, 0, 0, 0, NULL),
+    [TOP_ROUTES] = CONF_FIELD("routes", PC_CONF_ARRAY, NOOFF, PC_CONF_REQUIRED, 0, 0, 0, NULL),
 };
 
 static void check_user(ld_t *l, const char *u)
@@ -86,7 +86,7 @@ static unsigned next_generation;
 static void load_document(ld_t *l, const json_t *root)
 {
     pc_conf_t *c = l->c;
-    const field_t *f = top_fields;
+    const pc_conf_field_t *f = top_fields;
     uint64_t mask = pc_ld_obj(l, root, "", f, PC_ARRAY_LEN(top_fields), c, true, 0);
     if (!json_is_object(root))
         return;

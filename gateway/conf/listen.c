@@ -8,21 +8,23 @@
 #include <string.h>
 
 #define ROUTED (F_ROUTE | F_ROUTED)
-static const field_t limit_fields[] = {
-    {"max_url_bytes", FT_SIZE, offsetof(pc_limits_t, max_url_bytes), 0, 64, 1048576, 8192, NULL},
-    {"max_header_bytes", FT_SIZE, offsetof(pc_limits_t, max_header_bytes), F_ROUTE, 1024, 1048576,
-     16384, NULL},
-    {"max_headers", FT_UINT, offsetof(pc_limits_t, max_headers), F_ROUTE, 1, 1000, 100, NULL},
-    {"max_body_bytes", FT_SIZE, offsetof(pc_limits_t, max_body_bytes), ROUTED, 0, 1073741824,
-     1048576, NULL},
-    {"client_idle_timeout_ms", FT_UINT, offsetof(pc_limits_t, client_idle_timeout_ms), 0, 1000,
-     3600000, 60000, NULL},
-    {"request_timeout_ms", FT_UINT, offsetof(pc_limits_t, request_timeout_ms), ROUTED, 100,
-     3600000, 60000, NULL},
-    {"max_connections_per_ip", FT_UINT, offsetof(pc_limits_t, max_connections_per_ip), 0, 0,
-     1000000, 0, NULL},
-    {"response_buffer_bytes", FT_SIZE, offsetof(pc_limits_t, response_buffer_bytes), ROUTED, 4096,
-     16777216, 65536, NULL},
+static const pc_conf_field_t limit_fields[] = {
+    CONF_FIELD("max_url_bytes", PC_CONF_SIZE, offsetof(pc_limits_t, max_url_bytes), 0, 64, 1048576,
+               8192, NULL),
+    CONF_FIELD("max_header_bytes", PC_CONF_SIZE, offsetof(pc_limits_t, max_header_bytes), F_ROUTE,
+               1024, 1048576, 16384, NULL),
+    CONF_FIELD("max_headers", PC_CONF_UINT, offsetof(pc_limits_t, max_headers), F_ROUTE, 1, 1000,
+               100, NULL),
+    CONF_FIELD("max_body_bytes", PC_CONF_SIZE, offsetof(pc_limits_t, max_body_bytes), ROUTED, 0,
+               1073741824, 1048576, NULL),
+    CONF_FIELD("client_idle_timeout_ms", PC_CONF_UINT,
+               offsetof(pc_limits_t, client_idle_timeout_ms), 0, 1000, 3600000, 60000, NULL),
+    CONF_FIELD("request_timeout_ms", PC_CONF_UINT, offsetof(pc_limits_t, request_timeout_ms),
+               ROUTED, 100, 3600000, 60000, NULL),
+    CONF_FIELD("max_connections_per_ip", PC_CONF_UINT,
+               offsetof(pc_limits_t, max_connections_per_ip), 0, 0, 1000000, 0, NULL),
+    CONF_FIELD("response_buffer_bytes", PC_CONF_SIZE, offsetof(pc_limits_t, response_buffer_bytes),
+               ROUTED, 4096, 16777216, 65536, NULL),
 };
 #undef ROUTED
 
@@ -31,8 +33,8 @@ static void limits_merge(pc_limits_t *dst, const pc_limits_t *src, uint64_t mask
     for (size_t i = 0; i < PC_ARRAY_LEN(limit_fields); i++) {
         if (!(mask & ((uint64_t)1 << i)))
             continue;
-        size_t off = limit_fields[i].off;
-        if (limit_fields[i].type == FT_UINT)
+        size_t off = limit_fields[i].offset;
+        if (limit_fields[i].type == PC_CONF_UINT)
             *(unsigned *)pc_ld_at(dst, off) = *(const unsigned *)pc_ld_at((void *)src, off);
         else
             *(size_t *)pc_ld_at(dst, off) = *(const size_t *)pc_ld_at((void *)src, off);
@@ -76,14 +78,16 @@ void pc_ld_limits_override(ld_t *l, const json_t *v, const char *path, const pc_
 
 /* ---- listeners and admin -------------------------------------------------- */
 
-static const field_t listen_fields[] = {
-    {"address", FT_STR, offsetof(pc_listener_conf_t, address), 0, 0, 0, 0, "0.0.0.0"},
-    {"port", FT_UINT, offsetof(pc_listener_conf_t, port), F_REQ, 1, 65535, 0, NULL},
-    {"max_connections", FT_UINT, offsetof(pc_listener_conf_t, max_connections), 0, 1, 1000000,
-     10000, NULL},
-    {"trusted_proxies", FT_ARR, NOOFF, 0, 0, 0, 0, NULL},
-    {"limits", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    {"tls", FT_ANY, NOOFF, 0, 0, 0, 0, NULL},
+static const pc_conf_field_t listen_fields[] = {
+    CONF_FIELD("address", PC_CONF_STRING, offsetof(pc_listener_conf_t, address), 0, 0, 0, 0,
+               "0.0.0.0"),
+    CONF_FIELD("port", PC_CONF_UINT, offsetof(pc_listener_conf_t, port), PC_CONF_REQUIRED, 1, 65535,
+               0, NULL),
+    CONF_FIELD("max_connections", PC_CONF_UINT, offsetof(pc_listener_conf_t, max_connections), 0, 1,
+               1000000, 10000, NULL),
+    CONF_FIELD("trusted_proxies", PC_CONF_ARRAY, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("limits", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("tls", PC_CONF_ANY, NOOFF, 0, 0, 0, 0, NULL),
 };
 
 static void parse_trusted(ld_t *l, const json_t *arr, const char *path, pc_listener_conf_t *ls)
@@ -116,7 +120,7 @@ static void parse_trusted(ld_t *l, const json_t *arr, const char *path, pc_liste
 static void parse_listener(ld_t *l, const json_t *v, const char *path, pc_listener_conf_t *ls,
                            endpoint_t *ep)
 {
-    const field_t *f = listen_fields;
+    const pc_conf_field_t *f = listen_fields;
     size_t nf = PC_ARRAY_LEN(listen_fields);
     ls->limits = l->c->limits;
     uint64_t mask = pc_ld_obj(l, v, path, f, nf, ls, true, 0);
@@ -172,9 +176,11 @@ void pc_ld_listeners(ld_t *l, const json_t *arr, endpoint_t *eps)
     }
 }
 
-static const field_t admin_fields[] = {
-    {"address", FT_STR, offsetof(pc_conf_t, admin_address), 0, 0, 0, 0, "127.0.0.1"},
-    {"port", FT_UINT, offsetof(pc_conf_t, admin_port), F_REQ, 1, 65535, 0, NULL},
+static const pc_conf_field_t admin_fields[] = {
+    CONF_FIELD("address", PC_CONF_STRING, offsetof(pc_conf_t, admin_address), 0, 0, 0, 0,
+               "127.0.0.1"),
+    CONF_FIELD("port", PC_CONF_UINT, offsetof(pc_conf_t, admin_port), PC_CONF_REQUIRED, 1, 65535, 0,
+               NULL),
 };
 
 void pc_ld_admin(ld_t *l, const json_t *v, const endpoint_t *eps)

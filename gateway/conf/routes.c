@@ -184,12 +184,12 @@ static bool parse_methods(ld_t *l, const json_t *arr, const char *path, unsigned
     return ok;
 }
 
-static const field_t match_fields[] = {
-    {"host", FT_STR, offsetof(pc_route_conf_t, host), 0, 0, 0, 0, NULL},
-    {"path", FT_STR, NOOFF, 0, 0, 0, 0, NULL},
-    {"path_prefix", FT_STR, NOOFF, 0, 0, 0, 0, NULL},
-    {"path_template", FT_STR, NOOFF, 0, 0, 0, 0, NULL},
-    {"methods", FT_ARR, NOOFF, 0, 0, 0, 0, NULL},
+static const pc_conf_field_t match_fields[] = {
+    CONF_FIELD("host", PC_CONF_STRING, offsetof(pc_route_conf_t, host), 0, 0, 0, 0, NULL),
+    CONF_FIELD("path", PC_CONF_STRING, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("path_prefix", PC_CONF_STRING, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("path_template", PC_CONF_STRING, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("methods", PC_CONF_ARRAY, NOOFF, 0, 0, 0, 0, NULL),
 };
 
 static bool parse_match(ld_t *l, const json_t *v, const char *path, pc_route_conf_t *r)
@@ -226,20 +226,20 @@ static bool parse_match(ld_t *l, const json_t *v, const char *path, pc_route_con
     return l->nerr == e0 && r->path;
 }
 
-static const field_t route_fields[] = {
-    {"name", FT_STR, NOOFF, F_REQ, 0, 0, 0, NULL},
-    {"match", FT_OBJ, NOOFF, F_REQ, 0, 0, 0, NULL},
-    {"upstream", FT_STR, NOOFF, 0, 0, 0, 0, NULL},
-    {"plugins", FT_ARR, NOOFF, 0, 0, 0, 0, NULL},
-    {"rewrite_prefix", FT_STR, NOOFF, F_EMPTY_OK, 0, 0, 0, NULL},
-    {"limits", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
+static const pc_conf_field_t route_fields[] = {
+    CONF_FIELD("name", PC_CONF_STRING, NOOFF, PC_CONF_REQUIRED, 0, 0, 0, NULL),
+    CONF_FIELD("match", PC_CONF_OBJECT, NOOFF, PC_CONF_REQUIRED, 0, 0, 0, NULL),
+    CONF_FIELD("upstream", PC_CONF_STRING, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("plugins", PC_CONF_ARRAY, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("rewrite_prefix", PC_CONF_STRING, NOOFF, PC_CONF_EMPTY_OK, 0, 0, 0, NULL),
+    CONF_FIELD("limits", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
 };
 
 /* Returns true when the route may go into the router. */
 static bool parse_route(ld_t *l, const json_t *v, const char *path, pc_route_conf_t *r)
 {
     pc_conf_t *c = l->c;
-    const field_t *f = route_fields;
+    const pc_conf_field_t *f = route_fields;
     jp_t p;
     char b[SHOW_LEN];
     r->limits = c->limits;

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const field_t access_log_fields[] = {
-    {"path", FT_STR, offsetof(pc_conf_t, access_log_path), 0, 0, 0, 0, "stderr"},
-    {"enabled", FT_BOOL, NOOFF, 0, 0, 0, 1, NULL},
+static const pc_conf_field_t access_log_fields[] = {
+    CONF_FIELD("path", PC_CONF_STRING, offsetof(pc_conf_t, access_log_path), 0, 0, 0, 0, "stderr"),
+    CONF_FIELD("enabled", PC_CONF_BOOL, NOOFF, 0, 0, 0, 1, NULL),
 };
 
 void pc_ld_access_log(ld_t *l, const json_t *v)
@@ -37,24 +37,29 @@ void pc_ld_access_log(ld_t *l, const json_t *v)
 enum { ST_TYPE, ST_MAX_BYTES, ST_URL, ST_USERNAME, ST_PASSWORD, ST_CONNECT, ST_COMMAND,
        ST_ON_ERROR, ST_PREFIX, ST_BATCH, ST_LEASE };
 
-static const field_t store_fields[] = {
-    [ST_TYPE] = {"type", FT_STR, offsetof(pc_conf_t, store_type), 0, 0, 0, 0, "memory"},
-    [ST_MAX_BYTES] = {"max_bytes", FT_SIZE, offsetof(pc_conf_t, store_max_bytes), 0, 1048576,
-                      68719476736LL, 67108864, NULL},
-    [ST_URL] = {"url", FT_STR, offsetof(pc_conf_t, store_url), 0, 0, 0, 0, NULL},
-    [ST_USERNAME] = {"username", FT_STR, offsetof(pc_conf_t, store_username), 0, 0, 0, 0, NULL},
-    [ST_PASSWORD] = {"password", FT_ANY, NOOFF, 0, 0, 0, 0, NULL},
-    [ST_CONNECT] = {"connect_timeout_ms", FT_UINT, offsetof(pc_conf_t, store_connect_timeout_ms),
-                    0, 1, 60000, 500, NULL},
-    [ST_COMMAND] = {"command_timeout_ms", FT_UINT, offsetof(pc_conf_t, store_command_timeout_ms),
-                    0, 1, 60000, 200, NULL},
-    [ST_ON_ERROR] = {"on_error", FT_STR, offsetof(pc_conf_t, store_on_error), 0, 0, 0, 0,
-                     "fail_closed"},
-    [ST_PREFIX] = {"prefix", FT_STR, offsetof(pc_conf_t, store_prefix), F_EMPTY_OK, 0, 0, 0,
-                   "pc:"},
-    [ST_BATCH] = {"batch", FT_BOOL, offsetof(pc_conf_t, store_batch), 0, 0, 0, 1, NULL},
-    [ST_LEASE] = {"lease_ms", FT_UINT, offsetof(pc_conf_t, store_lease_ms), 0, 0, 10000, 1000,
-                  NULL},
+static const pc_conf_field_t store_fields[] = {
+    [ST_TYPE] = CONF_FIELD("type", PC_CONF_STRING, offsetof(pc_conf_t, store_type), 0, 0, 0, 0,
+                           "memory"),
+    [ST_MAX_BYTES] = CONF_FIELD("max_bytes", PC_CONF_SIZE, offsetof(pc_conf_t, store_max_bytes), 0,
+                                1048576, 68719476736LL, 67108864, NULL),
+    [ST_URL] = CONF_FIELD("url", PC_CONF_STRING, offsetof(pc_conf_t, store_url), 0, 0, 0, 0, NULL),
+    [ST_USERNAME] = CONF_FIELD("username", PC_CONF_STRING, offsetof(pc_conf_t, store_username), 0,
+                               0, 0, 0, NULL),
+    [ST_PASSWORD] = CONF_FIELD("password", PC_CONF_ANY, NOOFF, 0, 0, 0, 0, NULL),
+    [ST_CONNECT] = CONF_FIELD("connect_timeout_ms", PC_CONF_UINT,
+                              offsetof(pc_conf_t, store_connect_timeout_ms), 0, 1, 60000, 500,
+                              NULL),
+    [ST_COMMAND] = CONF_FIELD("command_timeout_ms", PC_CONF_UINT,
+                              offsetof(pc_conf_t, store_command_timeout_ms), 0, 1, 60000, 200,
+                              NULL),
+    [ST_ON_ERROR] = CONF_FIELD("on_error", PC_CONF_STRING, offsetof(pc_conf_t, store_on_error), 0,
+                               0, 0, 0, "fail_closed"),
+    [ST_PREFIX] = CONF_FIELD("prefix", PC_CONF_STRING, offsetof(pc_conf_t, store_prefix),
+                             PC_CONF_EMPTY_OK, 0, 0, 0, "pc:"),
+    [ST_BATCH] = CONF_FIELD("batch", PC_CONF_BOOL, offsetof(pc_conf_t, store_batch), 0, 0, 0, 1,
+                            NULL),
+    [ST_LEASE] = CONF_FIELD("lease_ms", PC_CONF_UINT, offsetof(pc_conf_t, store_lease_ms), 0, 0,
+                            10000, 1000, NULL),
 };
 
 /* The redis part of "store": URL (resolved to a numeric address here, on
@@ -161,8 +166,8 @@ void pc_ld_store(ld_t *l, const json_t *v)
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug"};
 
-static const field_t log_fields[] = {
-    {"level", FT_STR, NOOFF, 0, 0, 0, 0, NULL},
+static const pc_conf_field_t log_fields[] = {
+    CONF_FIELD("level", PC_CONF_STRING, NOOFF, 0, 0, 0, 0, NULL),
 };
 
 void pc_ld_log(ld_t *l, const json_t *v)

@@ -10,9 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-static const field_t target_fields[] = {
-    {"url", FT_STR, offsetof(pc_target_t, url), F_REQ, 0, 0, 0, NULL},
-    {"weight", FT_UINT, offsetof(pc_target_t, weight), 0, 1, PC_LB_WEIGHT_MAX, 1, NULL},
+static const pc_conf_field_t target_fields[] = {
+    CONF_FIELD("url", PC_CONF_STRING, offsetof(pc_target_t, url), PC_CONF_REQUIRED, 0, 0, 0, NULL),
+    CONF_FIELD("weight", PC_CONF_UINT, offsetof(pc_target_t, weight), 0, 1, PC_LB_WEIGHT_MAX, 1,
+               NULL),
 };
 
 /* "ip:port" or "[ip6]:port" of a resolved address: the balancer key and the
@@ -230,15 +231,16 @@ static bool parse_targets(ld_t *l, const json_t *arr, const char *path, pc_upstr
     return ok;
 }
 
-static const field_t timeout_fields[] = {
-    {"connect_ms", FT_UINT, offsetof(pc_upstream_conf_t, connect_timeout_ms), 0, 1, 600000, 1000,
-     NULL},
-    {"response_ms", FT_UINT, offsetof(pc_upstream_conf_t, response_timeout_ms), 0, 1, 600000,
-     15000, NULL},
+static const pc_conf_field_t timeout_fields[] = {
+    CONF_FIELD("connect_ms", PC_CONF_UINT, offsetof(pc_upstream_conf_t, connect_timeout_ms), 0, 1,
+               600000, 1000, NULL),
+    CONF_FIELD("response_ms", PC_CONF_UINT, offsetof(pc_upstream_conf_t, response_timeout_ms), 0, 1,
+               600000, 15000, NULL),
 };
 
-static const field_t hash_header_fields[] = {
-    {"header", FT_STR, offsetof(pc_upstream_conf_t, hash_header), F_REQ, 0, 0, 0, NULL},
+static const pc_conf_field_t hash_header_fields[] = {
+    CONF_FIELD("header", PC_CONF_STRING, offsetof(pc_upstream_conf_t, hash_header),
+               PC_CONF_REQUIRED, 0, 0, 0, NULL),
 };
 
 #define HASH_KEY_FORMS "must be \"client_ip\", \"subject\", \"path\" or {\"header\": \"Name\"}"
@@ -272,17 +274,18 @@ static void parse_hash_key(ld_t *l, const json_t *v, const char *path, pc_upstre
     u->hash_key = PC_HASH_HEADER;
 }
 
-static const field_t upstream_fields[] = {
-    {"targets", FT_ARR, NOOFF, F_REQ, 0, 0, 0, NULL},
-    {"balancer", FT_STR, NOOFF, 0, 0, 0, 0, NULL},
-    {"hash_key", FT_ANY, NOOFF, 0, 0, 0, 0, NULL},
-    {"timeouts", FT_OBJ, NOOFF, 0, 0, 0, 0, NULL},
-    {"pass_host", FT_BOOL, offsetof(pc_upstream_conf_t, pass_host), 0, 0, 0, 0, NULL},
+static const pc_conf_field_t upstream_fields[] = {
+    CONF_FIELD("targets", PC_CONF_ARRAY, NOOFF, PC_CONF_REQUIRED, 0, 0, 0, NULL),
+    CONF_FIELD("balancer", PC_CONF_STRING, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("hash_key", PC_CONF_ANY, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("timeouts", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("pass_host", PC_CONF_BOOL, offsetof(pc_upstream_conf_t, pass_host), 0, 0, 0, 0,
+               NULL),
 };
 
 static void parse_upstream(ld_t *l, const json_t *v, const char *path, pc_upstream_conf_t *u)
 {
-    const field_t *f = upstream_fields;
+    const pc_conf_field_t *f = upstream_fields;
     jp_t p;
     u->balancer = PC_LB_ROUND_ROBIN;
     u->hash_key = PC_HASH_CLIENT_IP;

@@ -111,6 +111,7 @@ int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
  *   BOOL      bool          true or false
  *   UINT      unsigned      an integer in [min, max]
  *   U64       uint64_t      an integer in [min, max]
+ *   SIZE      size_t        an integer in [min, max]
  *   DURATION  uint64_t      milliseconds, from "250ms", "30s", "10m", "1h",
  *                           "1d", in [min, max]; with PC_CONF_MS_ALIAS also
  *                           "<key>_ms", an integer of milliseconds (not both)
@@ -135,10 +136,12 @@ int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
  *                           when the key is present; key is the path to
  *                           pass to pc_err_set (and to a nested
  *                           pc_conf_parse)
+ *   OBJECT    nothing       must be an object; the plugin reads it itself
+ *   ARRAY     nothing       must be an array; the plugin reads it itself
  *   ANY       nothing       the key is accepted; the plugin reads it itself
  *
- * An absent key gets its default: def for BOOL, UINT, U64, DURATION, ENUM
- * (an index) and ON_ERROR; a copy of def_str for STRING and TOKEN (left
+ * An absent key gets its default: def for BOOL, UINT, U64, SIZE, DURATION,
+ * ENUM (an index) and ON_ERROR; a copy of def_str for STRING and TOKEN (left
  * alone when def_str is NULL); SECRET, STRINGS and CUSTOM stay untouched.
  */
 typedef enum pc_conf_type {
@@ -154,6 +157,9 @@ typedef enum pc_conf_type {
     PC_CONF_ON_ERROR,
     PC_CONF_CUSTOM,
     PC_CONF_ANY,
+    PC_CONF_SIZE,
+    PC_CONF_OBJECT,
+    PC_CONF_ARRAY,
 } pc_conf_type_t;
 
 enum {
@@ -162,6 +168,7 @@ enum {
     PC_CONF_EMPTY_OK = 1u << 2, /* STRING: "" is a value */
     PC_CONF_SINGLE = 1u << 3,   /* STRINGS: a lone string is a list of one */
     PC_CONF_NONEMPTY = 1u << 4, /* STRINGS: at least one entry */
+    /* bits 16 and up are the core's (its own tables use the same engine) */
 };
 
 typedef struct pc_conf_secret {

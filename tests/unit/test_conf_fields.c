@@ -2,7 +2,9 @@
  * helper of the plugin SDK. Every field type with its bounds and default,
  * unknown keys (suggestion and list), required keys, the secret forms
  * (inline with its warning, env, file), string lists, custom callbacks
- * and nested tables with their JSON paths, and pc_conf_fields_free. Errors
+ * and nested tables with their JSON paths, escaped keys, and
+ * pc_conf_fields_free. (The core's own tables run on the same engine:
+ * test_conf.c pins their messages.) Errors
  * go through a real pc_err_t into a pc_diag_t, as the loader hands them to
  * a plugin's conf_create. */
 #include "conf/conf.h"
@@ -335,6 +337,61 @@ START_TEST(test_nested_path)
 }
 END_TEST
 
+typedef struct shapes {
+    size_t bytes;
+} shapes_t;
+
+static int parse_silent(const json_t *v, const char *key, void *field, pc_err_t *err)
+{
+    (void)v, (void)key, (void)field, (void)err;
+    return -1;
+}
+
+static const pc_conf_field_t shape_fields[] = {
+    {.key = "bytes", .type = PC_CONF_SIZE, .offset = offsetof(shapes_t, bytes), .min = 1,
+     .max = 4096, .def = 512},
+    {.key = "obj", .type = PC_CONF_OBJECT},
+    {.key = "arr", .type = PC_CONF_ARRAY},
+    {.key = "silent", .type = PC_CONF_CUSTOM, .parse = parse_silent},
+    {0},
+};
+
+static int shapes(const char *json, shapes_t *o, pc_diag_t *d)
+{
+    json_t *n = json_loads(json, 0, NULL);
+    ck_assert_ptr_nonnull(n);
+    memset(o, 0, sizeof(*o));
+    pc_err_t err = {d, "plugins.s", 0};
+    int rc = pc_conf_parse(n, NULL, shape_fields, o, &err);
+    json_decref(n);
+    return rc;
+}
+
+START_TEST(test_shapes)
+{
+    shapes_t o;
+    pc_diag_t d = {0};
+    ck_assert_int_eq(shapes("{\"obj\": {}, \"arr\": []}", &o, &d), 0);
+    ck_assert_uint_eq(o.bytes, 512);
+    ck_assert_int_eq(shapes("{\"bytes\": 4096}", &o, &d), 0);
+    ck_assert_uint_eq(o.bytes, 4096);
+    ck_assert_uint_eq(d.nerrors, 0);
+    ck_assert_int_eq(shapes("{\"bytes\": 4097, \"obj\": [], \"arr\": {}, \"silent\": 1}",
+                            &o, &d), -1);
+    ck_assert_uint_eq(d.nerrors, 4);
+    ck_assert_str_eq(d.errors[0], "plugins.s.bytes: must be an integer between 1 and 4096");
+    ck_assert_str_eq(d.errors[1], "plugins.s.obj: must be an object");
+    ck_assert_str_eq(d.errors[2], "plugins.s.arr: must be an array");
+    ck_assert_str_eq(d.errors[3], "plugins.s.silent: invalid value");
+    pc_diag_free(&d);
+
+    /* keys from the document are escaped in messages */
+    ck_assert_int_eq(shapes("{\"by\\ntes\": 1}", &o, &d), -1);
+    ck_assert_str_eq(d.errors[0], "plugins.s.by\\x0ates: unknown key (did you mean \"bytes\"?)");
+    pc_diag_free(&d);
+}
+END_TEST
+
 START_TEST(test_duration_helper)
 {
     uint64_t ms = 0;
@@ -361,6 +418,7 @@ static Suite *fields_suite(void)
     tcase_add_test(tc, test_unknown_keys);
     tcase_add_test(tc, test_secrets);
     tcase_add_test(tc, test_nested_path);
+    tcase_add_test(tc, test_shapes);
     tcase_add_test(tc, test_duration_helper);
     suite_add_tcase(s, tc);
     return s;
