@@ -24,7 +24,7 @@ _Noreturn void pc_assert_fail(const char *what, const char *file, int line);
 
 /* Never return NULL: running out of memory aborts the process. The first
  * four are exported to plugins by include/portcullis/plugin.h, which
- * declares them again (gateway/conf/plugin_fields.c includes both, so the
+ * declares them again (gateway/conf/fields.c includes both, so the
  * compiler holds the two declarations equal). */
 void *pc_xmalloc(size_t n);
 void *pc_xcalloc(size_t n, size_t size);
