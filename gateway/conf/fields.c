@@ -289,52 +289,79 @@ static void set_str(void *field, const char *v)
     *sp = pc_xstrdup(v);
 }
 
-/* Checks v against f and, with a place for it, stores it. false after
- * reporting. */
+/* BOOL: true or false; ON_ERROR: "deny" (false) or "allow" (true). */
+static bool flag_value(sink_t *s, const char *path, const pc_conf_field_t *f, const json_t *v,
+                       bool *field)
+{
+    static const char *const policies[] = {"deny", "allow", NULL};
+    int i = json_is_true(v);
+    if (f->type == PC_CONF_BOOL && !json_is_boolean(v)) {
+        sk_err(s, path, "must be true or false");
+        return false;
+    }
+    if (f->type == PC_CONF_ON_ERROR && !enum_ok(s, path, policies, v, &i))
+        return false;
+    if (field)
+        *field = i == 1;
+    return true;
+}
+
+/* UINT, U64, SIZE and DURATION, each stored in its own width. */
+static bool number_value(sink_t *s, const char *path, const pc_conf_field_t *f, const json_t *v,
+                         void *field)
+{
+    uint64_t x = 0;
+    bool ok = f->type == PC_CONF_DURATION ? duration_ok(s, path, f, v, &x)
+                                          : int_ok(s, path, f, v, &x);
+    if (ok && field && f->type == PC_CONF_UINT)
+        *(unsigned *)field = (unsigned)x;
+    else if (ok && field && f->type == PC_CONF_SIZE)
+        *(size_t *)field = (size_t)x;
+    else if (ok && field)
+        *(uint64_t *)field = x;
+    return ok;
+}
+
+/* SECRET and CUSTOM report through a pc_err_t. */
+static bool err_value(sink_t *s, const char *path, const pc_conf_field_t *f, const json_t *v,
+                      void *field)
+{
+    pc_err_t e = sk_perr(s);
+    e.failed = 0;
+    if (f->type == PC_CONF_CUSTOM) {
+        if (f->parse(v, path, field, &e) != 0 && !e.failed)
+            pc_err_set(&e, path, "invalid value"); /* a callback that gave no reason */
+    } else {
+        pc_conf_secret_t tmp = {0}, *sec = field ? field : &tmp;
+        pc_conf_secret_free(sec);
+        sec->s = pc_conf_secret_value(v, path, &sec->len, &e);
+        pc_conf_secret_free(&tmp);
+    }
+    sk_done(s, &e);
+    return !e.failed;
+}
+
+/* Checks v against f and, with a place for it (field), stores it. false
+ * after reporting. */
 static bool field_value(sink_t *s, const char *path, const pc_conf_field_t *f, const json_t *v,
                         void *field)
 {
-    uint64_t x = 0;
     bool ok;
     switch (f->type) {
     case PC_CONF_BOOL:
     case PC_CONF_ON_ERROR:
-        if (f->type == PC_CONF_BOOL && !json_is_boolean(v)) {
-            sk_err(s, path, "must be true or false");
-            return false;
-        }
-        if (f->type == PC_CONF_ON_ERROR) {
-            static const char *const policies[] = {"deny", "allow", NULL};
-            int i;
-            if (!enum_ok(s, path, policies, v, &i))
-                return false;
-            x = i == 1;
-        } else {
-            x = json_is_true(v);
-        }
-        if (field)
-            *(bool *)field = x != 0;
-        return true;
+        return flag_value(s, path, f, v, field);
     case PC_CONF_UINT:
     case PC_CONF_U64:
     case PC_CONF_SIZE:
     case PC_CONF_DURATION:
-        ok = f->type == PC_CONF_DURATION ? duration_ok(s, path, f, v, &x)
-                                         : int_ok(s, path, f, v, &x);
-        if (ok && field && f->type == PC_CONF_UINT)
-            *(unsigned *)field = (unsigned)x;
-        else if (ok && field && f->type == PC_CONF_SIZE)
-            *(size_t *)field = (size_t)x;
-        else if (ok && field)
-            *(uint64_t *)field = x;
-        return ok;
+        return number_value(s, path, f, v, field);
     case PC_CONF_STRING:
-        ok = str_ok(s, path, v, f->flags & PC_CONF_EMPTY_OK, f->max ? f->max : CONF_MAX_STRING);
-        if (ok && field)
-            set_str(field, json_string_value(v));
-        return ok;
     case PC_CONF_TOKEN:
-        ok = token_ok(s, path, f, v);
+        ok = f->type == PC_CONF_TOKEN
+                 ? token_ok(s, path, f, v)
+                 : str_ok(s, path, v, f->flags & PC_CONF_EMPTY_OK,
+                          f->max ? f->max : CONF_MAX_STRING);
         if (ok && field)
             set_str(field, json_string_value(v));
         return ok;
@@ -352,21 +379,8 @@ static bool field_value(sink_t *s, const char *path, const pc_conf_field_t *f, c
         return ok;
     }
     case PC_CONF_SECRET:
-    case PC_CONF_CUSTOM: {
-        pc_err_t e = sk_perr(s);
-        e.failed = 0;
-        if (f->type == PC_CONF_CUSTOM) {
-            if (f->parse(v, path, field, &e) != 0 && !e.failed)
-                pc_err_set(&e, path, "invalid value"); /* a callback that gave no reason */
-        } else {
-            pc_conf_secret_t tmp = {0}, *sec = field ? field : &tmp;
-            pc_conf_secret_free(sec);
-            sec->s = pc_conf_secret_value(v, path, &sec->len, &e);
-            pc_conf_secret_free(&tmp);
-        }
-        sk_done(s, &e);
-        return !e.failed;
-    }
+    case PC_CONF_CUSTOM:
+        return err_value(s, path, f, v, field);
     case PC_CONF_OBJECT:
     case PC_CONF_ARRAY:
         if (f->type == PC_CONF_OBJECT ? !json_is_object(v) : !json_is_array(v)) {
