@@ -1,7 +1,8 @@
 /* gateway/conf/conf_diag.c: the load-time side of the config that is not the
  * schema itself: diagnostics (errors and warnings with their JSON path),
- * the pc_err_t sink handed to plugins, secrets ({"env"}, {"file"}, inline),
- * and CIDR networks for trusted proxies. Main thread only, except
+ * the pc_err_t sink handed to plugins, secrets ({"env"}, {"file"}, inline)
+ * and the other files plugins load (pc_conf_file), and CIDR networks for
+ * trusted proxies. Main thread only, except
  * pc_cidr_contains which is pure. */
 #include "conf/conf_int.h"
 #include "base/util.h"
@@ -142,7 +143,11 @@ static void err_warn(pc_err_t *err, const char *key, const char *msg)
 
 #define SECRET_FILE_MAX (64u * 1024u)
 
-static char *secret_from_file(const char *file, const char *key, size_t *len, pc_err_t *err)
+/* Reads the regular file at the absolute path file, at most max bytes, into
+ * a NUL-terminated malloc'd buffer; what names it in messages ("secret
+ * file"). *mode gets its permission bits. */
+static char *file_read(const char *file, const char *what, size_t max, const char *key,
+                       size_t *len, mode_t *mode, pc_err_t *err)
 {
     if (file[0] != '/') {
         pc_err_set(err, key, "file: must be an absolute path");
@@ -150,40 +155,53 @@ static char *secret_from_file(const char *file, const char *key, size_t *len, pc
     }
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd == -1) {
-        pc_err_set(err, key, "cannot open secret file: %s", strerror(errno));
+        pc_err_set(err, key, "cannot open %s: %s", what, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
         close(fd);
-        pc_err_set(err, key, "secret file is not a regular file");
+        pc_err_set(err, key, "%s is not a regular file", what);
         return NULL;
     }
-    char *buf = pc_xmalloc(SECRET_FILE_MAX + 1);
+    char *buf = pc_xmalloc(max + 1);
     size_t n = 0;
     for (;;) {
-        ssize_t r = read(fd, buf + n, SECRET_FILE_MAX + 1 - n);
+        ssize_t r = read(fd, buf + n, max + 1 - n);
         if (r == -1 && errno == EINTR)
             continue;
         if (r == -1) {
             int e = errno;
             close(fd);
             free(buf);
-            pc_err_set(err, key, "cannot read secret file: %s", strerror(e));
+            pc_err_set(err, key, "cannot read %s: %s", what, strerror(e));
             return NULL;
         }
         if (r == 0)
             break;
         n += (size_t)r;
-        if (n > SECRET_FILE_MAX)
+        if (n > max)
             break;
     }
     close(fd);
-    if (n > SECRET_FILE_MAX) {
+    if (n > max) {
         free(buf);
-        pc_err_set(err, key, "secret file is larger than %u bytes", SECRET_FILE_MAX);
+        pc_err_set(err, key, "%s is larger than %zu bytes", what, max);
         return NULL;
     }
+    buf[n] = '\0';
+    *len = n;
+    *mode = st.st_mode;
+    return buf;
+}
+
+static char *secret_from_file(const char *file, const char *key, size_t *len, pc_err_t *err)
+{
+    mode_t mode;
+    size_t n;
+    char *buf = file_read(file, "secret file", SECRET_FILE_MAX, key, &n, &mode, err);
+    if (!buf)
+        return NULL;
     if (n && buf[n - 1] == '\n') {
         n--;
         if (n && buf[n - 1] == '\r')
@@ -194,11 +212,26 @@ static char *secret_from_file(const char *file, const char *key, size_t *len, pc
         pc_err_set(err, key, "secret file is empty");
         return NULL;
     }
-    if (st.st_mode & S_IROTH)
+    if (mode & S_IROTH)
         err_warn(err, key, "secret file is readable by every user (chmod o-r)");
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+char *pc_conf_file(const json_t *v, const char *key, size_t max, size_t *len, pc_err_t *err)
+{
+    const json_t *f = json_object_get(v, "file");
+    size_t dummy;
+    mode_t mode;
+    if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(f) ||
+        json_string_length(f) == 0 || strlen(json_string_value(f)) != json_string_length(f)) {
+        pc_err_set(err, key, "must be {\"file\": \"/path\"}");
+        return NULL;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "file \"%.80s\"", json_string_value(f));
+    return file_read(json_string_value(f), what, max, key, len ? len : &dummy, &mode, err);
 }
 
 char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err)

@@ -214,6 +214,13 @@ void pc_conf_secret_free(pc_conf_secret_t *s);
  * error set. Inline strings are reported as a warning by `portcullis -t`. */
 char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err);
 
+/* Reads v, {"file": "/absolute/path"}: a regular file of at most max
+ * bytes, for public material a plugin loads (PEM keys, JWKS documents;
+ * secrets are PC_CONF_SECRET fields). key names v in messages. Returns the
+ * contents, malloc'd and NUL-terminated, and their length (may be 0); NULL
+ * with an error set. */
+char *pc_conf_file(const json_t *v, const char *key, size_t max, size_t *len, pc_err_t *err);
+
 /* Single-value helpers, for code that a table does not fit. A duration is
  * a positive integer and a unit: "250ms", "1s", "10m", "1h", "1d"; returns
  * 0 and the milliseconds, or -1. */

@@ -7,15 +7,11 @@
 #include "jwt_plugin.h"
 #include "jwt_http.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define JWT_FILE_MAX (1024u * 1024u)
 #define JWT_PATH 160
@@ -37,53 +33,13 @@ static char *jc_printf(const char *fmt, ...)
 
 /* ---- keys ------------------------------------------------------------------------ */
 
-/* Key files hold public keys or JWKS documents (up to 1 MiB), not secrets:
- * an hmac key is a pc_conf_secret_t like every other secret. */
-/* Reads an absolute path's regular file, at most 1 MiB. */
-static char *jc_read_file(const char *file, const char *path, size_t *len, pc_err_t *err)
+/* {"file": "/abs/path"} and nothing else: a key file, public keys or a
+ * JWKS document of up to 1 MiB, read with pc_conf_file (an hmac key is a
+ * secret: PC_CONF_SECRET). */
+static int jc_is_file_ref(const json_t *v)
 {
-    struct stat st;
-    int fd;
-    char *buf;
-    size_t n = 0;
-
-    if (file[0] != '/') {
-        pc_err_set(err, path, "file: must be an absolute path");
-        return NULL;
-    }
-    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd == -1) {
-        pc_err_set(err, path, "cannot open %s: %s", file, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > (off_t)JWT_FILE_MAX) {
-        close(fd);
-        pc_err_set(err, path, "%s: not a regular file of at most %u bytes", file, JWT_FILE_MAX);
-        return NULL;
-    }
-    buf = pc_xcalloc((size_t)st.st_size + 1, 1);
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* {"file": "/abs/path"} and nothing else. */
-static const char *jc_file_ref(const json_t *v)
-{
-    const json_t *f = json_object_get(v, "file");
-
-    if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(f))
-        return NULL;
-    return json_string_value(f);
+    return json_is_object(v) && json_object_size(v) == 1 &&
+           json_is_string(json_object_get(v, "file"));
 }
 
 static int jc_merge(jwt_conf_t *c, pc_jwk_set_t *set, const char *path, pc_err_t *err)
@@ -134,7 +90,6 @@ static const pc_conf_field_t jc_key_fields[] = {
 static pc_jwk_set_t *jc_key_set(const json_t *v, const char *kind, const char *p,
                                 const jc_keyin_t *in, char *e, size_t elen, pc_err_t *err)
 {
-    const char *file = jc_file_ref(v);
     char *buf = NULL;
     size_t len = 0;
     pc_jwk_set_t *set;
@@ -144,8 +99,8 @@ static pc_jwk_set_t *jc_key_set(const json_t *v, const char *kind, const char *p
         pc_err_set(err, p, "kid: a JWK carries its own kid");
         return NULL;
     }
-    if (file) {
-        if (!(buf = jc_read_file(file, p, &len, err)))
+    if (jc_is_file_ref(v)) {
+        if (!(buf = pc_conf_file(v, p, JWT_FILE_MAX, &len, err)))
             return NULL;
     } else if (pem && json_is_string(v)) {
         buf = pc_xstrdup(json_string_value(v));

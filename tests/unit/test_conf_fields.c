@@ -392,6 +392,43 @@ START_TEST(test_shapes)
 }
 END_TEST
 
+START_TEST(test_file)
+{
+    char path[] = "/tmp/pc-fields-file-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "-----BEGIN\n", 11), 11);
+    close(fd);
+    pc_diag_t d = {0};
+    pc_err_t err = {&d, "plugins.k", 0};
+    json_t *v = json_pack("{s:s}", "file", path);
+    size_t len = 0;
+    char *buf = pc_conf_file(v, "keys.pem", 64, &len, &err);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(len, 11); /* files are read as they are: no newline stripped */
+    ck_assert_str_eq(buf, "-----BEGIN\n");
+    free(buf);
+    ck_assert_ptr_null(pc_conf_file(v, "keys.pem", 10, &len, &err));
+    ck_assert_uint_eq(d.nwarnings, 0); /* not a secret: no permission warning */
+    json_decref(v);
+    unlink(path);
+
+    v = json_pack("{s:s}", "file", "relative.pem");
+    ck_assert_ptr_null(pc_conf_file(v, "keys.pem", 64, &len, &err));
+    json_decref(v);
+    v = json_pack("{s:s,s:i}", "file", path, "x", 1);
+    ck_assert_ptr_null(pc_conf_file(v, "keys.pem", 64, &len, &err));
+    json_decref(v);
+    ck_assert_uint_eq(d.nerrors, 3);
+    ck_assert_str_eq(d.errors[1], "plugins.k.keys.pem: file: must be an absolute path");
+    ck_assert_str_eq(d.errors[2], "plugins.k.keys.pem: must be {\"file\": \"/path\"}");
+    char want[128];
+    snprintf(want, sizeof(want), "plugins.k.keys.pem: file \"%s\" is larger than 10 bytes", path);
+    ck_assert_str_eq(d.errors[0], want);
+    pc_diag_free(&d);
+}
+END_TEST
+
 START_TEST(test_duration_helper)
 {
     uint64_t ms = 0;
@@ -419,6 +456,7 @@ static Suite *fields_suite(void)
     tcase_add_test(tc, test_secrets);
     tcase_add_test(tc, test_nested_path);
     tcase_add_test(tc, test_shapes);
+    tcase_add_test(tc, test_file);
     tcase_add_test(tc, test_duration_helper);
     suite_add_tcase(s, tc);
     return s;
