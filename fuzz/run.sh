@@ -33,12 +33,18 @@ if [ ! -f "$libpcore" ]; then
     echo "fuzz: $libpcore not found: build first (scripts/build.sh build-release)" >&2
     exit 1
 fi
-build fuzz_conf fuzz/fuzz_conf.c gateway/conf/conf.c gateway/conf/conf_diag.c gateway/ops/metrics.c \
+conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c gateway/conf/listen.c
+    gateway/conf/services.c gateway/conf/upstreams.c gateway/conf/plugins_conf.c gateway/conf/routes.c
+    gateway/conf/document.c gateway/conf/generation.c gateway/conf/resolve.c gateway/conf/conf_diag.c
+    gateway/conf/values.c"
+# shellcheck disable=SC2086 # conf_srcs is a list of words
+build fuzz_conf fuzz/fuzz_conf.c $conf_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c "$libpcore" \
     $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
     -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
-    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c -lcrypto $JANSSON
+    plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
+    gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 
 run() {
     name=$1

@@ -58,9 +58,8 @@ typedef struct bf_conf {
     bool allow_on_error;
     unsigned timeout_ms;
     char *subject_header;
-    char **login_routes;
-    size_t nlogin_routes;
-    char bucket[72];
+    pc_conf_strings_t login_routes;
+    char *bucket;
     pc_store_ns_t *ns;             /* start(): BF_NS */
     pc_metric_t *failures, *lockouts, *denied; /* start() */
 } bf_conf_t;
@@ -87,118 +86,46 @@ typedef struct bf_count {
 
 /* ---- configuration ------------------------------------------------------- */
 
-/* "window"/"window_ms" style pair; *ms keeps its default when both absent. */
-static int bf_time(const json_t *node, const char *name, uint64_t *ms, pc_err_t *err)
-{
-    char msname[32];
-    snprintf(msname, sizeof(msname), "%s_ms", name);
-    const json_t *d = json_object_get(node, name), *m = json_object_get(node, msname);
-    if (d && m)
-        return pc_err_set(err, name, "give %s or %s, not both", name, msname);
-    if (d && (!json_is_string(d) || pc_conf_duration_ms(json_string_value(d), ms) != 0 ||
-              *ms > ((uint64_t)1 << 36)))
-        return pc_err_set(err, name, "must be a duration such as \"30s\", \"10m\", \"1h\"");
-    if (m && pc_conf_uint(m, msname, 1, (uint64_t)1 << 36, ms, err))
-        return -1;
-    return 0;
-}
+#define BF_MAX_MS ((uint64_t)1 << 36)
+
+static const pc_conf_field_t bf_fields[] = {
+    {.key = "max_failures", .type = PC_CONF_U64, .offset = offsetof(bf_conf_t, max_failures),
+     .min = 1, .max = 1000000, .def = 5},
+    {.key = "window", .type = PC_CONF_DURATION, .offset = offsetof(bf_conf_t, window_ms),
+     .flags = PC_CONF_MS_ALIAS, .min = 1, .max = BF_MAX_MS, .def = 10 * 60000},
+    {.key = "lockout", .type = PC_CONF_DURATION, .offset = offsetof(bf_conf_t, lockout_ms),
+     .flags = PC_CONF_MS_ALIAS, .min = 1, .max = BF_MAX_MS, .def = 15 * 60000},
+    {.key = "subject", .type = PC_CONF_BOOL, .offset = offsetof(bf_conf_t, subject), .def = 1},
+    /* 0 (absent): max_failures */
+    {.key = "subject_max_failures", .type = PC_CONF_U64,
+     .offset = offsetof(bf_conf_t, subject_max_failures), .min = 1, .max = 1000000},
+    {.key = "subject_header", .type = PC_CONF_TOKEN, .offset = offsetof(bf_conf_t, subject_header),
+     .max = 128},
+    {.key = "login_routes", .type = PC_CONF_STRINGS, .offset = offsetof(bf_conf_t, login_routes),
+     .max = BF_MAX_LOGIN_ROUTES},
+    {.key = "count_missing", .type = PC_CONF_BOOL, .offset = offsetof(bf_conf_t, count_missing)},
+    {.key = "on_error", .type = PC_CONF_ON_ERROR, .offset = offsetof(bf_conf_t, allow_on_error)},
+    {.key = "bucket", .type = PC_CONF_TOKEN, .offset = offsetof(bf_conf_t, bucket), .max = 64,
+     .def_str = "default"},
+    {.key = "timeout_ms", .type = PC_CONF_UINT, .offset = offsetof(bf_conf_t, timeout_ms),
+     .min = 10, .max = 600000, .def = 2000},
+    {0},
+};
 
 static void bf_conf_free(void *conf)
 {
-    bf_conf_t *c = conf;
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->nlogin_routes; i++)
-        free(c->login_routes[i]);
-    free(c->login_routes);
-    free(c->subject_header);
-    free(c);
+    pc_conf_fields_free(bf_fields, conf);
+    free(conf);
 }
 
 static int bf_conf_create(const json_t *node, void **conf, pc_err_t *err)
 {
-    static const char *const keys[] = {
-        "max_failures", "window", "window_ms", "lockout", "lockout_ms", "subject",
-        "subject_max_failures", "subject_header", "login_routes", "count_missing", "on_error",
-        "bucket", "timeout_ms",
-    };
-    bf_conf_t *c = calloc(1, sizeof(*c));
-    if (!c)
-        return pc_err_set(err, NULL, "out of memory");
+    bf_conf_t *c = pc_xcalloc(1, sizeof(*c));
     *conf = c;
-    c->max_failures = 5;
-    c->window_ms = 10 * 60000;
-    c->lockout_ms = 15 * 60000;
-    c->subject = true;
-    c->timeout_ms = 2000;
-    snprintf(c->bucket, sizeof(c->bucket), "default");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)node, k, v) {
-        size_t i = 0;
-        while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i], k))
-            i++;
-        if (i == sizeof(keys) / sizeof(keys[0]))
-            return pc_err_set(err, k, "unknown key (max_failures, window, lockout, subject, "
-                                      "subject_max_failures, subject_header, login_routes, "
-                                      "count_missing, on_error, bucket, timeout_ms)");
-    }
-    if ((v = json_object_get(node, "max_failures")) &&
-        pc_conf_uint(v, "max_failures", 1, 1000000, &c->max_failures, err))
+    if (pc_conf_parse(node, NULL, bf_fields, c, err))
         return -1;
-    c->subject_max_failures = c->max_failures;
-    if ((v = json_object_get(node, "subject_max_failures")) &&
-        pc_conf_uint(v, "subject_max_failures", 1, 1000000, &c->subject_max_failures, err))
-        return -1;
-    if (bf_time(node, "window", &c->window_ms, err) || bf_time(node, "lockout", &c->lockout_ms, err))
-        return -1;
-    if ((v = json_object_get(node, "subject"))) {
-        if (!json_is_boolean(v))
-            return pc_err_set(err, "subject", "must be true or false");
-        c->subject = json_is_true(v);
-    }
-    if ((v = json_object_get(node, "count_missing"))) {
-        if (!json_is_boolean(v))
-            return pc_err_set(err, "count_missing", "must be true or false");
-        c->count_missing = json_is_true(v);
-    }
-    if ((v = json_object_get(node, "subject_header"))) {
-        if (!json_is_string(v) || !pc_conf_token(json_string_value(v), 128))
-            return pc_err_set(err, "subject_header", "must be a header name");
-        c->subject_header = strdup(json_string_value(v));
-    }
-    if ((v = json_object_get(node, "login_routes"))) {
-        if (!json_is_array(v) || json_array_size(v) > BF_MAX_LOGIN_ROUTES)
-            return pc_err_set(err, "login_routes", "must be a list of at most %d route names",
-                              BF_MAX_LOGIN_ROUTES);
-        c->login_routes = calloc(json_array_size(v) + 1, sizeof(char *));
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) {
-            char path[40];
-            snprintf(path, sizeof(path), "login_routes[%zu]", i);
-            if (!json_is_string(e) || !json_string_length(e))
-                return pc_err_set(err, path, "must be a route name");
-            c->login_routes[c->nlogin_routes++] = strdup(json_string_value(e));
-        }
-    }
-    if ((v = json_object_get(node, "on_error"))) {
-        const char *s = json_is_string(v) ? json_string_value(v) : "";
-        if (strcmp(s, "deny") && strcmp(s, "allow"))
-            return pc_err_set(err, "on_error", "must be \"deny\" or \"allow\"");
-        c->allow_on_error = !strcmp(s, "allow");
-    }
-    if ((v = json_object_get(node, "bucket"))) {
-        if (!json_is_string(v) || !pc_conf_token(json_string_value(v), 64))
-            return pc_err_set(err, "bucket", "must be a name (1 to 64 token characters)");
-        snprintf(c->bucket, sizeof(c->bucket), "%s", json_string_value(v));
-    }
-    if ((v = json_object_get(node, "timeout_ms"))) {
-        uint64_t x;
-        if (pc_conf_uint(v, "timeout_ms", 10, 600000, &x, err))
-            return -1;
-        c->timeout_ms = (unsigned)x;
-    }
+    if (!c->subject_max_failures)
+        c->subject_max_failures = c->max_failures;
     return 0;
 }
 
@@ -437,8 +364,8 @@ static void bf_count(pc_request_t *r, const bf_conf_t *c, bool subject, const ch
 
 static bool bf_is_login_route(const bf_conf_t *c, const char *route)
 {
-    for (size_t i = 0; route && i < c->nlogin_routes; i++)
-        if (!strcmp(c->login_routes[i], route))
+    for (size_t i = 0; route && i < c->login_routes.n; i++)
+        if (!strcmp(c->login_routes.v[i], route))
             return true;
     return false;
 }

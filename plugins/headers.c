@@ -9,6 +9,7 @@
  */
 #include <portcullis/plugin.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,11 +19,14 @@ typedef struct hd_pair {
     char *value;
 } hd_pair_t;
 
+typedef struct hd_pairs {
+    hd_pair_t *v;
+    size_t n;
+} hd_pairs_t;
+
 typedef struct hd_side {
-    hd_pair_t *set, *add;
-    size_t nset, nadd;
-    char **remove;
-    size_t nremove;
+    hd_pairs_t set, add;
+    pc_conf_strings_t remove;
 } hd_side_t;
 
 typedef struct hd_conf {
@@ -55,13 +59,13 @@ static int hd_value_ok(const char *s)
     return 1;
 }
 
-static int hd_pairs(const json_t *obj, const char *path, hd_pair_t **out, size_t *n, pc_err_t *err)
+/* "set" and "add": an object of header names to values. */
+static int hd_pairs(const json_t *obj, const char *path, void *field, pc_err_t *err)
 {
-    if (!obj)
-        return 0;
+    hd_pairs_t *p = field;
     if (!json_is_object(obj))
         return pc_err_set(err, path, "must be an object of header names to values");
-    *out = calloc(json_object_size(obj) + 1, sizeof(**out));
+    p->v = pc_xcalloc(json_object_size(obj) + 1, sizeof(*p->v));
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)obj, k, v) {
@@ -71,71 +75,74 @@ static int hd_pairs(const json_t *obj, const char *path, hd_pair_t **out, size_t
             return pc_err_set(err, path, "%s is set by the gateway itself", k);
         if (!json_is_string(v) || !hd_value_ok(json_string_value(v)))
             return pc_err_set(err, path, "%s: must be a string without control characters", k);
-        (*out)[*n].name = strdup(k);
-        (*out)[*n].value = strdup(json_string_value(v));
-        (*n)++;
+        p->v[p->n].name = pc_xstrdup(k);
+        p->v[p->n].value = pc_xstrdup(json_string_value(v));
+        p->n++;
     }
     return 0;
 }
 
-static int hd_side_parse(const json_t *node, const char *key, hd_side_t *s, pc_err_t *err)
+/* "remove": header names. */
+static int hd_remove(const json_t *arr, const char *path, void *field, pc_err_t *err)
 {
-    const json_t *side = json_object_get(node, key);
-    if (!side)
-        return 0;
-    if (!json_is_object(side))
-        return pc_err_set(err, key, "must be an object with set, add and remove");
-    const char *k;
-    json_t *v;
-    char path[64];
-    json_object_foreach((json_t *)side, k, v) {
-        snprintf(path, sizeof(path), "%s.%s", key, k);
-        if (strcmp(k, "set") == 0) {
-            if (hd_pairs(v, path, &s->set, &s->nset, err))
-                return -1;
-        } else if (strcmp(k, "add") == 0) {
-            if (hd_pairs(v, path, &s->add, &s->nadd, err))
-                return -1;
-        } else if (strcmp(k, "remove") == 0) {
-            if (!json_is_array(v))
-                return pc_err_set(err, path, "must be an array of header names");
-            s->remove = calloc(json_array_size(v) + 1, sizeof(char *));
-            size_t i;
-            json_t *e;
-            json_array_foreach(v, i, e) {
-                if (!json_is_string(e) || !hd_token(json_string_value(e)))
-                    return pc_err_set(err, path, "[%zu]: must be a header name", i);
-                s->remove[s->nremove++] = strdup(json_string_value(e));
-            }
-        } else {
-            return pc_err_set(err, path, "unknown key");
-        }
+    pc_conf_strings_t *names = field;
+    if (!json_is_array(arr))
+        return pc_err_set(err, path, "must be an array of header names");
+    names->v = pc_xcalloc(json_array_size(arr) + 1, sizeof(char *));
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        char p[128];
+        snprintf(p, sizeof(p), "%.80s[%zu]", path, i);
+        if (!json_is_string(e) || !hd_token(json_string_value(e)))
+            return pc_err_set(err, p, "must be a header name");
+        names->v[names->n++] = pc_xstrdup(json_string_value(e));
     }
     return 0;
+}
+
+static const pc_conf_field_t hd_side_fields[] = {
+    {.key = "set", .type = PC_CONF_CUSTOM, .offset = offsetof(hd_side_t, set), .parse = hd_pairs},
+    {.key = "add", .type = PC_CONF_CUSTOM, .offset = offsetof(hd_side_t, add), .parse = hd_pairs},
+    {.key = "remove", .type = PC_CONF_CUSTOM, .offset = offsetof(hd_side_t, remove),
+     .parse = hd_remove},
+    {0},
+};
+
+static int hd_side(const json_t *v, const char *path, void *field, pc_err_t *err)
+{
+    if (!json_is_object(v))
+        return pc_err_set(err, path, "must be an object with set, add and remove");
+    return pc_conf_parse(v, path, hd_side_fields, field, err);
+}
+
+static const pc_conf_field_t hd_fields[] = {
+    {.key = "request", .type = PC_CONF_CUSTOM, .offset = offsetof(hd_conf_t, req),
+     .parse = hd_side},
+    {.key = "response", .type = PC_CONF_CUSTOM, .offset = offsetof(hd_conf_t, resp),
+     .parse = hd_side},
+    {0},
+};
+
+static void hd_pairs_free(hd_pairs_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->v[i].name);
+        free(p->v[i].value);
+    }
+    free(p->v);
 }
 
 static void hd_side_free(hd_side_t *s)
 {
-    for (size_t i = 0; i < s->nset; i++) {
-        free(s->set[i].name);
-        free(s->set[i].value);
-    }
-    for (size_t i = 0; i < s->nadd; i++) {
-        free(s->add[i].name);
-        free(s->add[i].value);
-    }
-    for (size_t i = 0; i < s->nremove; i++)
-        free(s->remove[i]);
-    free(s->set);
-    free(s->add);
-    free(s->remove);
+    hd_pairs_free(&s->set);
+    hd_pairs_free(&s->add);
+    pc_conf_strings_free(&s->remove);
 }
 
 static void hd_conf_free(void *conf)
 {
     hd_conf_t *c = conf;
-    if (!c)
-        return;
     hd_side_free(&c->req);
     hd_side_free(&c->resp);
     free(c);
@@ -143,36 +150,29 @@ static void hd_conf_free(void *conf)
 
 static int hd_conf_create(const json_t *node, void **conf, pc_err_t *err)
 {
-    hd_conf_t *c = calloc(1, sizeof(*c));
+    hd_conf_t *c = pc_xcalloc(1, sizeof(*c));
     *conf = c;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)node, k, v)
-        if (strcmp(k, "request") != 0 && strcmp(k, "response") != 0)
-            return pc_err_set(err, k, "unknown key");
-    if (hd_side_parse(node, "request", &c->req, err) || hd_side_parse(node, "response", &c->resp, err))
-        return -1;
-    return 0;
+    return pc_conf_parse(node, NULL, hd_fields, c, err);
 }
 
 static pc_status_t hd_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     const hd_side_t *s = &((hd_conf_t *)conf)->req;
-    for (size_t i = 0; i < s->nremove; i++)
-        pc_upstream_header_remove(r, s->remove[i]);
-    for (size_t i = 0; i < s->nset; i++)
-        pc_upstream_header_set(r, s->set[i].name, s->set[i].value);
-    for (size_t i = 0; i < s->nadd; i++)
-        pc_upstream_header_add(r, s->add[i].name, s->add[i].value);
+    for (size_t i = 0; i < s->remove.n; i++)
+        pc_upstream_header_remove(r, s->remove.v[i]);
+    for (size_t i = 0; i < s->set.n; i++)
+        pc_upstream_header_set(r, s->set.v[i].name, s->set.v[i].value);
+    for (size_t i = 0; i < s->add.n; i++)
+        pc_upstream_header_add(r, s->add.v[i].name, s->add.v[i].value);
     /* Response edits are recorded now so that they also apply to answers
      * the gateway gives itself (denials by later plugins, errors). */
     const hd_side_t *o = &((hd_conf_t *)conf)->resp;
-    for (size_t i = 0; i < o->nremove; i++)
-        pc_response_header_remove(r, o->remove[i]);
-    for (size_t i = 0; i < o->nset; i++)
-        pc_response_header_set(r, o->set[i].name, o->set[i].value);
-    for (size_t i = 0; i < o->nadd; i++)
-        pc_response_header_add(r, o->add[i].name, o->add[i].value);
+    for (size_t i = 0; i < o->remove.n; i++)
+        pc_response_header_remove(r, o->remove.v[i]);
+    for (size_t i = 0; i < o->set.n; i++)
+        pc_response_header_set(r, o->set.v[i].name, o->set.v[i].value);
+    for (size_t i = 0; i < o->add.n; i++)
+        pc_response_header_add(r, o->add.v[i].name, o->add.v[i].value);
     return PC_CONTINUE;
 }
 

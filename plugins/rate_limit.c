@@ -60,6 +60,7 @@ typedef struct rl_conf {
     bool headers;
     bool allow_on_error;
     unsigned timeout_ms;
+    char *bucket;                  /* validated only: it is in the hashed node */
     char ns[72];                   /* "g:<group>" or "i:<hash>" */
     size_t nslen;
     char *policy;                  /* the RateLimit-Policy value */
@@ -82,66 +83,53 @@ typedef struct rl_ctx {
 
 /* ---- configuration ------------------------------------------------------- */
 
-static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err)
+/* One entry of "limits", as read; copied into the conf's limit spec. */
+typedef struct rl_limit_in {
+    uint64_t rate, burst, period, period_ms;
+    int alg;
+    char *name;
+} rl_limit_in_t;
+
+static const char *const rl_algs[] = {"gcra", "token_bucket", "sliding_window", NULL};
+
+static const pc_conf_field_t rl_limit_fields[] = {
+    {.key = "rate", .type = PC_CONF_U64, .offset = offsetof(rl_limit_in_t, rate),
+     .flags = PC_CONF_REQUIRED, .min = 1, .max = UINT32_MAX},
+    /* period and period_ms are separate: a duration may be longer than the
+     * largest period_ms (the checks below bound both) */
+    {.key = "period", .type = PC_CONF_DURATION, .offset = offsetof(rl_limit_in_t, period),
+     .min = 1, .max = UINT64_MAX},
+    {.key = "period_ms", .type = PC_CONF_U64, .offset = offsetof(rl_limit_in_t, period_ms),
+     .min = 1, .max = (uint64_t)1 << 36},
+    {.key = "burst", .type = PC_CONF_U64, .offset = offsetof(rl_limit_in_t, burst), .min = 1,
+     .max = UINT32_MAX},
+    {.key = "algorithm", .type = PC_CONF_ENUM, .offset = offsetof(rl_limit_in_t, alg),
+     .values = rl_algs},
+    {.key = "name", .type = PC_CONF_TOKEN, .offset = offsetof(rl_limit_in_t, name),
+     .max = RL_NAME_MAX},
+    {0},
+};
+
+static int rl_limit_check(const json_t *o, const char *path, size_t i, rl_conf_t *c,
+                          const rl_limit_in_t *in, pc_err_t *err)
 {
-    char path[32], key[128];
-    snprintf(path, sizeof(path), "limits[%zu]", i);
-    if (!json_is_object(o))
-        return pc_err_set(err, path, "must be an object with rate and period");
+    char key[128];
     pc_limit_spec_t *l = &c->limits[i];
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
-        if (strcmp(k, "rate") && strcmp(k, "period") && strcmp(k, "period_ms") &&
-            strcmp(k, "burst") && strcmp(k, "algorithm") && strcmp(k, "name")) {
-            snprintf(key, sizeof(key), "%s.%.64s", path, k);
-            return pc_err_set(err, key, "unknown key (rate, period, period_ms, burst, algorithm, "
-                                        "name)");
-        }
-    }
-    uint64_t x;
-    snprintf(key, sizeof(key), "%s.rate", path);
-    if (!(v = json_object_get(o, "rate")))
-        return pc_err_set(err, key, "required");
-    if (pc_conf_uint(v, key, 1, UINT32_MAX, &x, err))
-        return -1;
-    l->rate = (uint32_t)x;
-    const json_t *p = json_object_get(o, "period"), *pm = json_object_get(o, "period_ms");
     snprintf(key, sizeof(key), "%s.period", path);
-    if (p && pm)
+    if (json_object_get(o, "period") && json_object_get(o, "period_ms"))
         return pc_err_set(err, key, "give period or period_ms, not both");
-    if (!p && !pm)
+    if (!in->period && !in->period_ms)
         return pc_err_set(err, key, "required (\"1s\", \"1m\", \"1h\"; or period_ms)");
-    if (p && (!json_is_string(p) || pc_conf_duration_ms(json_string_value(p), &l->period_ms) != 0))
-        return pc_err_set(err, key, "must be a duration such as \"500ms\", \"1s\", \"10m\", "
-                                    "\"1h\", \"1d\"");
-    snprintf(key, sizeof(key), "%s.period_ms", path);
-    if (pm && pc_conf_uint(pm, key, 1, (uint64_t)1 << 36, &l->period_ms, err))
-        return -1;
-    l->alg = PC_LIMIT_ALG_GCRA;
-    snprintf(key, sizeof(key), "%s.algorithm", path);
-    if ((v = json_object_get(o, "algorithm"))) {
-        const char *a = json_is_string(v) ? json_string_value(v) : "";
-        if (!strcmp(a, "sliding_window"))
-            l->alg = PC_LIMIT_ALG_SLIDING;
-        else if (strcmp(a, "gcra") && strcmp(a, "token_bucket"))
-            return pc_err_set(err, key, "must be \"gcra\" (alias \"token_bucket\") or "
-                                        "\"sliding_window\"");
-    }
+    l->rate = (uint32_t)in->rate;
+    l->period_ms = in->period ? in->period : in->period_ms;
+    l->alg = rl_algs[in->alg][0] == 's' ? PC_LIMIT_ALG_SLIDING : PC_LIMIT_ALG_GCRA;
     snprintf(key, sizeof(key), "%s.burst", path);
-    if ((v = json_object_get(o, "burst"))) {
-        if (l->alg == PC_LIMIT_ALG_SLIDING)
-            return pc_err_set(err, key, "only for algorithm gcra (a sliding window has no burst)");
-        if (pc_conf_uint(v, key, 1, UINT32_MAX, &x, err))
-            return -1;
-        l->burst = (uint32_t)x;
-    }
+    if (in->burst && l->alg == PC_LIMIT_ALG_SLIDING)
+        return pc_err_set(err, key, "only for algorithm gcra (a sliding window has no burst)");
+    l->burst = (uint32_t)in->burst;
     snprintf(key, sizeof(key), "%s.name", path);
-    if ((v = json_object_get(o, "name"))) {
-        if (!json_is_string(v) || !pc_conf_token(json_string_value(v), RL_NAME_MAX))
-            return pc_err_set(err, key, "must be 1 to %d token characters (A-Z a-z 0-9 - _ . ...)",
-                              RL_NAME_MAX);
-        snprintf(c->names[i], sizeof(c->names[i]), "%s", json_string_value(v));
+    if (in->name) {
+        snprintf(c->names[i], sizeof(c->names[i]), "%s", in->name);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->names[j], c->names[i]))
                 return pc_err_set(err, key, "\"%s\" is used by limits[%zu] too", c->names[i], j);
@@ -156,6 +144,20 @@ static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err
     if (l->alg == PC_LIMIT_ALG_SLIDING && l->rate > ((uint64_t)1 << 50) / l->period_ms)
         return pc_err_set(err, path, "rate too large for this period");
     return 0;
+}
+
+static int rl_parse_limit(const json_t *o, size_t i, rl_conf_t *c, pc_err_t *err)
+{
+    char path[32];
+    snprintf(path, sizeof(path), "limits[%zu]", i);
+    if (!json_is_object(o))
+        return pc_err_set(err, path, "must be an object with rate and period");
+    rl_limit_in_t in = {0};
+    int rc = pc_conf_parse(o, path, rl_limit_fields, &in, err);
+    if (rc == 0)
+        rc = rl_limit_check(o, path, i, c, &in, err);
+    pc_conf_fields_free(rl_limit_fields, &in);
+    return rc;
 }
 
 static int rl_parse_key(const json_t *arr, rl_conf_t *c, pc_err_t *err)
@@ -185,7 +187,7 @@ static int rl_parse_key(const json_t *arr, rl_conf_t *c, pc_err_t *err)
                 return pc_err_set(err, path, "unknown part \"%.64s\" (header, param, claim)", k);
             if (!json_is_string(name) || !pc_conf_token(json_string_value(name), 128))
                 return pc_err_set(err, path, "%s: must be a name (1 to 128 token characters)", k);
-            p->name = strdup(json_string_value(name));
+            p->name = pc_xstrdup(json_string_value(name));
         } else {
             return pc_err_set(err, path, "must be \"subject\", \"client_ip\", {\"header\": "
                                          "\"Name\"}, {\"param\": \"name\"} or {\"claim\": "
@@ -238,40 +240,35 @@ static char *rl_policy(const rl_conf_t *c)
         if (n >= sizeof(buf))
             break;
     }
-    return strdup(buf);
+    return pc_xstrdup(buf);
 }
+
+static const pc_conf_field_t rl_fields[] = {
+    {.key = "limits", .type = PC_CONF_ANY},
+    {.key = "key", .type = PC_CONF_ANY},
+    {.key = "scope", .type = PC_CONF_ANY},
+    {.key = "headers", .type = PC_CONF_BOOL, .offset = offsetof(rl_conf_t, headers)},
+    {.key = "on_error", .type = PC_CONF_ON_ERROR, .offset = offsetof(rl_conf_t, allow_on_error)},
+    /* only separates identical instances: it is part of the hashed node */
+    {.key = "bucket", .type = PC_CONF_TOKEN, .offset = offsetof(rl_conf_t, bucket), .max = 64},
+    {.key = "timeout_ms", .type = PC_CONF_UINT, .offset = offsetof(rl_conf_t, timeout_ms),
+     .min = 10, .max = 600000, .def = 2000},
+    {0},
+};
 
 static void rl_conf_free(void *conf)
 {
     rl_conf_t *c = conf;
-    if (!c)
-        return;
     for (size_t i = 0; i < c->nparts; i++)
         free(c->parts[i].name);
     free(c->policy);
     EVP_MD_free(c->sha256);
+    pc_conf_fields_free(rl_fields, c);
     free(c);
 }
 
-static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
+static int rl_parse_limits(const json_t *lim, rl_conf_t *c, pc_err_t *err)
 {
-    rl_conf_t *c = calloc(1, sizeof(*c));
-    if (!c)
-        return pc_err_set(err, NULL, "out of memory");
-    *conf = c;
-    c->timeout_ms = 2000;
-    if (!(c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
-        return pc_err_set(err, NULL, "SHA-256 is not available from OpenSSL");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)node, k, v) {
-        if (strcmp(k, "limits") && strcmp(k, "key") && strcmp(k, "scope") &&
-            strcmp(k, "headers") && strcmp(k, "on_error") && strcmp(k, "bucket") &&
-            strcmp(k, "timeout_ms"))
-            return pc_err_set(err, k, "unknown key (limits, key, scope, headers, on_error, "
-                                      "bucket, timeout_ms)");
-    }
-    const json_t *lim = json_object_get(node, "limits");
     if (!lim)
         return pc_err_set(err, "limits", "required: a list of {\"rate\", \"period\"}");
     if (!json_is_array(lim) || json_array_size(lim) < 1 || json_array_size(lim) > RL_MAX_LIMITS)
@@ -284,47 +281,47 @@ static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
         for (size_t i = 0; i < c->nlimits; i++)
             if (!json_object_get(json_array_get(lim, i), "name"))
                 snprintf(c->names[i], sizeof(c->names[i]), "limit%zu", i + 1);
+    return 0;
+}
+
+/* "global", "route" or {"group": name}; *group points into v. */
+static int rl_parse_scope(const json_t *v, rl_conf_t *c, const char **group, pc_err_t *err)
+{
+    if (!v)
+        return 0;
+    if (json_is_string(v) && !strcmp(json_string_value(v), "global")) {
+        c->scope = RL_SCOPE_GLOBAL;
+    } else if (json_is_string(v) && !strcmp(json_string_value(v), "route")) {
+        c->scope = RL_SCOPE_ROUTE;
+    } else if (json_is_object(v) && json_object_size(v) == 1 &&
+               json_is_string(json_object_get(v, "group")) &&
+               pc_conf_token(json_string_value(json_object_get(v, "group")), 64)) {
+        c->scope = RL_SCOPE_GROUP;
+        *group = json_string_value(json_object_get(v, "group"));
+    } else {
+        return pc_err_set(err, "scope", "must be \"global\", \"route\" or {\"group\": "
+                                        "\"name\"} (1 to 64 token characters)");
+    }
+    return 0;
+}
+
+static int rl_conf_create(const json_t *node, void **conf, pc_err_t *err)
+{
+    rl_conf_t *c = pc_xcalloc(1, sizeof(*c));
+    *conf = c;
+    if (!(c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        return pc_err_set(err, NULL, "SHA-256 is not available from OpenSSL");
+    const char *group = NULL;
+    const json_t *v;
+    if (pc_conf_parse(node, NULL, rl_fields, c, err) ||
+        rl_parse_limits(json_object_get(node, "limits"), c, err) ||
+        rl_parse_scope(json_object_get(node, "scope"), c, &group, err))
+        return -1;
     if ((v = json_object_get(node, "key"))) {
         if (rl_parse_key(v, c, err))
             return -1;
     } else {
         c->parts[c->nparts++].kind = RL_SUBJECT;
-    }
-    const char *group = NULL;
-    if ((v = json_object_get(node, "scope"))) {
-        if (json_is_string(v) && !strcmp(json_string_value(v), "global"))
-            c->scope = RL_SCOPE_GLOBAL;
-        else if (json_is_string(v) && !strcmp(json_string_value(v), "route"))
-            c->scope = RL_SCOPE_ROUTE;
-        else if (json_is_object(v) && json_object_size(v) == 1 &&
-                 json_is_string(json_object_get(v, "group")) &&
-                 pc_conf_token(json_string_value(json_object_get(v, "group")), 64)) {
-            c->scope = RL_SCOPE_GROUP;
-            group = json_string_value(json_object_get(v, "group"));
-        } else {
-            return pc_err_set(err, "scope", "must be \"global\", \"route\" or {\"group\": "
-                                            "\"name\"} (1 to 64 token characters)");
-        }
-    }
-    if ((v = json_object_get(node, "headers"))) {
-        if (!json_is_boolean(v))
-            return pc_err_set(err, "headers", "must be true or false");
-        c->headers = json_is_true(v);
-    }
-    if ((v = json_object_get(node, "on_error"))) {
-        const char *s = json_is_string(v) ? json_string_value(v) : "";
-        if (strcmp(s, "deny") && strcmp(s, "allow"))
-            return pc_err_set(err, "on_error", "must be \"deny\" or \"allow\"");
-        c->allow_on_error = !strcmp(s, "allow");
-    }
-    if ((v = json_object_get(node, "bucket")) &&
-        (!json_is_string(v) || !pc_conf_token(json_string_value(v), 64)))
-        return pc_err_set(err, "bucket", "must be a name (1 to 64 token characters)");
-    if ((v = json_object_get(node, "timeout_ms"))) {
-        uint64_t x;
-        if (pc_conf_uint(v, "timeout_ms", 10, 600000, &x, err))
-            return -1;
-        c->timeout_ms = (unsigned)x;
     }
     if (group) {
         snprintf(c->ns, sizeof(c->ns), "g:%s", group);

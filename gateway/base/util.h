@@ -22,7 +22,10 @@
 
 _Noreturn void pc_assert_fail(const char *what, const char *file, int line);
 
-/* Never return NULL: running out of memory aborts the process. */
+/* Never return NULL: running out of memory aborts the process. The first
+ * four are exported to plugins by include/portcullis/plugin.h, which
+ * declares them again (gateway/conf/fields.c includes both, so the
+ * compiler holds the two declarations equal). */
 void *pc_xmalloc(size_t n);
 void *pc_xcalloc(size_t n, size_t size);
 void *pc_xrealloc(void *p, size_t n);

@@ -1,9 +1,10 @@
 /* gateway/conf/conf_diag.c: the load-time side of the config that is not the
  * schema itself: diagnostics (errors and warnings with their JSON path),
- * the pc_err_t sink handed to plugins, secrets ({"env"}, {"file"}, inline),
- * and CIDR networks for trusted proxies. Main thread only, except
+ * the pc_err_t sink handed to plugins, secrets ({"env"}, {"file"}, inline)
+ * and the other files plugins load (pc_conf_file), and CIDR networks for
+ * trusted proxies. Main thread only, except
  * pc_cidr_contains which is pure. */
-#include "conf/conf.h"
+#include "conf/conf_int.h"
 #include "base/util.h"
 
 #include <portcullis/plugin.h>
@@ -142,7 +143,11 @@ static void err_warn(pc_err_t *err, const char *key, const char *msg)
 
 #define SECRET_FILE_MAX (64u * 1024u)
 
-static char *secret_from_file(const char *file, const char *key, size_t *len, pc_err_t *err)
+/* Reads the regular file at the absolute path file, at most max bytes, into
+ * a NUL-terminated malloc'd buffer; what names it in messages ("secret
+ * file"). *mode gets its permission bits. */
+static char *file_read(const char *file, const char *what, size_t max, const char *key,
+                       size_t *len, mode_t *mode, pc_err_t *err)
 {
     if (file[0] != '/') {
         pc_err_set(err, key, "file: must be an absolute path");
@@ -150,40 +155,53 @@ static char *secret_from_file(const char *file, const char *key, size_t *len, pc
     }
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd == -1) {
-        pc_err_set(err, key, "cannot open secret file: %s", strerror(errno));
+        pc_err_set(err, key, "cannot open %s: %s", what, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
         close(fd);
-        pc_err_set(err, key, "secret file is not a regular file");
+        pc_err_set(err, key, "%s is not a regular file", what);
         return NULL;
     }
-    char *buf = pc_xmalloc(SECRET_FILE_MAX + 1);
+    char *buf = pc_xmalloc(max + 1);
     size_t n = 0;
     for (;;) {
-        ssize_t r = read(fd, buf + n, SECRET_FILE_MAX + 1 - n);
+        ssize_t r = read(fd, buf + n, max + 1 - n);
         if (r == -1 && errno == EINTR)
             continue;
         if (r == -1) {
             int e = errno;
             close(fd);
             free(buf);
-            pc_err_set(err, key, "cannot read secret file: %s", strerror(e));
+            pc_err_set(err, key, "cannot read %s: %s", what, strerror(e));
             return NULL;
         }
         if (r == 0)
             break;
         n += (size_t)r;
-        if (n > SECRET_FILE_MAX)
+        if (n > max)
             break;
     }
     close(fd);
-    if (n > SECRET_FILE_MAX) {
+    if (n > max) {
         free(buf);
-        pc_err_set(err, key, "secret file is larger than %u bytes", SECRET_FILE_MAX);
+        pc_err_set(err, key, "%s is larger than %zu bytes", what, max);
         return NULL;
     }
+    buf[n] = '\0';
+    *len = n;
+    *mode = st.st_mode;
+    return buf;
+}
+
+static char *secret_from_file(const char *file, const char *key, size_t *len, pc_err_t *err)
+{
+    mode_t mode;
+    size_t n;
+    char *buf = file_read(file, "secret file", SECRET_FILE_MAX, key, &n, &mode, err);
+    if (!buf)
+        return NULL;
     if (n && buf[n - 1] == '\n') {
         n--;
         if (n && buf[n - 1] == '\r')
@@ -194,20 +212,40 @@ static char *secret_from_file(const char *file, const char *key, size_t *len, pc
         pc_err_set(err, key, "secret file is empty");
         return NULL;
     }
-    if (st.st_mode & S_IROTH)
+    if (mode & S_IROTH)
         err_warn(err, key, "secret file is readable by every user (chmod o-r)");
     buf[n] = '\0';
     *len = n;
     return buf;
 }
 
+char *pc_conf_file(const json_t *v, const char *key, size_t max, size_t *len, pc_err_t *err)
+{
+    const json_t *f = json_object_get(v, "file");
+    size_t dummy;
+    mode_t mode;
+    if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(f) ||
+        json_string_length(f) == 0 || strlen(json_string_value(f)) != json_string_length(f)) {
+        pc_err_set(err, key, "must be {\"file\": \"/path\"}");
+        return NULL;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "file \"%.80s\"", json_string_value(f));
+    return file_read(json_string_value(f), what, max, key, len ? len : &dummy, &mode, err);
+}
+
 char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err)
+{
+    const json_t *v = node && key ? json_object_get(node, key) : node;
+    return pc_conf_secret_value(v, key, len, err);
+}
+
+char *pc_conf_secret_value(const json_t *v, const char *key, size_t *len, pc_err_t *err)
 {
     size_t dummy;
     if (!len)
         len = &dummy;
     *len = 0;
-    const json_t *v = node && key ? json_object_get(node, key) : node;
     if (!v) {
         pc_err_set(err, key, "required");
         return NULL;
@@ -355,57 +393,4 @@ bool pc_cidr_contains(const pc_cidr_t *nets, size_t n, const struct sockaddr *ad
         if (nets[i].family == family && cidr_match(&nets[i], a))
             return true;
     return false;
-}
-
-/* ---- helpers for plugin configs (plugin.h) ------------------------------- */
-
-int pc_conf_duration_ms(const char *s, uint64_t *ms)
-{
-    uint64_t v = 0;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > ((uint64_t)1 << 40))
-            return -1;
-    }
-    uint64_t mul;
-    if (!strcmp(p, "ms"))
-        mul = 1;
-    else if (!strcmp(p, "s"))
-        mul = 1000;
-    else if (!strcmp(p, "m"))
-        mul = 60000;
-    else if (!strcmp(p, "h"))
-        mul = 3600000;
-    else if (!strcmp(p, "d"))
-        mul = 86400000;
-    else
-        return -1;
-    *ms = v * mul;
-    return *ms ? 0 : -1;
-}
-
-int pc_conf_token(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", *s)))
-            return 0;
-    return 1;
-}
-
-int pc_conf_uint(const json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
-                   pc_err_t *err)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
-        (uint64_t)json_integer_value(v) > hi)
-        return pc_err_set(err, key, "must be an integer between %llu and %llu",
-                          (unsigned long long)lo, (unsigned long long)hi);
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
 }

@@ -97,16 +97,136 @@ typedef struct pc_plugin {
 int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- configuration tables ----------------------------------------------
+ *
+ * A plugin describes its options as a table of pc_conf_field_t, ended by
+ * an entry whose key is NULL, and has pc_conf_parse read a JSON object
+ * into its conf struct: unknown keys (with a "did you mean" for near
+ * misses), required keys, types, ranges and defaults, each problem
+ * reported with its JSON path ("plugins.auth.leeway: must be a duration
+ * such as ..."). What a table cannot say (cross-field rules, nested
+ * structures) is a PC_CONF_CUSTOM callback or code after the call.
+ *
+ * Where each type stores (at out + offset), and what it accepts:
+ *   BOOL      bool          true or false
+ *   UINT      unsigned      an integer in [min, max]
+ *   U64       uint64_t      an integer in [min, max]
+ *   SIZE      size_t        an integer in [min, max]
+ *   DURATION  uint64_t      milliseconds, from "250ms", "30s", "10m", "1h",
+ *                           "1d", in [min, max]; with PC_CONF_MS_ALIAS also
+ *                           "<key>_ms", an integer of milliseconds (not both)
+ *   STRING    char *        a string of 1..max bytes (max 0: 8192; "" too
+ *                           with PC_CONF_EMPTY_OK), no NUL; malloc'd
+ *   TOKEN     char *        an RFC 9110 token (header names, bucket names)
+ *                           of 1..max bytes (max 0: 256); malloc'd
+ *   ENUM      int           one of values[] (NULL-terminated): its index
+ *   SECRET    pc_conf_secret_t  a string, {"env": "NAME"} or {"file":
+ *                           "/path"}, read now; `portcullis -t` warns about
+ *                           an inline string
+ *   STRINGS   pc_conf_strings_t  a list (array) of non-empty strings: at
+ *                           most max entries (0: any); PC_CONF_NONEMPTY: at
+ *                           least one; PC_CONF_SINGLE: a lone string is a
+ *                           list of one
+ *   ON_ERROR  bool          the shared failure policy of a plugin that
+ *                           depends on something that can fail (the store,
+ *                           an identity provider): "deny" (false, the
+ *                           default) or "allow" (true: let the request
+ *                           through, which the plugin logs)
+ *   CUSTOM    anything      parse(value, key, out + offset, err), called
+ *                           when the key is present; key is the path to
+ *                           pass to pc_err_set (and to a nested
+ *                           pc_conf_parse)
+ *   OBJECT    nothing       must be an object; the plugin reads it itself
+ *   ARRAY     nothing       must be an array; the plugin reads it itself
+ *   ANY       nothing       the key is accepted; the plugin reads it itself
+ *
+ * An absent key gets its default: def for BOOL, UINT, U64, SIZE, DURATION,
+ * ENUM (an index) and ON_ERROR; a copy of def_str for STRING and TOKEN (left
+ * alone when def_str is NULL); SECRET, STRINGS and CUSTOM stay untouched.
+ */
+typedef enum pc_conf_type {
+    PC_CONF_BOOL = 1,
+    PC_CONF_UINT,
+    PC_CONF_U64,
+    PC_CONF_DURATION,
+    PC_CONF_STRING,
+    PC_CONF_TOKEN,
+    PC_CONF_ENUM,
+    PC_CONF_SECRET,
+    PC_CONF_STRINGS,
+    PC_CONF_ON_ERROR,
+    PC_CONF_CUSTOM,
+    PC_CONF_ANY,
+    PC_CONF_SIZE,
+    PC_CONF_OBJECT,
+    PC_CONF_ARRAY,
+} pc_conf_type_t;
+
+enum {
+    PC_CONF_REQUIRED = 1u << 0, /* absent: "required" */
+    PC_CONF_MS_ALIAS = 1u << 1, /* DURATION: "<key>_ms" is accepted too */
+    PC_CONF_EMPTY_OK = 1u << 2, /* STRING: "" is a value */
+    PC_CONF_SINGLE = 1u << 3,   /* STRINGS: a lone string is a list of one */
+    PC_CONF_NONEMPTY = 1u << 4, /* STRINGS: at least one entry */
+    /* bits 16 and up are the core's (its own tables use the same engine) */
+};
+
+typedef struct pc_conf_secret {
+    char *s;                    /* NUL-terminated, len bytes (may hold NUL from a file) */
+    size_t len;
+} pc_conf_secret_t;
+
+typedef struct pc_conf_strings {
+    char **v;
+    size_t n;
+} pc_conf_strings_t;
+
+typedef struct pc_conf_field {
+    const char *key;
+    pc_conf_type_t type;
+    size_t offset;              /* offsetof(the plugin's conf struct, member) */
+    unsigned flags;             /* PC_CONF_* */
+    uint64_t min, max;          /* UINT, U64, DURATION: range; STRING, TOKEN: max
+                                   bytes; STRINGS: max entries */
+    uint64_t def;               /* default (see above) */
+    const char *def_str;        /* STRING, TOKEN default */
+    const char *const *values;  /* ENUM spellings, NULL-terminated */
+    int (*parse)(const json_t *v, const char *key, void *field, pc_err_t *err); /* CUSTOM:
+                                   0, or -1 after pc_err_set */
+} pc_conf_field_t;
+
+/* Reads node (a JSON object; NULL: an absent optional section, which only
+ * gets the defaults) into out against fields. path is where node sits
+ * inside the plugin's node, for messages and nested tables ("jwks",
+ * "limits[2]"), or NULL for the plugin's node itself. Reports every
+ * problem, not just the first, and returns 0 or -1. Main thread, load time
+ * (conf_create). On -1, what was stored stays in out for conf_free. */
+int pc_conf_parse(const json_t *node, const char *path, const pc_conf_field_t *fields, void *out,
+                  pc_err_t *err);
+/* Frees (and zeroes) what pc_conf_parse allocated into out for the table:
+ * STRING, TOKEN, SECRET (wiped first) and STRINGS. For conf_free. */
+void pc_conf_fields_free(const pc_conf_field_t *fields, void *out);
+void pc_conf_strings_free(pc_conf_strings_t *s);
+void pc_conf_secret_free(pc_conf_secret_t *s);
+
 /* Reads a secret: a JSON string, {"env": "NAME"} or {"file": "/path"}.
  * Returns a malloc'd copy (caller frees) and its length, or NULL with an
  * error set. Inline strings are reported as a warning by `portcullis -t`. */
 char *pc_conf_secret(const json_t *node, const char *key, size_t *len, pc_err_t *err);
 
-/* Config helpers shared by plugins. A duration is a positive integer and a
- * unit: "250ms", "1s", "10m", "1h", "1d"; returns 0 and the milliseconds,
- * or -1. */
+/* Reads v, {"file": "/absolute/path"}: a regular file of at most max
+ * bytes, for public material a plugin loads (PEM keys, JWKS documents;
+ * secrets are PC_CONF_SECRET fields). key names v in messages. Returns the
+ * contents, malloc'd and NUL-terminated, and their length (may be 0); NULL
+ * with an error set. */
+char *pc_conf_file(const json_t *v, const char *key, size_t max, size_t *len, pc_err_t *err);
+
+/* Single-value helpers, for code that a table does not fit. A duration is
+ * a positive integer and a unit: "250ms", "1s", "10m", "1h", "1d"; returns
+ * 0 and the milliseconds, or -1. */
 int pc_conf_duration_ms(const char *s, uint64_t *ms);
-/* An RFC 9110 token (header names, bucket names) of 1..max bytes. */
+/* 1 if s is an RFC 9110 token (header names, bucket names) of 1..max
+ * bytes, else 0. */
 int pc_conf_token(const char *s, size_t max);
 /* An integer field in [lo, hi]; on error sets err on key and returns -1. */
 int pc_conf_uint(const json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
@@ -166,6 +286,14 @@ pc_status_t pc_respond(pc_request_t *r, int status, const char *content_type,
                        const void *body, size_t len);
 
 /* ---- memory ------------------------------------------------------------ */
+
+/* Config-lifetime (and any other long-lived) memory: like malloc, calloc,
+ * realloc and strdup, but never NULL: out of memory aborts the process
+ * with one message. Any thread. Freed with free(). */
+void *pc_xmalloc(size_t n);
+void *pc_xcalloc(size_t n, size_t size);
+void *pc_xrealloc(void *p, size_t n);
+char *pc_xstrdup(const char *s);
 
 /* Request-lifetime memory; aborts on OOM; freed when the request ends. */
 void *pc_alloc(pc_request_t *r, size_t n);

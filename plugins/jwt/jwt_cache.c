@@ -2,6 +2,8 @@
  * verification cache. See jwt_cache.h. */
 #include "jwt_cache.h"
 
+#include <portcullis/plugin.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,30 +29,20 @@ struct jwt_cache {
     jwt_cache_stats_t st;
 };
 
-static _Noreturn void jwt_cache_oom(void)
-{
-    fprintf(stderr, "portcullis: jwt: out of memory\n");
-    abort();
-}
-
 /* ---- identities ----------------------------------------------------------------- */
 
 jwt_ident_t *jwt_ident_new(json_t *claims, const char *rkey, size_t rklen, char **hvals,
                            size_t nh)
 {
-    jwt_ident_t *id = calloc(1, sizeof(*id));
+    jwt_ident_t *id = pc_xcalloc(1, sizeof(*id));
     const json_t *sub;
 
-    if (!id)
-        jwt_cache_oom();
     id->refs = 1;
     id->claims = json_incref(claims);
     sub = json_object_get(claims, "sub");
     id->subject = json_is_string(sub) ? json_string_value(sub) : NULL;
     if (rkey) {
-        id->rkey = malloc(rklen + 1);
-        if (!id->rkey)
-            jwt_cache_oom();
+        id->rkey = pc_xmalloc(rklen + 1);
         memcpy(id->rkey, rkey, rklen);
         id->rkey[rklen] = '\0';
         id->rklen = rklen;
@@ -87,9 +79,7 @@ jwt_cache_t *jwt_cache_new(size_t max_entries)
 
     if (max_entries == 0)
         return NULL;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        jwt_cache_oom();
+    c = pc_xcalloc(1, sizeof(*c));
     if (max_entries < JWT_CACHE_WAYS) {
         c->ways = max_entries;
     } else {
@@ -98,11 +88,13 @@ jwt_cache_t *jwt_cache_new(size_t max_entries)
             sets *= 2;
     }
     c->nsets = sets;
-    c->e = calloc(c->nsets * c->ways, sizeof(*c->e));
+    c->e = pc_xcalloc(c->nsets * c->ways, sizeof(*c->e));
     c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     c->md = EVP_MD_CTX_new();
-    if (!c->e || !c->sha256 || !c->md)
-        jwt_cache_oom();
+    if (!c->sha256 || !c->md) {
+        fprintf(stderr, "portcullis: jwt: SHA-256 is not available from OpenSSL\n");
+        abort();
+    }
     return c;
 }
 
@@ -149,7 +141,7 @@ void jwt_cache_key(jwt_cache_t *c, const void *tok, size_t len, unsigned char ke
 
     if (EVP_DigestInit_ex(c->md, c->sha256, NULL) != 1 || EVP_DigestUpdate(c->md, tok, len) != 1 ||
         EVP_DigestFinal_ex(c->md, key, &n) != 1 || n != JWT_DIGEST_LEN)
-        jwt_cache_oom(); /* SHA-256 cannot fail but for memory */
+        abort(); /* SHA-256 cannot fail but for memory */
 }
 
 static jwt_centry_t *jwt_cache_set(jwt_cache_t *c, const unsigned char *key)

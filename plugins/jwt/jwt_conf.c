@@ -1,208 +1,46 @@
-/* plugins/jwt/jwt_conf.c: the jwt plugin's configuration: validation of
- * every key (docs/jwt.md is the reference), loading of inline and file
- * keys, and the prepared answers (WWW-Authenticate challenges). Runs on the
- * main thread at load time only; nothing here touches the network. */
+/* plugins/jwt/jwt_conf.c: the jwt plugin's configuration (docs/jwt.md is
+ * the reference). The options are pc_conf_field_t tables read by
+ * pc_conf_parse; what the tables cannot say is code here: the rules that
+ * depend on the mode, loading of inline and file keys, claim matches, and
+ * the prepared answers (WWW-Authenticate challenges). Runs on the main
+ * thread at load time only; nothing here touches the network. */
 #include "jwt_plugin.h"
 #include "jwt_http.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define JWT_FILE_MAX (1024u * 1024u)
 #define JWT_PATH 160
 
-static _Noreturn void jwt_conf_oom(void)
+/* A formatted string of config lifetime. */
+static char *jc_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *jc_printf(const char *fmt, ...)
 {
-    fprintf(stderr, "portcullis: jwt: out of memory\n");
-    abort();
-}
-
-static char *jc_strdup(const char *s)
-{
-    char *d = strdup(s);
-
-    if (!d)
-        jwt_conf_oom();
-    return d;
-}
-
-static void *jc_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-
-    if (!p)
-        jwt_conf_oom();
-    return p;
-}
-
-/* ---- small validators ---------------------------------------------------------- */
-
-static int jc_unknown_keys(const json_t *obj, const char *path, const char *const *allowed,
-                           pc_err_t *err)
-{
-    const char *k;
-    json_t *v;
-    char p[JWT_PATH];
-    int bad = 0;
-
-    json_object_foreach((json_t *)obj, k, v) {
-        size_t i;
-        for (i = 0; allowed[i]; i++) {
-            if (strcmp(k, allowed[i]) == 0)
-                break;
-        }
-        if (!allowed[i]) {
-            snprintf(p, sizeof(p), "%s%s%s", path ? path : "", path ? "." : "", k);
-            pc_err_set(err, p, "unknown key");
-            bad = 1;
-        }
-    }
-    return bad ? -1 : 0;
-}
-
-static int jc_bool(const json_t *obj, const char *key, const char *path, int *out, pc_err_t *err)
-{
-    const json_t *v = json_object_get(obj, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v))
-        return pc_err_set(err, path, "must be true or false");
-    *out = json_is_true(v);
-    return 0;
-}
-
-static int jc_uint(const json_t *obj, const char *key, const char *path, unsigned long min,
-                   unsigned long max, unsigned *out, pc_err_t *err)
-{
-    const json_t *v = json_object_get(obj, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)min ||
-        json_integer_value(v) > (json_int_t)max)
-        return pc_err_set(err, path, "must be an integer from %lu to %lu", min, max);
-    *out = (unsigned)json_integer_value(v);
-    return 0;
-}
-
-static int jc_token_chars(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("!#$%&'*+-.^_`|~", *s)))
-            return 0;
-    }
-    return 1;
-}
-
-/* A string, or with allow_single an array of strings too; none empty. */
-static int jc_strings(const json_t *v, const char *path, int allow_single, int nonempty,
-                      char ***out, size_t *n, pc_err_t *err)
-{
-    size_t i;
-    json_t *e;
-
-    if (allow_single && json_is_string(v)) {
-        if (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v))
-            return pc_err_set(err, path, "must be a non-empty string");
-        *out = jc_calloc(1, sizeof(char *));
-        (*out)[0] = jc_strdup(json_string_value(v));
-        *n = 1;
-        return 0;
-    }
-    if (!json_is_array(v))
-        return pc_err_set(err, path, allow_single ? "must be a string or an array of strings"
-                                                  : "must be an array of strings");
-    if (nonempty && json_array_size(v) == 0)
-        return pc_err_set(err, path, "must not be empty");
-    *out = jc_calloc(json_array_size(v), sizeof(char *));
-    json_array_foreach(v, i, e) {
-        char p[JWT_PATH];
-        snprintf(p, sizeof(p), "%s[%zu]", path, i);
-        if (!json_is_string(e) || json_string_length(e) == 0 ||
-            strlen(json_string_value(e)) != json_string_length(e))
-            return pc_err_set(err, p, "must be a non-empty string");
-        (*out)[(*n)++] = jc_strdup(json_string_value(e));
-    }
-    return 0;
-}
-
-static void jc_free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* Reads an absolute path's regular file, at most 1 MiB. */
-static char *jc_read_file(const char *file, const char *path, size_t *len, pc_err_t *err)
-{
-    struct stat st;
-    int fd;
-    char *buf;
-    size_t n = 0;
-
-    if (file[0] != '/') {
-        pc_err_set(err, path, "file: must be an absolute path");
-        return NULL;
-    }
-    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd == -1) {
-        pc_err_set(err, path, "cannot open %s: %s", file, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > (off_t)JWT_FILE_MAX) {
-        close(fd);
-        pc_err_set(err, path, "%s: not a regular file of at most %u bytes", file, JWT_FILE_MAX);
-        return NULL;
-    }
-    buf = jc_calloc((size_t)st.st_size + 1, 1);
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* {"file": "/abs/path"} and nothing else. */
-static const char *jc_file_ref(const json_t *v)
-{
-    const json_t *f = json_object_get(v, "file");
-
-    if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(f))
-        return NULL;
-    return json_string_value(f);
-}
-
-/* A secret through pc_conf_secret, with the error path "<path>". */
-static char *jc_secret(const json_t *value, const char *path, size_t *len, pc_err_t *err)
-{
-    json_t *tmp = json_object();
-    char *s;
-
-    json_object_set(tmp, path, (json_t *)value);
-    s = pc_conf_secret(tmp, path, len, err);
-    json_decref(tmp);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = pc_xmalloc(n > 0 ? (size_t)n + 1 : 1);
+    va_start(ap, fmt);
+    vsnprintf(s, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+    va_end(ap);
     return s;
 }
 
 /* ---- keys ------------------------------------------------------------------------ */
+
+/* {"file": "/abs/path"} and nothing else: a key file, public keys or a
+ * JWKS document of up to 1 MiB, read with pc_conf_file (an hmac key is a
+ * secret: PC_CONF_SECRET). */
+static int jc_is_file_ref(const json_t *v)
+{
+    return json_is_object(v) && json_object_size(v) == 1 &&
+           json_is_string(json_object_get(v, "file"));
+}
 
 static int jc_merge(jwt_conf_t *c, pc_jwk_set_t *set, const char *path, pc_err_t *err)
 {
@@ -222,19 +60,79 @@ static int jc_merge(jwt_conf_t *c, pc_jwk_set_t *set, const char *path, pc_err_t
     return 0;
 }
 
-static int jc_key(jwt_conf_t *c, const json_t *k, const char *path, pc_err_t *err)
+/* One entry of "keys", as read. */
+typedef struct jc_keyin {
+    char *alg, *kid;
+    pc_conf_secret_t hmac;
+} jc_keyin_t;
+
+static int jc_alg(const json_t *v, const char *path, void *field, pc_err_t *err)
 {
-    static const char *const allowed[] = {"pem", "jwk", "jwks", "hmac", "alg", "kid", NULL};
-    const json_t *alg = json_object_get(k, "alg"), *kid = json_object_get(k, "kid");
-    const char *kinds[] = {"pem", "jwk", "jwks", "hmac"};
+    if (!json_is_string(v) ||
+        pc_jwt_alg_from_name(json_string_value(v), json_string_length(v)) == PC_JWT_ALG_INVALID)
+        return pc_err_set(err, path, "unknown algorithm (RS256..512, PS256..512, ES256..512, "
+                                     "EdDSA, HS256..512; never none)");
+    *(char **)field = pc_xstrdup(json_string_value(v));
+    return 0;
+}
+
+static const pc_conf_field_t jc_key_fields[] = {
+    {.key = "pem", .type = PC_CONF_ANY},
+    {.key = "jwk", .type = PC_CONF_ANY},
+    {.key = "jwks", .type = PC_CONF_ANY},
+    {.key = "hmac", .type = PC_CONF_SECRET, .offset = offsetof(jc_keyin_t, hmac)},
+    {.key = "alg", .type = PC_CONF_CUSTOM, .offset = offsetof(jc_keyin_t, alg), .parse = jc_alg},
+    {.key = "kid", .type = PC_CONF_STRING, .offset = offsetof(jc_keyin_t, kid)},
+    {0},
+};
+
+/* PEM text, or a JWK / JWKS object, or either from {"file": "/path"}. */
+static pc_jwk_set_t *jc_key_set(const json_t *v, const char *kind, const char *p,
+                                const jc_keyin_t *in, char *e, size_t elen, pc_err_t *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    pc_jwk_set_t *set;
+    int pem = strcmp(kind, "pem") == 0;
+
+    if (!pem && in->kid) {
+        pc_err_set(err, p, "kid: a JWK carries its own kid");
+        return NULL;
+    }
+    if (jc_is_file_ref(v)) {
+        if (!(buf = pc_conf_file(v, p, JWT_FILE_MAX, &len, err)))
+            return NULL;
+    } else if (pem && json_is_string(v)) {
+        buf = pc_xstrdup(json_string_value(v));
+        len = json_string_length(v);
+    } else if (!pem && json_is_object(v) && (buf = json_dumps(v, JSON_COMPACT))) {
+        len = strlen(buf);
+    } else {
+        pc_err_set(err, p, pem ? "must be PEM text or {\"file\": \"/path\"}"
+                               : "must be a JSON object or {\"file\": \"/path\"}");
+        return NULL;
+    }
+    set = pem ? pc_jwk_set_from_pem(buf, len, in->alg, in->kid, e, elen)
+              : pc_jwk_set_from_jwks(buf, len, in->alg, e, elen);
+    free(buf);
+    if (set && pc_jwk_set_count(set) == 0) {
+        pc_jwk_set_unref(set);
+        pc_err_set(err, p, "no usable signing key");
+        return NULL;
+    }
+    if (!set)
+        pc_err_set(err, p, "%s", e);
+    return set;
+}
+
+static int jc_key_load(jwt_conf_t *c, const json_t *k, const char *path, const jc_keyin_t *in,
+                       pc_err_t *err)
+{
+    static const char *const kinds[] = {"pem", "jwk", "jwks", "hmac"};
     const char *kind = NULL;
     char p[JWT_PATH], e[256] = "";
-    pc_jwk_set_t *set = NULL;
+    pc_jwk_set_t *set;
 
-    if (!json_is_object(k))
-        return pc_err_set(err, path, "must be an object with one of pem, jwk, jwks, hmac");
-    if (jc_unknown_keys(k, path, allowed, err))
-        return -1;
     for (size_t i = 0; i < 4; i++) {
         if (json_object_get(k, kinds[i])) {
             if (kind)
@@ -245,73 +143,17 @@ static int jc_key(jwt_conf_t *c, const json_t *k, const char *path, pc_err_t *er
     }
     if (!kind)
         return pc_err_set(err, path, "needs one of pem, jwk, jwks, hmac");
-    if (alg && (!json_is_string(alg) ||
-                pc_jwt_alg_from_name(json_string_value(alg), json_string_length(alg)) ==
-                    PC_JWT_ALG_INVALID)) {
-        snprintf(p, sizeof(p), "%s.alg", path);
-        return pc_err_set(err, p, "unknown algorithm (RS256..512, PS256..512, ES256..512, "
-                                  "EdDSA, HS256..512; never none)");
-    }
-    if (kid && (!json_is_string(kid) || json_string_length(kid) == 0)) {
-        snprintf(p, sizeof(p), "%s.kid", path);
-        return pc_err_set(err, p, "must be a non-empty string");
-    }
-    const char *a = alg ? json_string_value(alg) : NULL, *id = kid ? json_string_value(kid) : NULL;
-    const json_t *v = json_object_get(k, kind);
     snprintf(p, sizeof(p), "%s.%s", path, kind);
     if (strcmp(kind, "hmac") == 0) {
-        size_t len = 0;
-        if (!a)
+        if (!in->alg)
             return pc_err_set(err, path, "an hmac key needs \"alg\" (HS256, HS384 or HS512)");
-        char *secret = jc_secret(v, p, &len, err);
-        if (!secret)
-            return -1;
-        set = pc_jwk_set_hmac((const unsigned char *)secret, len, a, id, e, sizeof(e));
-        memset(secret, 0, len);
-        free(secret);
-    } else if (strcmp(kind, "pem") == 0) {
-        const char *file = jc_file_ref(v);
-        char *buf = NULL;
-        size_t len = 0;
-        if (file) {
-            buf = jc_read_file(file, p, &len, err);
-            if (!buf)
-                return -1;
-        } else if (json_is_string(v)) {
-            buf = jc_strdup(json_string_value(v));
-            len = json_string_length(v);
-        } else {
-            return pc_err_set(err, p, "must be PEM text or {\"file\": \"/path\"}");
-        }
-        set = pc_jwk_set_from_pem(buf, len, a, id, e, sizeof(e));
-        free(buf);
-    } else {
-        const char *file = jc_file_ref(v);
-        char *buf = NULL;
-        size_t len = 0;
-        if (id)
-            return pc_err_set(err, path, "kid: a JWK carries its own kid");
-        if (file) {
-            buf = jc_read_file(file, p, &len, err);
-            if (!buf)
-                return -1;
-        } else if (json_is_object(v)) {
-            buf = json_dumps(v, JSON_COMPACT);
-            if (!buf)
-                jwt_conf_oom();
-            len = strlen(buf);
-        } else {
-            return pc_err_set(err, p, "must be a JSON object or {\"file\": \"/path\"}");
-        }
-        set = pc_jwk_set_from_jwks(buf, len, a, e, sizeof(e));
-        free(buf);
-        if (set && pc_jwk_set_count(set) == 0) {
-            pc_jwk_set_unref(set);
-            return pc_err_set(err, p, "no usable signing key");
-        }
+        set = pc_jwk_set_hmac((const unsigned char *)in->hmac.s, in->hmac.len, in->alg, in->kid,
+                              e, sizeof(e));
+        if (!set)
+            return pc_err_set(err, p, "%s", e);
+    } else if (!(set = jc_key_set(json_object_get(k, kind), kind, p, in, e, sizeof(e), err))) {
+        return -1;
     }
-    if (!set)
-        return pc_err_set(err, p, "%s", e);
     for (size_t i = 0; i < pc_jwk_set_count(set); i++) {
         const pc_jwk_t *key = pc_jwk_set_get(set, i);
         if (c->alg_mask && !(c->alg_mask & (1u << key->alg))) {
@@ -322,6 +164,21 @@ static int jc_key(jwt_conf_t *c, const json_t *k, const char *path, pc_err_t *er
         }
     }
     return jc_merge(c, set, p, err);
+}
+
+static int jc_key(jwt_conf_t *c, const json_t *k, const char *path, pc_err_t *err)
+{
+    jc_keyin_t in = {0};
+    int rc;
+
+    if (!json_is_object(k))
+        return pc_err_set(err, path, "must be an object with one of pem, jwk, jwks, hmac");
+    rc = pc_conf_parse(k, path, jc_key_fields, &in, err);
+    if (rc == 0)
+        rc = jc_key_load(c, k, path, &in, err);
+    pc_conf_fields_free(jc_key_fields, &in);
+    free(in.alg); /* a CUSTOM field: not the table's to free */
+    return rc;
 }
 
 static int jc_keys(jwt_conf_t *c, const json_t *v, pc_err_t *err)
@@ -355,50 +212,46 @@ static int jc_url_ok(const char *u)
     return n > 8;
 }
 
-static int jc_jwks(jwt_conf_t *c, const json_t *v, int discovery, pc_err_t *err)
+static int jc_url(const json_t *v, const char *path, void *field, pc_err_t *err)
 {
-    static const char *const allowed[] = {"url", "min_refresh_s", "max_refresh_s",
-                                          "unknown_kid_refresh_s", "unknown_kid_wait_ms",
-                                          "timeout_ms", "default_alg", NULL};
-    const json_t *url = json_object_get(v, "url"), *da = json_object_get(v, "default_alg");
+    if (!json_is_string(v) || !jc_url_ok(json_string_value(v)))
+        return pc_err_set(err, path, "must be an http:// or https:// URL");
+    free(*(char **)field);
+    *(char **)field = pc_xstrdup(json_string_value(v));
+    return 0;
+}
 
-    c->remote.min_refresh_s = 60;
-    c->remote.max_refresh_s = 86400;
-    c->remote.unknown_kid_refresh_s = 30;
-    c->remote.timeout_ms = 2000;
-    c->unknown_kid_wait_ms = 2000;
+static const pc_conf_field_t jc_jwks_fields[] = {
+    {.key = "url", .type = PC_CONF_CUSTOM, .offset = offsetof(jwt_conf_t, jwks_url),
+     .parse = jc_url},
+    {.key = "min_refresh_s", .type = PC_CONF_UINT,
+     .offset = offsetof(jwt_conf_t, remote.min_refresh_s), .min = 1, .max = 86400, .def = 60},
+    {.key = "max_refresh_s", .type = PC_CONF_UINT,
+     .offset = offsetof(jwt_conf_t, remote.max_refresh_s), .min = 1, .max = 604800,
+     .def = 86400},
+    {.key = "unknown_kid_refresh_s", .type = PC_CONF_UINT,
+     .offset = offsetof(jwt_conf_t, remote.unknown_kid_refresh_s), .min = 1, .max = 3600,
+     .def = 30},
+    {.key = "unknown_kid_wait_ms", .type = PC_CONF_UINT,
+     .offset = offsetof(jwt_conf_t, unknown_kid_wait_ms), .min = 0, .max = 10000, .def = 2000},
+    {.key = "timeout_ms", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, remote.timeout_ms),
+     .min = 100, .max = 60000, .def = 2000},
+    {.key = "default_alg", .type = PC_CONF_CUSTOM, .offset = offsetof(jwt_conf_t, default_alg),
+     .parse = jc_alg},
+    {0},
+};
+
+/* v may be NULL (keys only): the defaults still apply. */
+static int jc_jwks(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+{
+    if (pc_conf_parse(v, "jwks", jc_jwks_fields, c, err))
+        return -1;
     if (!v)
         return 0;
-    if (!json_is_object(v))
-        return pc_err_set(err, "jwks", "must be an object");
-    if (jc_unknown_keys(v, "jwks", allowed, err))
-        return -1;
-    if (url) {
-        if (discovery)
-            return pc_err_set(err, "jwks.url", "not with discovery (the issuer names the JWKS)");
-        if (!json_is_string(url) || !jc_url_ok(json_string_value(url)))
-            return pc_err_set(err, "jwks.url", "must be an http:// or https:// URL");
-        c->jwks_url = jc_strdup(json_string_value(url));
-    } else if (!discovery) {
+    if (c->jwks_url && c->discovery)
+        return pc_err_set(err, "jwks.url", "not with discovery (the issuer names the JWKS)");
+    if (!c->jwks_url && !c->discovery)
         return pc_err_set(err, "jwks.url", "required (or set \"discovery\": true)");
-    }
-    if (da) {
-        if (!json_is_string(da) ||
-            pc_jwt_alg_from_name(json_string_value(da), json_string_length(da)) ==
-                PC_JWT_ALG_INVALID)
-            return pc_err_set(err, "jwks.default_alg", "unknown algorithm");
-        c->default_alg = jc_strdup(json_string_value(da));
-    }
-    if (jc_uint(v, "min_refresh_s", "jwks.min_refresh_s", 1, 86400, &c->remote.min_refresh_s,
-                err) ||
-        jc_uint(v, "max_refresh_s", "jwks.max_refresh_s", 1, 604800, &c->remote.max_refresh_s,
-                err) ||
-        jc_uint(v, "unknown_kid_refresh_s", "jwks.unknown_kid_refresh_s", 1, 3600,
-                &c->remote.unknown_kid_refresh_s, err) ||
-        jc_uint(v, "unknown_kid_wait_ms", "jwks.unknown_kid_wait_ms", 0, 10000,
-                &c->unknown_kid_wait_ms, err) ||
-        jc_uint(v, "timeout_ms", "jwks.timeout_ms", 100, 60000, &c->remote.timeout_ms, err))
-        return -1;
     if (c->remote.max_refresh_s < c->remote.min_refresh_s)
         return pc_err_set(err, "jwks.max_refresh_s", "must not be below min_refresh_s");
     return 0;
@@ -406,17 +259,19 @@ static int jc_jwks(jwt_conf_t *c, const json_t *v, int discovery, pc_err_t *err)
 
 /* ---- claims, scopes, sources, headers ---------------------------------------------- */
 
-static int jc_claims(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+static int jc_claims(const json_t *v, const char *path, void *field, pc_err_t *err)
 {
+    jwt_conf_t *c = field;
     const char *k;
     json_t *m;
     char p[JWT_PATH], e[256];
 
+    (void)path;
     if (!json_is_object(v))
         return pc_err_set(err, "claims", "must be an object: claim path -> {\"equals\": v} | "
                                          "{\"one_of\": [...]} | {\"contains\": v}");
     c->claims_node = json_incref((json_t *)v);
-    c->matches = jc_calloc(json_object_size(v), sizeof(*c->matches));
+    c->matches = pc_xcalloc(json_object_size(v), sizeof(*c->matches));
     json_object_foreach((json_t *)v, k, m) {
         pc_jwt_claim_match_t *cm = &c->matches[c->n_matches];
         snprintf(p, sizeof(p), "claims.%s", k);
@@ -443,83 +298,90 @@ static int jc_claims(jwt_conf_t *c, const json_t *v, pc_err_t *err)
     return 0;
 }
 
-static int jc_scopes(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+static const pc_conf_field_t jc_scope_fields[] = {
+    {.key = "all", .type = PC_CONF_STRINGS, .offset = offsetof(jwt_conf_t, scopes),
+     .flags = PC_CONF_NONEMPTY},
+    {.key = "any", .type = PC_CONF_STRINGS, .offset = offsetof(jwt_conf_t, scopes),
+     .flags = PC_CONF_NONEMPTY},
+    {0},
+};
+
+static int jc_scopes(const json_t *v, const char *path, void *field, pc_err_t *err)
 {
+    jwt_conf_t *c = field;
     const json_t *all = json_object_get(v, "all"), *any = json_object_get(v, "any");
+    const char *which = all ? "scopes.all" : "scopes.any";
 
     if (!json_is_object(v) || json_object_size(v) != 1 || (!all && !any))
-        return pc_err_set(err, "scopes", "must be {\"all\": [...]} or {\"any\": [...]}");
+        return pc_err_set(err, path, "must be {\"all\": [...]} or {\"any\": [...]}");
     c->scopes_any = any != NULL;
-    if (jc_strings(all ? all : any, all ? "scopes.all" : "scopes.any", 0, 1, &c->scopes,
-                   &c->n_scopes, err))
+    if (pc_conf_parse(v, path, jc_scope_fields, c, err))
         return -1;
-    for (size_t i = 0; i < c->n_scopes; i++) {
-        for (const char *s = c->scopes[i]; *s; s++) {
+    for (size_t i = 0; i < c->scopes.n; i++) {
+        for (const char *s = c->scopes.v[i]; *s; s++) {
             /* RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E */
             if (*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\')
-                return pc_err_set(err, all ? "scopes.all" : "scopes.any",
-                                  "\"%s\" is not a scope token", c->scopes[i]);
+                return pc_err_set(err, which, "\"%s\" is not a scope token", c->scopes.v[i]);
         }
     }
     return 0;
 }
 
+/* "query": false, true (the parameter access_token) or a parameter name. */
+static int jc_query(const json_t *q, const char *path, void *field, pc_err_t *err)
+{
+    jwt_conf_t *c = field;
+
+    if (json_is_boolean(q)) {
+        c->src_query = json_is_true(q);
+        if (c->src_query)
+            c->query_param = pc_xstrdup("access_token");
+    } else if (json_is_string(q) && pc_conf_token(json_string_value(q), (size_t)-1) &&
+               !strchr(json_string_value(q), '&') && !strchr(json_string_value(q), '=')) {
+        c->src_query = 1;
+        c->query_param = pc_xstrdup(json_string_value(q));
+    } else {
+        return pc_err_set(err, path, "must be false, true (access_token) or a parameter name");
+    }
+    return 0;
+}
+
+static const pc_conf_field_t jc_token_fields[] = {
+    {.key = "header", .type = PC_CONF_BOOL, .offset = offsetof(jwt_conf_t, src_header), .def = 1},
+    {.key = "cookie", .type = PC_CONF_TOKEN, .offset = offsetof(jwt_conf_t, cookie),
+     .max = 4096},
+    {.key = "query", .type = PC_CONF_CUSTOM, .parse = jc_query},
+    {.key = "max_bytes", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, max_bytes),
+     .min = 256, .max = 65536, .def = PC_JWT_DEFAULT_MAX_LEN},
+    {0},
+};
+
 static int jc_token(jwt_conf_t *c, const json_t *v, pc_err_t *err)
 {
-    static const char *const allowed[] = {"header", "cookie", "query", "max_bytes", NULL};
-    const json_t *cookie = json_object_get(v, "cookie"), *query = json_object_get(v, "query");
-    unsigned max = PC_JWT_DEFAULT_MAX_LEN;
-
-    c->src_header = 1;
-    c->max_token = PC_JWT_DEFAULT_MAX_LEN;
-    if (!v)
-        return 0;
-    if (!json_is_object(v))
-        return pc_err_set(err, "token", "must be an object");
-    if (jc_unknown_keys(v, "token", allowed, err) ||
-        jc_bool(v, "header", "token.header", &c->src_header, err) ||
-        jc_uint(v, "max_bytes", "token.max_bytes", 256, 65536, &max, err))
+    if (pc_conf_parse(v, "token", jc_token_fields, c, err))
         return -1;
-    c->max_token = max;
-    if (cookie) {
-        if (!json_is_string(cookie) || !jc_token_chars(json_string_value(cookie)))
-            return pc_err_set(err, "token.cookie", "must be a cookie name");
-        c->cookie = jc_strdup(json_string_value(cookie));
-    }
-    if (query) {
-        if (json_is_boolean(query)) {
-            c->src_query = json_is_true(query);
-            if (c->src_query)
-                c->query_param = jc_strdup("access_token");
-        } else if (json_is_string(query) && jc_token_chars(json_string_value(query)) &&
-                   !strchr(json_string_value(query), '&') &&
-                   !strchr(json_string_value(query), '=')) {
-            c->src_query = 1;
-            c->query_param = jc_strdup(json_string_value(query));
-        } else {
-            return pc_err_set(err, "token.query", "must be false, true (access_token) or a "
-                                                  "parameter name");
-        }
-    }
+    c->max_token = c->max_bytes;
     if (!c->src_header && !c->cookie && !c->src_query)
         return pc_err_set(err, "token", "no token source left (header, cookie or query)");
     return 0;
 }
 
-static int jc_c2h(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+static int jc_c2h(const json_t *v, const char *path, void *field, pc_err_t *err)
 {
+    jwt_conf_t *c = field;
     const char *k;
     json_t *h;
     char p[JWT_PATH];
 
+    (void)path;
     if (!json_is_object(v))
         return pc_err_set(err, "claims_to_headers", "must be an object: claim -> header name");
-    c->c2h = jc_calloc(json_object_size(v), sizeof(*c->c2h));
+    c->c2h = pc_xcalloc(json_object_size(v), sizeof(*c->c2h));
     json_object_foreach((json_t *)v, k, h) {
         snprintf(p, sizeof(p), "claims_to_headers.%s", k);
         if (!*k)
             return pc_err_set(err, p, "empty claim path");
-        if (!json_is_string(h) || !jc_token_chars(json_string_value(h)))
+        if (!json_is_string(h) || !pc_conf_token(json_string_value(h), (size_t)-1))
             return pc_err_set(err, p, "must be a header name");
         for (size_t i = 0; i < c->n_c2h; i++) {
             if (strcasecmp(c->c2h[i].header, json_string_value(h)) == 0)
@@ -533,142 +395,81 @@ static int jc_c2h(jwt_conf_t *c, const json_t *v, pc_err_t *err)
                 return pc_err_set(err, p, "%s cannot carry a claim", json_string_value(h));
         }
         jwt_c2h_t *m = &c->c2h[c->n_c2h++];
-        m->claim = jc_strdup(k);
-        m->header = jc_strdup(json_string_value(h));
+        m->claim = pc_xstrdup(k);
+        m->header = pc_xstrdup(json_string_value(h));
         m->scopes = !strcmp(k, "scope") || !strcmp(k, "scp") || !strcmp(k, "scopes");
     }
     return 0;
 }
 
-static int jc_cache(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+static const pc_conf_field_t jc_cache_fields[] = {
+    {.key = "enabled", .type = PC_CONF_BOOL, .offset = offsetof(jwt_conf_t, cache_enabled),
+     .def = 1},
+    {.key = "max_entries", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, cache_max),
+     .min = 1, .max = 10000000, .def = 10000},
+    {.key = "ttl_s", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, cache_ttl_s), .min = 1,
+     .max = 86400, .def = 300},
+    {0},
+};
+
+static const pc_conf_field_t jc_revocation_fields[] = {
+    {.key = "enabled", .type = PC_CONF_BOOL, .offset = offsetof(jwt_conf_t, revocation),
+     .def = 1},
+    {.key = "on_error", .type = PC_CONF_ON_ERROR,
+     .offset = offsetof(jwt_conf_t, revocation_allow_on_error)},
+    {0},
+};
+
+static const char *const jc_auths[] = {"client_secret_basic", "client_secret_post", NULL};
+
+static const pc_conf_field_t jc_introspection_fields[] = {
+    {.key = "url", .type = PC_CONF_CUSTOM, .offset = offsetof(jwt_conf_t, is.url),
+     .flags = PC_CONF_REQUIRED, .parse = jc_url},
+    {.key = "client_id", .type = PC_CONF_STRING, .offset = offsetof(jwt_conf_t, is.client_id),
+     .flags = PC_CONF_REQUIRED},
+    {.key = "client_secret", .type = PC_CONF_SECRET,
+     .offset = offsetof(jwt_conf_t, is.client_secret), .flags = PC_CONF_REQUIRED},
+    {.key = "auth", .type = PC_CONF_ENUM, .offset = offsetof(jwt_conf_t, is.auth_post),
+     .values = jc_auths},
+    {.key = "cache_ttl_s", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, is.cache_ttl_s),
+     .min = 0, .max = 86400, .def = 300},
+    {.key = "negative_ttl_s", .type = PC_CONF_UINT,
+     .offset = offsetof(jwt_conf_t, is.negative_ttl_s), .min = 0, .max = 3600, .def = 10},
+    {.key = "max_entries", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, is.max_entries),
+     .min = 1, .max = 10000000, .def = 10000},
+    {.key = "timeout_ms", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, is.timeout_ms),
+     .min = 100, .max = 60000, .def = 2000},
+    {.key = "on_error", .type = PC_CONF_ON_ERROR,
+     .offset = offsetof(jwt_conf_t, is.allow_on_error)},
+    {0},
+};
+
+/* The client credentials, ready to send: a form suffix or a header. */
+static void jc_client_auth(jwt_introspect_conf_t *is)
 {
-    static const char *const allowed[] = {"enabled", "max_entries", "ttl_s", NULL};
-    unsigned max = 10000;
-
-    c->cache_enabled = 1;
-    c->cache_ttl_s = 300;
-    c->cache_max = max;
-    if (!v)
-        return 0;
-    if (!json_is_object(v))
-        return pc_err_set(err, "cache", "must be an object");
-    if (jc_unknown_keys(v, "cache", allowed, err) ||
-        jc_bool(v, "enabled", "cache.enabled", &c->cache_enabled, err) ||
-        jc_uint(v, "max_entries", "cache.max_entries", 1, 10000000, &max, err) ||
-        jc_uint(v, "ttl_s", "cache.ttl_s", 1, 86400, &c->cache_ttl_s, err))
-        return -1;
-    c->cache_max = max;
-    return 0;
-}
-
-static int jc_on_error(const json_t *obj, const char *path, int *allow, pc_err_t *err)
-{
-    const json_t *v = json_object_get(obj, "on_error");
-
-    if (!v)
-        return 0;
-    if (json_is_string(v) && strcmp(json_string_value(v), "deny") == 0)
-        *allow = 0;
-    else if (json_is_string(v) && strcmp(json_string_value(v), "allow") == 0)
-        *allow = 1;
-    else
-        return pc_err_set(err, path, "must be \"deny\" or \"allow\"");
-    return 0;
-}
-
-static int jc_revocation(jwt_conf_t *c, const json_t *v, pc_err_t *err)
-{
-    static const char *const allowed[] = {"enabled", "on_error", NULL};
-
-    c->revocation = 1;
-    if (!v)
-        return 0;
-    if (!json_is_object(v))
-        return pc_err_set(err, "revocation", "must be an object");
-    return jc_unknown_keys(v, "revocation", allowed, err) ||
-                   jc_bool(v, "enabled", "revocation.enabled", &c->revocation, err) ||
-                   jc_on_error(v, "revocation.on_error", &c->revocation_allow_on_error, err)
-               ? -1
-               : 0;
-}
-
-static int jc_introspection(jwt_conf_t *c, const json_t *v, pc_err_t *err)
-{
-    static const char *const allowed[] = {"url", "client_id", "client_secret", "auth",
-                                          "cache_ttl_s", "negative_ttl_s", "max_entries",
-                                          "timeout_ms", "on_error", NULL};
-    jwt_introspect_conf_t *is = &c->is;
-    const json_t *url = json_object_get(v, "url"), *id = json_object_get(v, "client_id");
-    const json_t *auth = json_object_get(v, "auth");
-    unsigned max = 10000;
-
-    is->cache_ttl_s = 300;
-    is->negative_ttl_s = 10;
-    is->timeout_ms = 2000;
-    if (!json_is_object(v))
-        return pc_err_set(err, "introspection", "must be an object");
-    if (jc_unknown_keys(v, "introspection", allowed, err))
-        return -1;
-    if (!json_is_string(url) || !jc_url_ok(json_string_value(url)))
-        return pc_err_set(err, "introspection.url", "required: an http:// or https:// URL");
-    is->url = jc_strdup(json_string_value(url));
-    if (!json_is_string(id) || json_string_length(id) == 0 ||
-        strlen(json_string_value(id)) != json_string_length(id))
-        return pc_err_set(err, "introspection.client_id", "required: a non-empty string");
-    is->client_id = jc_strdup(json_string_value(id));
-    if (!json_object_get(v, "client_secret"))
-        return pc_err_set(err, "introspection.client_secret", "required (a secret)");
-    is->client_secret = jc_secret(json_object_get(v, "client_secret"),
-                                  "introspection.client_secret", &is->client_secret_len, err);
-    if (!is->client_secret)
-        return -1;
-    if (auth && json_is_string(auth) && strcmp(json_string_value(auth), "client_secret_post") == 0)
-        is->auth_post = 1;
-    else if (auth && (!json_is_string(auth) ||
-                      strcmp(json_string_value(auth), "client_secret_basic") != 0))
-        return pc_err_set(err, "introspection.auth",
-                          "must be \"client_secret_basic\" or \"client_secret_post\"");
-    if (jc_uint(v, "cache_ttl_s", "introspection.cache_ttl_s", 0, 86400, &is->cache_ttl_s, err) ||
-        jc_uint(v, "negative_ttl_s", "introspection.negative_ttl_s", 0, 3600, &is->negative_ttl_s,
-                err) ||
-        jc_uint(v, "max_entries", "introspection.max_entries", 1, 10000000, &max, err) ||
-        jc_uint(v, "timeout_ms", "introspection.timeout_ms", 100, 60000, &is->timeout_ms, err) ||
-        jc_on_error(v, "introspection.on_error", &is->allow_on_error, err))
-        return -1;
-    is->max_entries = max;
     if (is->auth_post) {
         char *eid = jwt_http_form_escape(is->client_id, strlen(is->client_id));
-        char *esec = jwt_http_form_escape(is->client_secret, is->client_secret_len);
-        if (asprintf(&is->post_suffix, "&client_id=%s&client_secret=%s", eid, esec) < 0)
-            jwt_conf_oom();
+        char *esec = jwt_http_form_escape(is->client_secret.s, is->client_secret.len);
+        is->post_suffix = jc_printf("&client_id=%s&client_secret=%s", eid, esec);
         memset(esec, 0, strlen(esec));
         free(eid);
         free(esec);
     } else {
-        char *basic = jwt_http_basic_credentials(is->client_id, is->client_secret,
-                                                 is->client_secret_len);
-        if (asprintf(&is->auth_header, "Authorization: %s", basic) < 0)
-            jwt_conf_oom();
+        char *basic = jwt_http_basic_credentials(is->client_id, is->client_secret.s,
+                                                 is->client_secret.len);
+        is->auth_header = jc_printf("Authorization: %s", basic);
         memset(basic, 0, strlen(basic));
         free(basic);
     }
-    return 0;
 }
 
-static int jc_realm(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+/* The realm goes into quoted strings of WWW-Authenticate. */
+static int jc_realm(const jwt_conf_t *c, pc_err_t *err)
 {
-    const char *r = "portcullis";
-
-    if (v) {
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128)
-            return pc_err_set(err, "realm", "must be a string of 1 to 128 characters");
-        r = json_string_value(v);
-        for (const char *s = r; *s; s++) {
-            if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
-                return pc_err_set(err, "realm", "no quotes, backslashes or control characters");
-        }
+    for (const char *s = c->realm; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+            return pc_err_set(err, "realm", "no quotes, backslashes or control characters");
     }
-    c->realm = jc_strdup(r);
     return 0;
 }
 
@@ -677,34 +478,34 @@ static void jc_challenges(jwt_conf_t *c)
     size_t n = 0;
     char *scopes;
 
-    for (size_t i = 0; i < c->n_scopes; i++)
-        n += strlen(c->scopes[i]) + 1;
-    scopes = jc_calloc(n + 1, 1);
-    for (size_t i = 0; i < c->n_scopes; i++) {
+    for (size_t i = 0; i < c->scopes.n; i++)
+        n += strlen(c->scopes.v[i]) + 1;
+    scopes = pc_xcalloc(n + 1, 1);
+    for (size_t i = 0; i < c->scopes.n; i++) {
         if (i)
             strcat(scopes, " ");
-        strcat(scopes, c->scopes[i]);
+        strcat(scopes, c->scopes.v[i]);
     }
-    if (asprintf(&c->www_missing, "Bearer realm=\"%s\"", c->realm) < 0 ||
-        asprintf(&c->www_invalid,
-                 "Bearer realm=\"%s\", error=\"invalid_token\", "
-                 "error_description=\"the access token is not valid\"",
-                 c->realm) < 0 ||
-        asprintf(&c->www_scope, "Bearer realm=\"%s\", error=\"insufficient_scope\", scope=\"%s\"",
-                 c->realm, scopes) < 0 ||
-        asprintf(&c->www_request, "Bearer realm=\"%s\", error=\"invalid_request\"", c->realm) < 0)
-        jwt_conf_oom();
+    c->www_missing = jc_printf("Bearer realm=\"%s\"", c->realm);
+    c->www_invalid = jc_printf("Bearer realm=\"%s\", error=\"invalid_token\", "
+                               "error_description=\"the access token is not valid\"",
+                               c->realm);
+    c->www_scope = jc_printf("Bearer realm=\"%s\", error=\"insufficient_scope\", scope=\"%s\"",
+                             c->realm, scopes);
+    c->www_request = jc_printf("Bearer realm=\"%s\", error=\"invalid_request\"", c->realm);
     free(scopes);
 }
 
 /* ---- the whole ------------------------------------------------------------------------- */
 
-static int jc_algorithms(jwt_conf_t *c, const json_t *v, pc_err_t *err)
+static int jc_algorithms(const json_t *v, const char *path, void *field, pc_err_t *err)
 {
+    unsigned *mask = field;
     size_t i;
     json_t *a;
     char p[JWT_PATH];
 
+    (void)path;
     if (!json_is_array(v) || json_array_size(v) == 0)
         return pc_err_set(err, "algorithms", "must be a non-empty array of algorithm names");
     json_array_foreach(v, i, a) {
@@ -716,7 +517,7 @@ static int jc_algorithms(jwt_conf_t *c, const json_t *v, pc_err_t *err)
         pc_jwt_alg_t alg = pc_jwt_alg_from_name(json_string_value(a), json_string_length(a));
         if (alg == PC_JWT_ALG_INVALID)
             return pc_err_set(err, p, "unknown algorithm \"%s\"", json_string_value(a));
-        c->alg_mask |= 1u << alg;
+        *mask |= 1u << alg;
     }
     return 0;
 }
@@ -742,135 +543,148 @@ static const char *jc_default_alg(const jwt_conf_t *c)
     return n == 1 ? pc_jwt_alg_name(one) : "RS256";
 }
 
-int jwt_conf_create(const json_t *node, void **conf, pc_err_t *err)
+static const char *const jc_modes[] = {"jwt", "introspection", NULL};
+
+static const pc_conf_field_t jc_fields[] = {
+    {.key = "mode", .type = PC_CONF_ENUM, .offset = offsetof(jwt_conf_t, mode),
+     .values = jc_modes},
+    {.key = "issuer", .type = PC_CONF_STRINGS, .offset = offsetof(jwt_conf_t, issuers),
+     .flags = PC_CONF_SINGLE | PC_CONF_NONEMPTY},
+    {.key = "audiences", .type = PC_CONF_STRINGS, .offset = offsetof(jwt_conf_t, audiences),
+     .flags = PC_CONF_SINGLE | PC_CONF_NONEMPTY},
+    {.key = "algorithms", .type = PC_CONF_CUSTOM, .offset = offsetof(jwt_conf_t, alg_mask),
+     .parse = jc_algorithms},
+    {.key = "discovery", .type = PC_CONF_BOOL, .offset = offsetof(jwt_conf_t, discovery)},
+    {.key = "optional", .type = PC_CONF_BOOL, .offset = offsetof(jwt_conf_t, optional)},
+    {.key = "leeway_s", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, leeway_s), .min = 0,
+     .max = 300, .def = PC_JWT_DEFAULT_LEEWAY},
+    {.key = "max_age_s", .type = PC_CONF_UINT, .offset = offsetof(jwt_conf_t, max_age_s),
+     .min = 1, .max = 31536000},
+    {.key = "realm", .type = PC_CONF_STRING, .offset = offsetof(jwt_conf_t, realm), .max = 128,
+     .def_str = "portcullis"},
+    {.key = "token", .type = PC_CONF_ANY},
+    {.key = "revocation", .type = PC_CONF_ANY},
+    {.key = "require_exp", .type = PC_CONF_BOOL, .offset = offsetof(jwt_conf_t, require_exp)},
+    {.key = "require", .type = PC_CONF_STRINGS, .offset = offsetof(jwt_conf_t, required)},
+    {.key = "claims", .type = PC_CONF_CUSTOM, .parse = jc_claims},
+    {.key = "scopes", .type = PC_CONF_CUSTOM, .parse = jc_scopes},
+    {.key = "claims_to_headers", .type = PC_CONF_CUSTOM, .parse = jc_c2h},
+    {.key = "keys", .type = PC_CONF_ANY},
+    {.key = "jwks", .type = PC_CONF_ANY},
+    {.key = "cache", .type = PC_CONF_ANY},
+    {.key = "introspection", .type = PC_CONF_ANY},
+    {0},
+};
+
+static int jc_mode_jwt(jwt_conf_t *c, const json_t *node, pc_err_t *err)
 {
-    static const char *const allowed[] = {
-        "mode", "issuer", "audiences", "algorithms", "keys", "jwks", "discovery", "leeway_s",
-        "max_age_s", "require_exp", "require", "claims", "scopes", "token", "realm",
-        "claims_to_headers", "cache", "revocation", "introspection", "optional", NULL};
-    jwt_conf_t *c = jc_calloc(1, sizeof(*c));
-    const json_t *mode = json_object_get(node, "mode"), *v;
-    int discovery = 0, require_exp = -1;
-    unsigned leeway = PC_JWT_DEFAULT_LEEWAY, max_age = 0;
+    const json_t *v;
 
-    *conf = c;
-    if (jc_unknown_keys(node, NULL, allowed, err))
+    if (json_object_get(node, "introspection"))
+        return pc_err_set(err, "introspection", "only with \"mode\": \"introspection\"");
+    if (!c->issuers.n)
+        return pc_err_set(err, "issuer", "required: the issuer (iss) tokens must carry");
+    if (!c->audiences.n)
+        return pc_err_set(err, "audiences", "required: the audiences (aud) accepted here");
+    if (c->discovery && c->issuers.n != 1)
+        return pc_err_set(err, "discovery", "needs exactly one issuer");
+    if (pc_conf_parse(json_object_get(node, "cache"), "cache", jc_cache_fields, c, err))
         return -1;
-    if (mode && (!json_is_string(mode) || (strcmp(json_string_value(mode), "jwt") != 0 &&
-                                           strcmp(json_string_value(mode), "introspection") != 0)))
-        return pc_err_set(err, "mode", "must be \"jwt\" or \"introspection\"");
-    c->mode = mode && strcmp(json_string_value(mode), "introspection") == 0
-                  ? JWT_MODE_INTROSPECTION
-                  : JWT_MODE_JWT;
-
-    if ((v = json_object_get(node, "issuer")) &&
-        jc_strings(v, "issuer", 1, 1, &c->issuers, &c->n_issuers, err))
+    if ((v = json_object_get(node, "keys")) && jc_keys(c, v, err))
         return -1;
-    if ((v = json_object_get(node, "audiences")) &&
-        jc_strings(v, "audiences", 1, 1, &c->audiences, &c->n_audiences, err))
+    if (jc_jwks(c, json_object_get(node, "jwks"), err))
         return -1;
-    if ((v = json_object_get(node, "algorithms")) && jc_algorithms(c, v, err))
-        return -1;
-    if (jc_bool(node, "discovery", "discovery", &discovery, err) ||
-        jc_bool(node, "optional", "optional", &c->optional, err) ||
-        jc_uint(node, "leeway_s", "leeway_s", 0, 300, &leeway, err) ||
-        jc_uint(node, "max_age_s", "max_age_s", 1, 31536000, &max_age, err) ||
-        jc_realm(c, json_object_get(node, "realm"), err) ||
-        jc_token(c, json_object_get(node, "token"), err) ||
-        jc_revocation(c, json_object_get(node, "revocation"), err))
-        return -1;
-    if ((v = json_object_get(node, "require_exp"))) {
-        if (!json_is_boolean(v))
-            return pc_err_set(err, "require_exp", "must be true or false");
-        require_exp = json_is_true(v);
+    c->has_remote = c->jwks_url != NULL || c->discovery;
+    if (!c->static_set && !c->has_remote)
+        return pc_err_set(err, NULL, "no keys: set \"keys\", \"jwks\": {\"url\": ...} or "
+                                     "\"discovery\": true");
+    if (c->has_remote) {
+        c->remote.jwks_url = c->jwks_url;
+        c->remote.issuer = c->discovery ? c->issuers.v[0] : NULL;
+        c->remote.default_alg = jc_default_alg(c);
     }
-    if ((v = json_object_get(node, "require")) &&
-        jc_strings(v, "require", 0, 0, &c->required, &c->n_required, err))
-        return -1;
-    if ((v = json_object_get(node, "claims")) && jc_claims(c, v, err))
-        return -1;
-    if ((v = json_object_get(node, "scopes")) && jc_scopes(c, v, err))
-        return -1;
-    if ((v = json_object_get(node, "claims_to_headers")) && jc_c2h(c, v, err))
-        return -1;
+    return 0;
+}
 
-    if (c->mode == JWT_MODE_JWT) {
-        static const char *const only_is[] = {"introspection", NULL};
-        for (size_t i = 0; only_is[i]; i++) {
-            if (json_object_get(node, only_is[i]))
-                return pc_err_set(err, only_is[i], "only with \"mode\": \"introspection\"");
-        }
-        if (!c->n_issuers)
-            return pc_err_set(err, "issuer", "required: the issuer (iss) tokens must carry");
-        if (!c->n_audiences)
-            return pc_err_set(err, "audiences", "required: the audiences (aud) accepted here");
-        if (discovery && c->n_issuers != 1)
-            return pc_err_set(err, "discovery", "needs exactly one issuer");
-        if (jc_cache(c, json_object_get(node, "cache"), err))
-            return -1;
-        if ((v = json_object_get(node, "keys")) && jc_keys(c, v, err))
-            return -1;
-        v = json_object_get(node, "jwks");
-        if (jc_jwks(c, v, discovery, err))
-            return -1;
-        c->has_remote = c->jwks_url != NULL || discovery;
-        if (!c->static_set && !c->has_remote)
-            return pc_err_set(err, NULL, "no keys: set \"keys\", \"jwks\": {\"url\": ...} or "
-                                         "\"discovery\": true");
-        if (c->has_remote) {
-            c->remote.jwks_url = c->jwks_url;
-            c->remote.issuer = discovery ? c->issuers[0] : NULL;
-            c->remote.default_alg = jc_default_alg(c);
-        }
-    } else {
-        static const char *const only_jwt[] = {"keys", "jwks", "discovery", "algorithms",
-                                               "cache", NULL};
-        for (size_t i = 0; only_jwt[i]; i++) {
-            if (json_object_get(node, only_jwt[i]))
-                return pc_err_set(err, only_jwt[i], "not in introspection mode%s",
-                                  strcmp(only_jwt[i], "cache") == 0
-                                      ? " (see introspection.cache_ttl_s)"
-                                      : "");
-        }
-        if (!json_object_get(node, "introspection"))
-            return pc_err_set(err, "introspection", "required in introspection mode");
-        if (jc_introspection(c, json_object_get(node, "introspection"), err))
-            return -1;
+static int jc_mode_introspection(jwt_conf_t *c, const json_t *node, pc_err_t *err)
+{
+    static const char *const only_jwt[] = {"keys", "jwks", "discovery", "algorithms", "cache",
+                                           NULL};
+    const json_t *v = json_object_get(node, "introspection");
+
+    for (size_t i = 0; only_jwt[i]; i++) {
+        if (json_object_get(node, only_jwt[i]))
+            return pc_err_set(err, only_jwt[i], "not in introspection mode%s",
+                              strcmp(only_jwt[i], "cache") == 0
+                                  ? " (see introspection.cache_ttl_s)"
+                                  : "");
     }
+    if (!v)
+        return pc_err_set(err, "introspection", "required in introspection mode");
+    if (pc_conf_parse(v, "introspection", jc_introspection_fields, c, err))
+        return -1;
+    jc_client_auth(&c->is);
+    return 0;
+}
 
+static void jc_policy(jwt_conf_t *c, const json_t *node)
+{
     pc_jwt_claims_policy_t *p = &c->policy;
+
     pc_jwt_claims_policy_init(p);
-    p->issuers = (const char *const *)c->issuers;
-    p->n_issuers = c->n_issuers;
-    p->audiences = (const char *const *)c->audiences;
-    p->n_audiences = c->n_audiences;
-    p->leeway = leeway;
+    p->issuers = (const char *const *)c->issuers.v;
+    p->n_issuers = c->issuers.n;
+    p->audiences = (const char *const *)c->audiences.v;
+    p->n_audiences = c->audiences.n;
+    p->leeway = c->leeway_s;
     /* RFC 7662 responses need not carry exp; JWTs must unless told. */
-    p->exp_optional = require_exp == -1 ? c->mode == JWT_MODE_INTROSPECTION : !require_exp;
-    p->max_age = max_age;
-    p->required = (const char *const *)c->required;
-    p->n_required = c->n_required;
+    p->exp_optional = json_object_get(node, "require_exp") ? !c->require_exp
+                                                           : c->mode == JWT_MODE_INTROSPECTION;
+    p->max_age = c->max_age_s;
+    p->required = (const char *const *)c->required.v;
+    p->n_required = c->required.n;
     p->matches = c->matches;
     p->n_matches = c->n_matches;
     if (c->scopes_any) {
-        p->scopes_any = (const char *const *)c->scopes;
-        p->n_scopes_any = c->n_scopes;
+        p->scopes_any = (const char *const *)c->scopes.v;
+        p->n_scopes_any = c->scopes.n;
     } else {
-        p->scopes_all = (const char *const *)c->scopes;
-        p->n_scopes_all = c->n_scopes;
+        p->scopes_all = (const char *const *)c->scopes.v;
+        p->n_scopes_all = c->scopes.n;
     }
+}
+
+int jwt_conf_create(const json_t *node, void **conf, pc_err_t *err)
+{
+    jwt_conf_t *c = pc_xcalloc(1, sizeof(*c));
+
+    *conf = c;
+    if (pc_conf_parse(node, NULL, jc_fields, c, err) || jc_realm(c, err) ||
+        jc_token(c, json_object_get(node, "token"), err) ||
+        pc_conf_parse(json_object_get(node, "revocation"), "revocation", jc_revocation_fields, c,
+                      err))
+        return -1;
+    if (c->mode == JWT_MODE_JWT ? jc_mode_jwt(c, node, err)
+                                : jc_mode_introspection(c, node, err))
+        return -1;
+    jc_policy(c, node);
     jc_challenges(c);
     return 0;
+}
+
+static void jc_wipe(char *s)
+{
+    if (s)
+        memset(s, 0, strlen(s));
+    free(s);
 }
 
 void jwt_conf_free(void *conf)
 {
     jwt_conf_t *c = conf;
 
-    jc_free_strings(c->issuers, c->n_issuers);
-    jc_free_strings(c->audiences, c->n_audiences);
-    jc_free_strings(c->required, c->n_required);
-    jc_free_strings(c->scopes, c->n_scopes);
+    pc_conf_fields_free(jc_fields, c);
+    pc_conf_strings_free(&c->scopes);
     free(c->matches);
     json_decref(c->claims_node);
     pc_jwk_set_unref(c->static_set);
@@ -878,7 +692,6 @@ void jwt_conf_free(void *conf)
     free(c->default_alg);
     free(c->cookie);
     free(c->query_param);
-    free(c->realm);
     free(c->www_missing);
     free(c->www_invalid);
     free(c->www_scope);
@@ -890,17 +703,8 @@ void jwt_conf_free(void *conf)
     free(c->c2h);
     free(c->is.url);
     free(c->is.client_id);
-    if (c->is.client_secret) {
-        memset(c->is.client_secret, 0, c->is.client_secret_len);
-        free(c->is.client_secret);
-    }
-    if (c->is.auth_header) {
-        memset(c->is.auth_header, 0, strlen(c->is.auth_header));
-        free(c->is.auth_header);
-    }
-    if (c->is.post_suffix) {
-        memset(c->is.post_suffix, 0, strlen(c->is.post_suffix));
-        free(c->is.post_suffix);
-    }
+    pc_conf_secret_free(&c->is.client_secret);
+    jc_wipe(c->is.auth_header);
+    jc_wipe(c->is.post_suffix);
     free(c);
 }

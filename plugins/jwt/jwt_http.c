@@ -2,6 +2,8 @@
  * of the jwt plugin. See jwt_http.h. */
 #include "jwt_http.h"
 
+#include <portcullis/plugin.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +12,6 @@
 #include <openssl/evp.h>
 
 #define JWT_MAX_AGE_CAP (10L * 365 * 86400)
-
-static _Noreturn void jwt_http_oom(void)
-{
-    fprintf(stderr, "portcullis: jwt: out of memory\n");
-    abort();
-}
 
 static int jwt_is_alnum(unsigned char c)
 {
@@ -192,10 +188,8 @@ long jwt_http_max_age(const char *cc, int *no_cache)
 char *jwt_http_form_escape(const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(len * 3 + 1), *o = out;
+    char *out = pc_xmalloc(len * 3 + 1), *o = out;
 
-    if (!out)
-        jwt_http_oom();
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (jwt_is_alnum(c) || c == '*' || c == '-' || c == '.' || c == '_') {
@@ -217,11 +211,9 @@ char *jwt_http_basic_credentials(const char *id, const char *secret, size_t secr
     char *eid = jwt_http_form_escape(id, strlen(id));
     char *esec = jwt_http_form_escape(secret, secret_len);
     size_t n = strlen(eid) + 1 + strlen(esec);
-    char *plain = malloc(n + 1);
-    char *out = malloc(6 + (n + 2) / 3 * 4 + 1);
+    char *plain = pc_xmalloc(n + 1);
+    char *out = pc_xmalloc(6 + (n + 2) / 3 * 4 + 1);
 
-    if (!plain || !out)
-        jwt_http_oom();
     snprintf(plain, n + 1, "%s:%s", eid, esec);
     memcpy(out, "Basic ", 6);
     EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)plain, (int)n);

@@ -4,6 +4,8 @@
  * precise error messages matter more than speed here. */
 #include "jwt_keys.h"
 
+#include <portcullis/plugin.h>
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -74,18 +76,10 @@ static void jwt_err_ssl(char *err, size_t errlen, const char *what)
     ERR_clear_error();
 }
 
-static _Noreturn void jwt_oom(void)
-{
-    fprintf(stderr, "portcullis: jwt: out of memory\n");
-    abort();
-}
-
 static void *jwt_xmemdup(const void *p, size_t n, int nul)
 {
-    char *d = malloc(n + 1);
+    char *d = pc_xmalloc(n + 1);
 
-    if (!d)
-        jwt_oom();
     memcpy(d, p, n);
     if (nul)
         d[n] = '\0';
@@ -94,10 +88,8 @@ static void *jwt_xmemdup(const void *p, size_t n, int nul)
 
 static pc_jwk_set_t *jwt_set_new(void)
 {
-    pc_jwk_set_t *s = calloc(1, sizeof(*s));
+    pc_jwk_set_t *s = pc_xcalloc(1, sizeof(*s));
 
-    if (!s)
-        jwt_oom();
     atomic_init(&s->refs, 1);
     return s;
 }
@@ -790,7 +782,7 @@ static int jwt_key_copy(pc_jwk_t *dst, const pc_jwk_t *src, char *err, size_t er
     if (src->secret)
         dst->secret = jwt_xmemdup(src->secret, src->secret_len, 0);
     if (src->pkey && !EVP_PKEY_up_ref(src->pkey))
-        jwt_oom();
+        abort(); /* a reference count cannot fail */
     return jwt_key_prepare(dst, err, errlen);
 }
 

@@ -7,6 +7,7 @@
 
 #include <portcullis/plugin.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "jwt_cache.h"
@@ -27,23 +28,21 @@ typedef struct jwt_c2h {
 typedef struct jwt_introspect_conf {
     char *url;
     char *client_id;
-    char *client_secret;
-    size_t client_secret_len;
+    pc_conf_secret_t client_secret;
     int auth_post;               /* client_secret_post; else client_secret_basic */
     char *auth_header;           /* "Authorization: Basic ..." (basic) */
     char *post_suffix;           /* "&client_id=..&client_secret=.." (post) */
     unsigned cache_ttl_s, negative_ttl_s, timeout_ms;
-    size_t max_entries;
-    int allow_on_error;          /* on_error "allow": continue without identity */
+    unsigned max_entries;
+    bool allow_on_error;         /* on_error "allow": continue without identity */
 } jwt_introspect_conf_t;
 
 typedef struct jwt_conf {
-    jwt_mode_t mode;
+    int mode;                    /* jwt_mode_t */
 
     /* claims policy; the policy's pointers point into these arrays */
-    char **issuers, **audiences, **required, **scopes;
-    size_t n_issuers, n_audiences, n_required, n_scopes;
-    int scopes_any;
+    pc_conf_strings_t issuers, audiences, required, scopes;
+    bool scopes_any;
     pc_jwt_claim_match_t *matches;
     size_t n_matches;
     json_t *claims_node;         /* holds the match values */
@@ -53,16 +52,16 @@ typedef struct jwt_conf {
 
     /* keys */
     pc_jwk_set_t *static_set;    /* inline/file keys, or NULL */
-    int has_remote;
+    bool has_remote;
     char *jwks_url, *default_alg;
     jwt_remote_cfg_t remote;     /* strings point into this conf */
     unsigned unknown_kid_wait_ms;
     jwt_keysrc_t *src;           /* set by start(), released by stop() */
 
     /* credentials */
-    int src_header, src_query;
+    bool src_header, src_query;
     char *cookie, *query_param;
-    int optional;
+    bool optional;
 
     /* answers */
     char *realm;
@@ -71,15 +70,19 @@ typedef struct jwt_conf {
     jwt_c2h_t *c2h;
     size_t n_c2h;
 
-    int cache_enabled;
-    size_t cache_max;
+    bool cache_enabled;
+    unsigned cache_max;
     unsigned cache_ttl_s;
 
-    int revocation;
+    bool revocation;
     pc_store_ns_t *revoked;        /* start(): PC_STORE_NS_REVOKED_JTI */
-    int revocation_allow_on_error;
+    bool revocation_allow_on_error;
 
     jwt_introspect_conf_t is;
+
+    /* read at load time only, into the policy */
+    bool discovery, require_exp;
+    unsigned leeway_s, max_age_s, max_bytes;
 } jwt_conf_t;
 
 typedef struct jwt_rq jwt_rq_t;

@@ -56,22 +56,10 @@ struct jwt_keysrc {
 
 static jwt_keysrc_t *jwt_registry; /* main thread only */
 
-static _Noreturn void jwt_remote_oom(void)
-{
-    fprintf(stderr, "portcullis: jwt: out of memory\n");
-    abort();
-}
-
+/* pc_xstrdup that passes NULL through. */
 static char *jwt_xstrdup(const char *s)
 {
-    char *d;
-
-    if (!s)
-        return NULL;
-    d = strdup(s);
-    if (!d)
-        jwt_remote_oom();
-    return d;
+    return s ? pc_xstrdup(s) : NULL;
 }
 
 static int64_t jwt_mono_ms(void)
@@ -90,9 +78,7 @@ char *jwt_discovery_url(const char *issuer)
 
     while (n && issuer[n - 1] == '/')
         n--;
-    u = malloc(n + sizeof(wk));
-    if (!u)
-        jwt_remote_oom();
+    u = pc_xmalloc(n + sizeof(wk));
     memcpy(u, issuer, n);
     memcpy(u + n, wk, sizeof(wk));
     return u;
@@ -435,13 +421,17 @@ pc_jwk_set_t *jwt_keysrc_get(jwt_keysrc_t *s, unsigned *serial)
 
 static char *jwt_keysrc_make_key(const jwt_remote_cfg_t *cfg)
 {
-    char *k = NULL;
+#define JWT_KEY_FMT "%s|%s|%s|%u|%u|%u|%u"
+#define JWT_KEY_ARGS                                                                         \
+    cfg->jwks_url ? cfg->jwks_url : "", cfg->issuer ? cfg->issuer : "",                      \
+        cfg->default_alg ? cfg->default_alg : "", cfg->min_refresh_s, cfg->max_refresh_s,    \
+        cfg->unknown_kid_refresh_s, cfg->timeout_ms
+    int n = snprintf(NULL, 0, JWT_KEY_FMT, JWT_KEY_ARGS);
+    char *k = pc_xmalloc(n > 0 ? (size_t)n + 1 : 1);
 
-    if (asprintf(&k, "%s|%s|%s|%u|%u|%u|%u", cfg->jwks_url ? cfg->jwks_url : "",
-                 cfg->issuer ? cfg->issuer : "", cfg->default_alg ? cfg->default_alg : "",
-                 cfg->min_refresh_s, cfg->max_refresh_s, cfg->unknown_kid_refresh_s,
-                 cfg->timeout_ms) < 0)
-        jwt_remote_oom();
+    snprintf(k, n > 0 ? (size_t)n + 1 : 1, JWT_KEY_FMT, JWT_KEY_ARGS);
+#undef JWT_KEY_ARGS
+#undef JWT_KEY_FMT
     return k;
 }
 
@@ -458,9 +448,7 @@ jwt_keysrc_t *jwt_keysrc_acquire(const jwt_remote_cfg_t *cfg, char *err, size_t 
             return s;
         }
     }
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        jwt_remote_oom();
+    s = pc_xcalloc(1, sizeof(*s));
     s->timer = pc_timer_new(NULL, jwt_keysrc_timer_cb, s);
     if (!s->timer) {
         free(s);
@@ -526,9 +514,7 @@ void jwt_keysrc_watch(jwt_keysrc_t *s, pc_wake_t *k)
     pthread_mutex_lock(&s->watch_lock);
     if (s->nwatchers == s->watchers_cap) {
         s->watchers_cap = s->watchers_cap ? s->watchers_cap * 2 : 8;
-        s->watchers = realloc(s->watchers, s->watchers_cap * sizeof(*s->watchers));
-        if (!s->watchers)
-            jwt_remote_oom();
+        s->watchers = pc_xrealloc(s->watchers, s->watchers_cap * sizeof(*s->watchers));
     }
     s->watchers[s->nwatchers++] = k;
     pthread_mutex_unlock(&s->watch_lock);
