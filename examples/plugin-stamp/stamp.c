@@ -8,12 +8,10 @@
  * <portcullis/plugin.h>, and builds with `make` against the installed SDK
  * (pkg-config portcullis-plugin): see README.md.
  */
-#define _POSIX_C_SOURCE 200809L /* strdup under -std=c11 */
-
 #include <portcullis/plugin.h>
 
+#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 
 #define STAMP_MAX_VALUE 1024
@@ -46,53 +44,34 @@ static int stamp_value_ok(const char *s)
     return 1;
 }
 
+/* The options, read by the core's table-driven parser: unknown keys,
+ * types, lengths and the JSON path of every error are its business. */
+static const pc_conf_field_t stamp_fields[] = {
+    {.key = "header", .type = PC_CONF_TOKEN, .offset = offsetof(stamp_conf_t, header),
+     .max = 64, .def_str = "X-Stamp"},
+    {.key = "value", .type = PC_CONF_STRING, .offset = offsetof(stamp_conf_t, value),
+     .flags = PC_CONF_REQUIRED, .max = STAMP_MAX_VALUE},
+    {0},
+};
+
 static void stamp_conf_free(void *conf)
 {
-    stamp_conf_t *c = conf;
-    free(c->header);
-    free(c->value);
-    free(c);
-}
-
-static int stamp_string(const json_t *node, const char *key, char **out, pc_err_t *err)
-{
-    const json_t *v = json_object_get(node, key);
-    if (!v)
-        return 0;
-    if (!json_is_string(v))
-        return pc_err_set(err, key, "must be a string");
-    *out = strdup(json_string_value(v));
-    return *out ? 0 : pc_err_set(err, key, "out of memory");
+    pc_conf_fields_free(stamp_fields, conf);
+    free(conf);
 }
 
 /* Main thread, at load time. On error, *conf (if set) is freed by the core
- * with stamp_conf_free. */
+ * with stamp_conf_free. What a table cannot say is code after the call. */
 static int stamp_conf_create(const json_t *node, void **conf, pc_err_t *err)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)node, key, v) {
-        if (strcmp(key, "header") != 0 && strcmp(key, "value") != 0)
-            return pc_err_set(err, key, "unknown key (stamp takes \"header\" and \"value\")");
-    }
-    stamp_conf_t *c = calloc(1, sizeof(*c));
-    if (!c)
-        return pc_err_set(err, NULL, "out of memory");
+    stamp_conf_t *c = pc_xcalloc(1, sizeof(*c));
     *conf = c;
-    if (stamp_string(node, "header", &c->header, err) == -1 ||
-        stamp_string(node, "value", &c->value, err) == -1)
+    if (pc_conf_parse(node, NULL, stamp_fields, c, err) != 0)
         return -1;
-    if (!c->header && !(c->header = strdup("X-Stamp")))
-        return pc_err_set(err, "header", "out of memory");
-    if (!pc_conf_token(c->header, 64))
-        return pc_err_set(err, "header", "must be a header name (1 to 64 token characters)");
     if (stamp_reserved(c->header))
         return pc_err_set(err, "header", "\"%s\" is managed by the gateway", c->header);
-    if (!c->value)
-        return pc_err_set(err, "value", "required");
-    if (strlen(c->value) > STAMP_MAX_VALUE || !stamp_value_ok(c->value))
-        return pc_err_set(err, "value", "must be at most %d bytes without control characters",
-                          STAMP_MAX_VALUE);
+    if (!stamp_value_ok(c->value))
+        return pc_err_set(err, "value", "must not hold control characters");
     return 0;
 }
 

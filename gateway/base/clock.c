@@ -20,6 +20,11 @@ uint64_t pc_clock_mono_ns(void)
     return clock_read(CLOCK_MONOTONIC, 1);
 }
 
+uint64_t pc_clock_mono_ms(void)
+{
+    return pc_clock_mono_ns() / 1000000u;
+}
+
 uint64_t pc_clock_wall_ms(void)
 {
     if (__builtin_expect(clock_fn != NULL, 0))

@@ -1,6 +1,7 @@
 /* gateway/base/log.c: the error log. One line per event, written with a single
  * write(2) so that lines from different threads never interleave. */
 #include "base/log.h"
+#include "base/clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,13 +16,13 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static void log_vwrite(int level, const char *prefix, const char *fmt, va_list ap)
 {
     char line[2048];
-    struct timespec ts;
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    uint64_t now_ms = pc_clock_wall_ms();
+    time_t secs = (time_t)(now_ms / 1000);
+    gmtime_r(&secs, &tm);
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%s] %s",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], prefix ? prefix : "");
+                     tm.tm_sec, (long)(now_ms % 1000), level_names[level], prefix ? prefix : "");
     if (n < 0)
         return;
     if ((size_t)n < sizeof(line)) {

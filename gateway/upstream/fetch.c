@@ -12,6 +12,7 @@
  * transfer's callback can never run inside pc_fetch itself.
  */
 #include "upstream/fetch.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "lifecycle/worker_ctx.h"
@@ -35,8 +36,8 @@ struct pc_fetcher {
     struct ev_loop *loop;
     CURLM *multi;
     ev_timer timer;
-    fetch_job_t *jobs;             /* in flight, doubly linked */
-    fetch_sock_t *socks;           /* watched sockets, doubly linked */
+    pc_list_t jobs;                /* fetch_job_t.link: in flight */
+    pc_list_t socks;               /* fetch_sock_t.link: watched sockets */
     unsigned njobs;
     bool closing;
     char *noproxy;                 /* the environment's no_proxy plus loopback */
@@ -46,11 +47,11 @@ struct fetch_sock {
     ev_io io;
     pc_fetcher_t *f;
     curl_socket_t fd;
-    fetch_sock_t *prev, *next;
+    pc_list_t link;                /* pc_fetcher_t.socks */
 };
 
 struct fetch_job {
-    fetch_job_t *prev, *next;
+    pc_list_t link;                /* pc_fetcher_t.jobs while in flight */
     pc_fetcher_t *f;
     CURL *easy;
     struct curl_slist *headers;
@@ -82,15 +83,10 @@ static void fetch_curl_init(void)
 
 static void job_unlink(fetch_job_t *j)
 {
-    pc_fetcher_t *f = j->f;
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        f->jobs = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    j->prev = j->next = NULL;
-    f->njobs--;
+    if (!pc_list_linked(&j->link))
+        return;
+    pc_list_remove(&j->link);
+    j->f->njobs--;
 }
 
 static void job_free(fetch_job_t *j)
@@ -222,15 +218,6 @@ static void fetch_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
     fetch_check_done(f);
 }
 
-static void sock_unlink(pc_fetcher_t *f, fetch_sock_t *fs)
-{
-    if (fs->prev)
-        fs->prev->next = fs->next;
-    else
-        f->socks = fs->next;
-    if (fs->next)
-        fs->next->prev = fs->prev;
-}
 
 static int fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -239,7 +226,7 @@ static int fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, v
     if (what == CURL_POLL_REMOVE) {
         if (fs) {
             ev_io_stop(f->loop, &fs->io);
-            sock_unlink(f, fs);
+            pc_list_remove(&fs->link);
             free(fs);
             curl_multi_assign(f->multi, s, NULL);
         }
@@ -250,10 +237,7 @@ static int fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, v
         fs = pc_xcalloc(1, sizeof(*fs));
         fs->f = f;
         fs->fd = s;
-        fs->next = f->socks;
-        if (f->socks)
-            f->socks->prev = fs;
-        f->socks = fs;
+        pc_list_push_front(&f->socks, &fs->link);
         ev_io_init(&fs->io, fetch_io_cb, s, ev);
         fs->io.data = fs;
         curl_multi_assign(f->multi, s, fs);
@@ -285,6 +269,8 @@ pc_fetcher_t *pc_fetcher_new(struct ev_loop *loop)
         return NULL;
     pc_fetcher_t *f = pc_xcalloc(1, sizeof(*f));
     f->loop = loop;
+    pc_list_init(&f->jobs);
+    pc_list_init(&f->socks);
     f->multi = curl_multi_init();
     if (!f->multi) {
         free(f);
@@ -391,10 +377,7 @@ int pc_fetcher_start(pc_fetcher_t *f, const pc_fetch_req_t *req, pc_fetch_cb cb,
         job_free(j);
         return -1;
     }
-    j->next = f->jobs;
-    if (f->jobs)
-        f->jobs->prev = j;
-    f->jobs = j;
+    pc_list_push_front(&f->jobs, &j->link);
     f->njobs++;
     return 0;
 }
@@ -404,14 +387,15 @@ void pc_fetcher_free(pc_fetcher_t *f)
     if (!f)
         return;
     f->closing = true;
-    while (f->jobs)
-        job_finish(f->jobs, CURLE_ABORTED_BY_CALLBACK, "shutdown");
+    while (!pc_list_empty(&f->jobs))
+        job_finish(pc_list_entry(f->jobs.next, fetch_job_t, link), CURLE_ABORTED_BY_CALLBACK,
+                   "shutdown");
     ev_timer_stop(f->loop, &f->timer);
     curl_multi_cleanup(f->multi);
-    while (f->socks) {
-        fetch_sock_t *fs = f->socks;
+    while (!pc_list_empty(&f->socks)) {
+        fetch_sock_t *fs = pc_list_entry(f->socks.next, fetch_sock_t, link);
         ev_io_stop(f->loop, &fs->io);
-        sock_unlink(f, fs);
+        pc_list_remove(&fs->link);
         free(fs);
     }
     free(f->noproxy);

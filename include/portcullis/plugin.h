@@ -333,6 +333,16 @@ pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_sta
 pc_request_t *pc_async_request(pc_async_t *a);
 void pc_async_end(pc_async_t *a, pc_status_t verdict);
 
+/* ---- time ---------------------------------------------------------------
+ *
+ * The core's one clock, which tests replace as a whole: monotonic time for
+ * durations, deadlines and cache lifetimes; wall time (Unix epoch) for
+ * what is compared with the outside world (token exp/nbf/iat). Any thread.
+ */
+uint64_t pc_clock_mono_ns(void);
+uint64_t pc_clock_mono_ms(void);
+uint64_t pc_clock_wall_ms(void);
+
 /* ---- timers and wake-ups ------------------------------------------------
  *
  * The event loops stay the core's: a plugin gets timers and wake-ups on

@@ -65,7 +65,7 @@ static void jwt_is_cb(void *data, const pc_fetch_result_t *res)
         jwt_is_failed(rq, "the response is not a JSON object with a boolean \"active\"");
         return;
     }
-    int64_t now_ms = jwt_wall_ms();
+    int64_t now_ms = (int64_t)pc_clock_wall_ms();
     if (!json_is_true(active)) {
         json_decref(doc);
         if (ws->cache && is->negative_ttl_s)
@@ -110,7 +110,7 @@ pc_status_t jwt_introspect_start(jwt_rq_t *rq)
         int neg = 0;
         jwt_cache_key(ws->cache, rq->tok, rq->tok_len, rq->digest);
         rq->have_digest = 1;
-        jwt_ident_t *hit = jwt_cache_get(ws->cache, rq->digest, jwt_wall_ms(), 0, &neg);
+        jwt_ident_t *hit = jwt_cache_get(ws->cache, rq->digest, (int64_t)pc_clock_wall_ms(), 0, &neg);
         if (hit)
             return jwt_accept(rq, hit);
         if (neg)

@@ -37,22 +37,6 @@
 
 #define JWT_STORE_TIMEOUT_MS 2000
 
-int64_t jwt_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t jwt_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- verdicts and answers ---------------------------------------------------------- */
 
 /* Ends the request's token with st, if it has one, and returns PC_SUSPEND:
@@ -310,7 +294,7 @@ static void jwt_waiter_remove(jwt_worker_t *ws, jwt_rq_t *rq)
  * keep waiting, and the deadline timer is armed for the oldest of them. */
 static void jwt_waiters_look(jwt_worker_t *ws)
 {
-    int64_t now = jwt_mono_ms(), next = INT64_MAX;
+    int64_t now = (int64_t)pc_clock_mono_ms(), next = INT64_MAX;
     jwt_rq_t *rq = ws->waiters, *after;
 
     for (; rq; rq = after) {
@@ -359,7 +343,7 @@ static pc_status_t jwt_wait(jwt_rq_t *rq, unsigned attempts0, unsigned serial0)
     rq->tok = copy;
     rq->attempts0 = attempts0;
     rq->serial0 = serial0;
-    rq->wait_deadline_ms = jwt_mono_ms() + rq->c->unknown_kid_wait_ms;
+    rq->wait_deadline_ms = (int64_t)pc_clock_mono_ms() + rq->c->unknown_kid_wait_ms;
     rq->a = pc_async_begin(rq->r, rq->c->unknown_kid_wait_ms + 2000, 503);
     rq->wnext = ws->waiters;
     rq->wprev = NULL;
@@ -403,7 +387,7 @@ static pc_status_t jwt_verify_run(jwt_rq_t *rq, int may_wait)
     const jwt_conf_t *c = rq->c;
     jwt_worker_t *ws = rq->ws;
     unsigned serial = 0;
-    int64_t now_ms = jwt_wall_ms();
+    int64_t now_ms = (int64_t)pc_clock_wall_ms();
 
     const pc_jwk_set_t *set = jwt_worker_keys(ws, &serial);
     if (ws->cache) {

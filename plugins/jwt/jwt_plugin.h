@@ -121,7 +121,6 @@ int jwt_conf_create(const json_t *node, void **conf, pc_err_t *err);
 void jwt_conf_free(void *conf);
 
 /* jwt_plugin.c, used by jwt_introspect.c */
-int64_t jwt_wall_ms(void);
 pc_status_t jwt_verdict(jwt_rq_t *rq, pc_status_t st);
 pc_status_t jwt_accept(jwt_rq_t *rq, jwt_ident_t *id);
 pc_status_t jwt_deny_invalid(jwt_rq_t *rq, const char *why);

@@ -62,14 +62,6 @@ static char *jwt_xstrdup(const char *s)
     return s ? pc_xstrdup(s) : NULL;
 }
 
-static int64_t jwt_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 char *jwt_discovery_url(const char *issuer)
 {
     static const char wk[] = "/.well-known/openid-configuration";
@@ -379,7 +371,7 @@ static void jwt_keysrc_kid_cb(void *data)
 
 int jwt_keysrc_want_refresh(jwt_keysrc_t *s)
 {
-    int64_t now = jwt_mono_ms(), next;
+    int64_t now = (int64_t)pc_clock_mono_ms(), next;
 
     if (atomic_load(&s->stopped))
         return 0;
