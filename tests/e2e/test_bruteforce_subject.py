@@ -170,7 +170,7 @@ def test_a_verified_token_failing_a_later_check_counts_against_its_subject(
                                                   "status": 401, "sync": True}},
                  extra_routes=[{"name": "step", "match": {"path_prefix": "/step"},
                                 "upstream": "u", "plugins": ["bf", "auth", "second_factor"]}])
-    mallory = client(ATTACKER)
+    mallory, alice = client(ATTACKER), client(ALICE)
     alice_tok = {"Authorization": "Bearer " + ring.token("ES256", sub="alice")}
     forged_bob = {"Authorization": "Bearer " + KeyRing().token("ES256", sub="bob")}
     for _ in range(3):
@@ -181,13 +181,17 @@ def test_a_verified_token_failing_a_later_check_counts_against_its_subject(
     m = u.raw_mark()
     # alice's password attempts from that address are locked out...
     assert_problem(mallory.get(g.url + "/login/pw", headers=basic("alice"), timeout=10), 429)
-    # ...bob's are not, and alice's verified token still passes
+    # ...bob's are not, nor alice's from her other address, and her
+    # verified token still passes
     assert mallory.get(g.url + "/login/pw-bob", headers=basic("bob"),
                        timeout=10).status_code == 200
+    assert alice.get(g.url + "/login/pw-home", headers=basic("alice"),
+                     timeout=10).status_code == 200
     assert mallory.get(g.url + "/api/tok", headers=alice_tok, timeout=10).status_code == 200
     raw = u.forwarded_since(m, g)
     assert b"/login/pw " not in raw
-    assert b"GET /login/pw-bob " in raw and b"GET /api/tok " in raw
+    for p in (b"/login/pw-bob", b"/login/pw-home", b"/api/tok"):
+        assert b"GET " + p + b" " in raw
 
 
 def test_test_auth_forgeries_do_not_count_per_subject(upstream, gateway):
