@@ -27,6 +27,7 @@ struct jwt_cache {
     EVP_MD *sha256;
     EVP_MD_CTX *md;
     jwt_cache_stats_t st;
+    pc_metric_t *m_hits, *m_misses; /* jwt_cache_count_into, or NULL */
 };
 
 /* ---- identities ----------------------------------------------------------------- */
@@ -135,6 +136,14 @@ jwt_cache_stats_t jwt_cache_stats(const jwt_cache_t *c)
     return c ? c->st : z;
 }
 
+void jwt_cache_count_into(jwt_cache_t *c, pc_metric_t *hits, pc_metric_t *misses)
+{
+    if (!c)
+        return;
+    c->m_hits = hits;
+    c->m_misses = misses;
+}
+
 void jwt_cache_key(jwt_cache_t *c, const void *tok, size_t len, unsigned char key[JWT_DIGEST_LEN])
 {
     unsigned int n = 0;
@@ -174,10 +183,12 @@ jwt_ident_t *jwt_cache_get(jwt_cache_t *c, const unsigned char key[JWT_DIGEST_LE
         }
         e->used = ++c->tick;
         c->st.hits++;
+        pc_metric_add(c->m_hits, NULL, 1);
         *negative = e->negative;
         return e->negative ? NULL : e->id;
     }
     c->st.misses++;
+    pc_metric_add(c->m_misses, NULL, 1);
     return NULL;
 }
 
@@ -214,4 +225,14 @@ void jwt_cache_put(jwt_cache_t *c, const unsigned char key[JWT_DIGEST_LEN], int6
     victim->id = negative ? NULL : jwt_ident_ref(id);
     c->count++;
     c->st.inserts++;
+}
+
+void jwt_cache_drop(jwt_cache_t *c, const unsigned char key[JWT_DIGEST_LEN])
+{
+    jwt_centry_t *set = jwt_cache_set(c, key);
+
+    for (size_t i = 0; i < c->ways; i++) {
+        if (set[i].deadline_ms && memcmp(set[i].key, key, JWT_DIGEST_LEN) == 0)
+            jwt_centry_clear(c, &set[i]);
+    }
 }

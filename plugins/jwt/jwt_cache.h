@@ -16,7 +16,13 @@
  * An entry is dead once wall-clock time reaches its deadline (the caller
  * computes it: never past the token's exp), or when the key set serial it
  * was verified with is not the current one (keys rotated or refreshed).
- * Dead entries are dropped when met. Not thread-safe: one cache per worker.
+ * Dead entries are dropped when met, and an entry whose token was found
+ * revoked is dropped by the plugin (jwt_cache_drop). Not thread-safe: one
+ * cache per worker.
+ *
+ * Lookups may also be counted into process-wide metrics (/metrics:
+ * portcullis_jwt_cache_hits_total, _misses_total): a hit is a lookup that
+ * found a live entry, a miss every other lookup (absent, expired, stale).
  */
 #ifndef PC_JWT_CACHE_H
 #define PC_JWT_CACHE_H
@@ -25,6 +31,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <portcullis/plugin.h>
 
 #define JWT_CACHE_WAYS 8
 #define JWT_DIGEST_LEN 32
@@ -59,6 +66,10 @@ void jwt_cache_free(jwt_cache_t *c); /* NULL-safe; drops every reference */
 size_t jwt_cache_capacity(const jwt_cache_t *c);
 size_t jwt_cache_count(const jwt_cache_t *c);
 jwt_cache_stats_t jwt_cache_stats(const jwt_cache_t *c);
+/* Also adds every later hit and miss of jwt_cache_get to these metrics
+ * (either may be NULL; c too: no-op). The metrics live as long as the
+ * process. */
+void jwt_cache_count_into(jwt_cache_t *c, pc_metric_t *hits, pc_metric_t *misses);
 
 /* SHA-256 of the token, with the cache's prepared digest context. */
 void jwt_cache_key(jwt_cache_t *c, const void *tok, size_t len, unsigned char key[JWT_DIGEST_LEN]);
@@ -72,5 +83,8 @@ jwt_ident_t *jwt_cache_get(jwt_cache_t *c, const unsigned char key[JWT_DIGEST_LE
  * entry). Nothing is stored when deadline_ms <= now_ms. */
 void jwt_cache_put(jwt_cache_t *c, const unsigned char key[JWT_DIGEST_LEN], int64_t now_ms,
                    int64_t deadline_ms, unsigned serial, jwt_ident_t *id, int negative);
+/* Drops the entry for key, if any (a token found revoked: never served
+ * from the cache again). */
+void jwt_cache_drop(jwt_cache_t *c, const unsigned char key[JWT_DIGEST_LEN]);
 
 #endif

@@ -217,6 +217,10 @@ static void jwt_revocation_cb(void *data, int rc, int present)
             pc_rlog(rq->r, PC_LOG_WARN, "jwt: revocation store unavailable: allowing "
                                         "(on_error allow; logged every 10 s at most)");
     } else if (present) {
+        /* A revoked token's entry is useless from now on: the next request
+         * with it is verified afresh (and refused here again). */
+        if (rq->ws->cache && rq->have_digest)
+            jwt_cache_drop(rq->ws->cache, rq->digest);
         jwt_deny_invalid(rq, "token revoked (jti on the denylist)");
         return;
     }
@@ -578,8 +582,10 @@ static void *jwt_worker_init(void *conf, pc_worker_t *w)
         abort();
     ws->c = c;
     ws->w = w;
-    if (c->mode == JWT_MODE_JWT && c->cache_enabled)
+    if (c->mode == JWT_MODE_JWT && c->cache_enabled) {
         ws->cache = jwt_cache_new(c->cache_max);
+        jwt_cache_count_into(ws->cache, c->cache_hits, c->cache_misses);
+    }
     else if (c->mode == JWT_MODE_INTROSPECTION && (c->is.cache_ttl_s || c->is.negative_ttl_s))
         ws->cache = jwt_cache_new(c->is.max_entries);
     if (c->src) {
@@ -622,6 +628,14 @@ static int jwt_start(void *conf, pc_env_t *env, pc_err_t *err)
     c->revoked = pc_store_ns(env, PC_STORE_NS_REVOKED_JTI);
     if (!c->revoked)
         return pc_err_set(err, "revocation", "cannot open the store namespace");
+    /* Shared by every jwt instance (and kept across reloads). */
+    c->cache_hits = pc_metric_counter(env, "portcullis_jwt_cache_hits_total",
+                                      "Verified-token cache lookups that found the token.", NULL);
+    c->cache_misses = pc_metric_counter(env, "portcullis_jwt_cache_misses_total",
+                                        "Verified-token cache lookups that did not (absent, "
+                                        "expired or verified with older keys).", NULL);
+    if (!c->cache_hits || !c->cache_misses)
+        return pc_err_set(err, "cache", "cannot register the cache metrics");
     if (!c->has_remote || c->src)
         return 0;
     c->src = jwt_keysrc_acquire(&c->remote, e, sizeof(e));

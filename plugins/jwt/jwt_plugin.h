@@ -73,6 +73,7 @@ typedef struct jwt_conf {
     bool cache_enabled;
     unsigned cache_max;
     unsigned cache_ttl_s;
+    pc_metric_t *cache_hits, *cache_misses; /* start(): the verified-token cache's lookups */
 
     bool revocation;
     pc_store_ns_t *revoked;        /* start(): PC_STORE_NS_REVOKED_JTI */

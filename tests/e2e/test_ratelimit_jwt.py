@@ -1,7 +1,7 @@
 """rate_limit and brute_force with the real jwt plugin (HS256 static key):
 limits keyed on the verified subject and on a client-id claim, and the
 lockout earned by forged tokens (401 from jwt, an authenticating plugin),
-per client IP and per claimed subject."""
+per client IP only: their claimed subject is never counted."""
 import time
 
 import pytest
@@ -62,7 +62,7 @@ def test_limits_per_verified_subject_and_per_client(upstream, gateway, tmp_path)
     assert get(g, tok("ann", key=b"x" * 32)).status_code == 401
 
 
-def test_forged_tokens_lock_out_ip_and_subject(upstream, gateway, tmp_path):
+def test_forged_tokens_lock_out_the_ip_not_the_subject(upstream, gateway, tmp_path):
     u, g = make(upstream, gateway, tmp_path, {
         "lockout": {"type": "brute_force", "max_failures": 3, "subject_max_failures": 3,
                     "window": "1m", "lockout": "1h"},
@@ -70,16 +70,16 @@ def test_forged_tokens_lock_out_ip_and_subject(upstream, gateway, tmp_path):
     forged = tok("victim", key=b"x" * 32)
     for ip in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
         assert get(g, forged, ip).status_code == 401
-    # counted after each answer went out: wait for the lockout to be stored
-    assert rl_wait_for(lambda: "brute_force: lockout of subject victim" in g.log(), 5)
-    # the claimed subject is locked out, whatever the address, even with a good token
-    r = get(g, tok("victim"), "198.51.100.9")
-    assert_problem(r, 429)
-    assert r.headers["Retry-After"] == "3600"
-    assert get(g, tok("other"), "198.51.100.9").status_code == 200
-    # and one address failing on its own is locked out too
+    assert rl_wait_for(lambda: rl_metric(g, "portcullis_bruteforce_failures_total") == 3, 5)
+    # a forged token's "sub" names a victim, not an attacker: never counted
+    # (docs/ratelimit.md, threat model), so the victim's good token passes
+    assert get(g, tok("victim"), "198.51.100.9").status_code == 200
+    # one address failing on its own is locked out
     for _ in range(3):
         assert get(g, {"Authorization": "Bearer not.a.jwt"}, "203.0.113.5").status_code == 401
     assert rl_wait_for(lambda: "brute_force: lockout of client_ip 203.0.113.5" in g.log(), 5)
-    assert get(g, tok("other"), "203.0.113.5").status_code == 429
-    assert rl_metric(g, "portcullis_bruteforce_lockouts_total") == 2
+    r = get(g, tok("other"), "203.0.113.5")
+    assert_problem(r, 429)
+    assert r.headers["Retry-After"] == "3600"
+    assert rl_metric(g, "portcullis_bruteforce_lockouts_total") == 1
+    assert "lockout of subject" not in g.log()
