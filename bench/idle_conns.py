@@ -9,7 +9,7 @@ request and read its answer, wait, read the RSS again, close them all,
 wait, read it a third time. Prints one table.
 
     /usr/bin/python3 bench/idle_conns.py [-n 10000] [--only portcullis]
-        [--portcullis /tmp/b-idle/portcullis] [--settle 3] [--json]
+        [--portcullis /tmp/b-idle/portcullis] [--settle 5] [--json]
 
 Everything listens on 127.0.0.1, ports 18600-18699. Every process started is
 stopped by PID (SIGTERM, then SIGKILL), also on error; the whole run is
@@ -236,7 +236,7 @@ def main():
     ap.add_argument("--only", action="append")
     ap.add_argument("--portcullis", default=os.environ.get("PORTCULLIS_BIN",
                                                            "/tmp/b-idle/portcullis"))
-    ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--settle", type=float, default=5.0)
     ap.add_argument("--deadline", type=int, default=600)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
