@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
+#include "conf/budget.h"
 #include "front/connlimit.h"
 #include "front/head.h"
 #include "front/relay.h"
@@ -523,9 +524,9 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l)
 {
-    /* MHD zeroes its per-connection pool between requests: keep it just big
-     * enough that our own limits (431/414, as problem+json) trip first. */
-    size_t mem = l->limits.max_header_bytes + l->limits.max_url_bytes + 8192;
+    /* Just big enough that our own limits (431/414, as problem+json) trip
+     * first; idle connections give it back (gateway/front/idle.h). */
+    size_t mem = pc_budget_pool_bytes(&l->limits);
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
     d->worker->front = &mhd_front_ops;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
