@@ -5,6 +5,8 @@
  * worth saying before the kernel does. */
 #include "conf/budget.h"
 
+#include <unistd.h>
+
 static uint64_t sat_mul(uint64_t a, uint64_t b)
 {
     return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
@@ -40,6 +42,12 @@ bool pc_budget_exceeds(uint64_t worst, uint64_t ram_bytes, unsigned percent)
     /* floor(ram * percent / 100) without overflow, for percent <= 100 */
     uint64_t share = ram_bytes / 100 * percent + ram_bytes % 100 * percent / 100;
     return worst > share;
+}
+
+uint64_t pc_budget_ram_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? sat_mul((uint64_t)pages, (uint64_t)size) : 0;
 }
 
 void pc_budget_warn(const pc_conf_t *c, uint64_t ram_bytes, pc_diag_t *d)

@@ -24,6 +24,8 @@ uint64_t pc_budget_worst_bytes(const pc_conf_t *c);
 /* True when worst passes percent % (at most 100) of ram_bytes;
  * ram_bytes 0 (unknown) never does. */
 bool pc_budget_exceeds(uint64_t worst, uint64_t ram_bytes, unsigned percent);
+/* This machine's physical memory in bytes, 0 when unknown. */
+uint64_t pc_budget_ram_bytes(void);
 /* Adds a warning to d (path "listen") when c's worst case passes
  * PC_BUDGET_RAM_PERCENT of ram_bytes. */
 void pc_budget_warn(const pc_conf_t *c, uint64_t ram_bytes, pc_diag_t *d);

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -98,6 +99,14 @@ START_TEST(test_warn)
 }
 END_TEST
 
+START_TEST(test_ram_bytes)
+{
+    uint64_t ram = pc_budget_ram_bytes();
+    ck_assert_uint_gt(ram, 16 * MiB);
+    ck_assert_uint_eq(ram % (uint64_t)sysconf(_SC_PAGESIZE), 0);
+}
+END_TEST
+
 static Suite *budget_suite(void)
 {
     Suite *s = suite_create("budget");
@@ -107,6 +116,7 @@ static Suite *budget_suite(void)
     tcase_add_test(tc, test_worst_saturates);
     tcase_add_test(tc, test_exceeds);
     tcase_add_test(tc, test_warn);
+    tcase_add_test(tc, test_ram_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
