@@ -58,6 +58,7 @@ struct pc_idle_held {
     pc_idle_t *idle;
     uint64_t deadline_ns;          /* the listener's idle timeout */
     uint64_t consumed;             /* carried over to MHD's next connection */
+    bool announced;                /* MHD_add_connection got as far as STARTED */
     socklen_t alen;
     union {
         struct sockaddr sa;
@@ -115,8 +116,10 @@ pc_idle_conn_t *pc_idle_conn_start(pc_idle_t *idle, struct MHD_Connection *conn,
     pc_list_init(&c->link);
     c->conn = conn;
     *readd = idle->readding != NULL;
-    if (*readd)
+    if (*readd) {
         c->consumed = idle->readding->consumed;
+        idle->readding->announced = true;
+    }
     idle->nmhd++;
     return c;
 }
@@ -197,8 +200,9 @@ static void held_readable(struct ev_loop *loop, ev_io *io, int revents)
     idle->readding = h;
     enum MHD_Result ok = MHD_add_connection(idle->mhd, io->fd, &h->addr.sa, h->alen);
     idle->readding = NULL;
-    if (ok != MHD_YES) {
-        /* MHD closed the socket: the counts it held are ours to drop. */
+    if (ok != MHD_YES && !h->announced) {
+        /* MHD closed the socket without announcing it (once announced,
+         * its CLOSED notice drops the counts): they are ours to drop. */
         pc_connlimit_release(idle->limit_per_ip, &h->addr.sa);
         pc_counter_sub(idle->active, 1);
     }
