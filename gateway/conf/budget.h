@@ -1,6 +1,7 @@
 /* gateway/conf/budget.h: what a config's connection limits can cost in
- * memory, for the warning of `portcullis -t` (and of every load). Pure
- * functions apart from the diagnostics sink; any thread. */
+ * memory, for the warning of `portcullis -t` (gateway/main.c; the loader
+ * itself does not call it, so conf/ stays free of cycles). Pure functions
+ * apart from the diagnostics sink and pc_budget_ram_bytes; any thread. */
 #ifndef PC_BUDGET_H
 #define PC_BUDGET_H
 

@@ -11,7 +11,6 @@
  * Main thread only (blocking name resolution, the stable id table, plugin
  * conf_create/start/stop/free). */
 #include "conf/conf.h"
-#include "conf/budget.h"
 #include "ops/metrics.h"
 #include "http/path.h"
 #include "conf/plugins.h"
@@ -1854,10 +1853,8 @@ pc_conf_t *pc_conf_load_json(json_t *root, const char *path, pc_diag_t *diag)
     smap_free(&l.upstream_names);
     smap_free(&l.plugin_names);
     smap_free(&l.route_names);
-    if (!l.nerr) {
+    if (!l.nerr)
         assign_ids(&l);
-        pc_budget_warn(c, pc_budget_ram_bytes(), l.d);
-    }
     pc_diag_free(&local);
     if (l.nerr) {
         pc_conf_free(c);

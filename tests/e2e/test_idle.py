@@ -6,14 +6,17 @@ Memory: 1,000 idle connections (each after one request) must cost at most
 4 KiB of RSS each, and the memory must come back once they close. The
 bounds hold for the release build; a sanitizer build keeps freed memory in
 its quarantine, so there only the behaviour is checked."""
+import json
 import resource
 import selectors
 import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import TIME_FACTOR, parse_response, read_response_bytes, simple_config
+from conftest import (PROD_BINARY, TIME_FACTOR, parse_response, read_response_bytes,
+                      simple_config)
 
 SANITIZED = TIME_FACTOR > 1
 N = 1000
@@ -197,3 +200,27 @@ def test_client_closing_a_held_connection(upstream, gateway):
     m = g.metrics()
     line = [l for l in m.splitlines() if l.startswith("portcullis_connections_active ")]
     assert line and line[0].split()[1] == "0", line
+
+
+def test_check_warns_when_busy_connections_could_exhaust_ram(tmp_path):
+    """portcullis -t: workers x max_connections x MHD's pool against half
+    the RAM (gateway/conf/budget.c)."""
+    def check(max_connections, max_header_bytes):
+        cfg = {"workers": 64,
+               "listen": [{"address": "127.0.0.1", "port": 18080,
+                           "max_connections": max_connections,
+                           "limits": {"max_header_bytes": max_header_bytes}}],
+               "upstreams": {"u": {"targets": [{"url": "http://127.0.0.1:1"}]}},
+               "routes": [{"name": "all", "match": {"path_prefix": "/"}, "upstream": "u"}]}
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps(cfg))
+        p = subprocess.run([PROD_BINARY, "-t", "-c", str(path)], capture_output=True,
+                           text=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        return [l for l in p.stderr.splitlines()
+                if l.startswith("warning: listen:") and "max_connections" in l]
+
+    # 64 x 1,000,000 x ~1 MiB = 65 TiB: more than half of any machine here
+    assert check(1000000, 1048576), "no memory warning"
+    # 64 x 10 x 32 KiB = 20 MiB
+    assert not check(10, 16384)
