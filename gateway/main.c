@@ -7,6 +7,7 @@
  */
 #include "ops/accesslog.h"
 #include "front/admin_http.h"
+#include "conf/budget.h"
 #include "conf/conf.h"
 #include "upstream/fetch.h"
 #include "base/log.h"
@@ -290,6 +291,8 @@ static int test_config(const char *path)
 {
     pc_diag_t diag = {0};
     pc_conf_t *c = pc_conf_load_file(path, &diag);
+    if (c)
+        pc_budget_warn(c, pc_budget_ram_bytes(), &diag);
     pc_diag_print(&diag, stderr);
     size_t nwarn = diag.nwarnings;
     pc_diag_free(&diag);

@@ -31,6 +31,9 @@ int pc_daemons_start(pc_worker_t *w)
         d->mhd = pc_http_daemon_start(d, d->listen_fd, d->listener);
         if (!d->mhd)
             return -1;
+        pc_idle_init(&d->idle, w->loop, d->mhd, d->listener->max_connections,
+                     d->max_conn_per_ip, d->listener->limits.client_idle_timeout_ms,
+                     &w->metrics.connections_active);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
             return -1;
@@ -92,6 +95,7 @@ void pc_daemons_quiesce(pc_worker_t *w)
         pc_daemon_t *d = &w->daemons[i];
         if (!d->mhd)
             continue;
+        pc_idle_close_all(&d->idle);
         MHD_socket fd = MHD_quiesce_daemon(d->mhd);
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
@@ -110,6 +114,7 @@ void pc_daemons_stop(pc_worker_t *w)
             continue;
         ev_io_stop(w->loop, &d->io);
         ev_timer_stop(w->loop, &d->timer);
+        pc_idle_stop(&d->idle);
         MHD_stop_daemon(d->mhd);
         d->mhd = NULL;
     }

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/problem.h"
 #include "base/util.h"
+#include "conf/budget.h"
 #include "front/connlimit.h"
 #include "front/head.h"
 #include "front/relay.h"
@@ -142,6 +143,9 @@ static void client_gone(pc_request_t *r)
 void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns)
 {
     pc_wait_sweep(w, now_ns, client_gone);
+    for (size_t i = 0; i < w->ndaemons; i++)
+        if (w->daemons[i].mhd)
+            pc_idle_sweep(&w->daemons[i].idle, now_ns);
 }
 
 /* ---- request timeout -------------------------------------------------------------- */
@@ -395,6 +399,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->wq = &d->wq;
     r->raw_uri_len = strlen(uri);
     r->raw_uri = pc_arena_strndup(r->arena, uri, r->raw_uri_len);
+    pc_idle_busy(pc_idle_conn_of(conn));
     w->live_requests++;
     pc_counter_add(&w->metrics.requests_active, 1);
     return r;
@@ -421,6 +426,18 @@ static void write_access_log(pc_request_t *r, uint64_t now_ns)
         pc_counter_add(&r->worker->metrics.access_log_dropped, 1);
 }
 
+/* What MHD's finished request used of the stream, for gateway/front/idle.c:
+ * the head (counted by MHD) and a Content-Length body; a chunked one is
+ * unknown (-1). */
+static void note_idle(pc_daemon_t *d, struct MHD_Connection *conn, pc_request_t *r,
+                      uint64_t now)
+{
+    int64_t body = r->state == PC_RS_NEW || r->chunked ? -1
+                   : r->content_length > 0            ? (int64_t)r->content_length
+                                                      : 0;
+    pc_idle_done(&d->idle, pc_idle_conn_of(conn), body, now);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -444,6 +461,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
     pc_chain_on_log(r);
     uint64_t now = pc_clock_mono_ns();
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        note_idle(cls, conn, r, now);
     if (pc_access_log)
         write_access_log(r, now);
     pc_metrics_request(&r->worker->metrics, r->route ? r->route->metrics_id : 0, r->status,
@@ -458,9 +477,17 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     pc_daemon_t *d = cls;
     pc_metrics_t *m = &d->worker->metrics;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        bool readd;
+        *socket_ctx = pc_idle_conn_start(&d->idle, conn, &readd);
+        if (readd)
+            return; /* one of ours coming back (gateway/front/idle.c): counted */
         pc_counter_add(&m->connections_active, 1);
         pc_counter_add(&m->connections_total, 1);
     } else {
+        pc_idle_conn_t *c = *socket_ctx;
+        *socket_ctx = NULL;
+        if (pc_idle_conn_closed(&d->idle, c))
+            return; /* its socket lives on, held by gateway/front/idle.c */
         pc_counter_sub(&m->connections_active, 1);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -471,6 +498,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     pc_daemon_t *d = cls;
+    bool readd;
+    if (!pc_idle_accept(&d->idle, &readd))
+        return MHD_NO;
+    if (readd)
+        return MHD_YES; /* counted when it first came */
     return pc_connlimit_acquire(d->max_conn_per_ip, addr) == 0 ? MHD_YES : MHD_NO;
 }
 
@@ -492,9 +524,9 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l)
 {
-    /* MHD zeroes its per-connection pool between requests: keep it just big
-     * enough that our own limits (431/414, as problem+json) trip first. */
-    size_t mem = l->limits.max_header_bytes + l->limits.max_url_bytes + 8192;
+    /* Just big enough that our own limits (431/414, as problem+json) trip
+     * first; idle connections give it back (gateway/front/idle.h). */
+    size_t mem = pc_budget_pool_bytes(&l->limits);
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
     d->worker->front = &mhd_front_ops;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |

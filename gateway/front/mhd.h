@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "front/idle.h"
 #include "lifecycle/wait.h"
 #include "lifecycle/worker_ctx.h"
 
@@ -23,6 +24,7 @@ typedef struct pc_daemon {
     ev_io io;                      /* MHD's epoll fd */
     ev_timer timer;                /* MHD's own timeouts */
     pc_waitq_t wq;                 /* its parked requests, and whether a resume wants a run */
+    pc_idle_t idle;                /* idle keep-alive sockets held outside MHD (front/idle.h) */
 } pc_daemon_t;
 
 /* Worker thread: starts the daemon of one listener on an already bound,
@@ -30,7 +32,8 @@ typedef struct pc_daemon {
  * ops of gateway/lifecycle/wait.h on d's worker. */
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l);
-/* Once a second: answers requests whose client left while they waited. */
+/* Once a second: answers requests whose client left while they waited;
+ * takes idle connections over from MHD (gateway/front/idle.h). */
 void pc_http_sweep_gone(pc_worker_t *w, uint64_t now_ns);
 
 #endif
