@@ -159,8 +159,11 @@ static void request_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
         pc_proxy_abort(r, 504, "request.timeout");
         pc_wait_resume(r);
         break;
+    case PC_RS_BODY:
+        pc_deadline_body_expired(r); /* MHD cannot answer mid-body */
+        break;
     default:
-        break; /* body upload: checked on the next chunk */
+        break;
     }
 }
 
@@ -309,6 +312,7 @@ static enum MHD_Result first_call(pc_request_t *r, const char *method, const cha
 {
     bool malformed = false;
     size_t bytes = pc_head_read(r, method, version, &malformed);
+    pc_deadline_head_done(r);
     start_timer(r, r->listener->limits.request_timeout_ms);
     if (malformed) {
         pc_request_fail(r, 400, "request.malformed_header_block", NULL);
@@ -344,6 +348,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!r)
         return MHD_NO;
     r->conn = conn;
+    if (r->answered_raw)
+        return MHD_NO; /* a deadline answered: nothing more may start */
     if (r->response_queued)
         return MHD_YES;
     if (r->parked) {
@@ -387,7 +393,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     pc_daemon_t *d = cls;
     pc_worker_t *w = d->worker;
+    pc_fconn_t *fc = pc_deadline_conn_of(conn);
+    if (!fc)
+        return NULL; /* the head deadline passed and was answered */
     pc_request_t *r = pc_request_new(w);
+    pc_deadline_request_start(fc, r);
     r->gen = pc_wgen_acquire(w);
     r->conf = r->gen->conf;
     r->listener = &r->conf->listeners[d->listener_index];
@@ -434,7 +444,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
     stop_timer(r);
     pc_proxy_finish(r);
-    if (!r->response_queued) {
+    if (r->answered_raw) {
+        /* a deadline answered 408 itself: status and reason are set */
+    } else if (!r->response_queued) {
         /* MHD refused the request itself, or the client went away. */
         r->status = r->state == PC_RS_NEW ? 400 : 499;
         if (!r->reason)
@@ -442,6 +454,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     } else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->reason) {
         r->reason = "client.closed";
     }
+    pc_deadline_request_end(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     pc_chain_on_log(r);
     uint64_t now = pc_clock_mono_ns();
     if (pc_access_log)
@@ -460,7 +473,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         pc_counter_add(&m->connections_active, 1);
         pc_counter_add(&m->connections_total, 1);
+        *socket_ctx = pc_deadline_conn_open(&d->deadlines, conn);
     } else {
+        pc_deadline_conn_close(&d->deadlines, *socket_ctx);
+        *socket_ctx = NULL;
         pc_counter_sub(&m->connections_active, 1);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

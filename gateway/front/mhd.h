@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "front/deadline.h"
 #include "lifecycle/wait.h"
 #include "lifecycle/worker_ctx.h"
 
@@ -23,6 +24,7 @@ typedef struct pc_daemon {
     ev_io io;                      /* MHD's epoll fd */
     ev_timer timer;                /* MHD's own timeouts */
     pc_waitq_t wq;                 /* its parked requests, and whether a resume wants a run */
+    pc_deadlines_t deadlines;      /* head deadlines of its connections */
 } pc_daemon_t;
 
 /* Worker thread: starts the daemon of one listener on an already bound,
