@@ -1,6 +1,7 @@
 /* gateway/front/mhd.c: the libmicrohttpd side of a request: its state
  * machine, responses, timeout and the front-end ops of lifecycle/wait.h
- * (reading the head is gateway/front/head.c).
+ * (reading the head is gateway/front/head.c; the deadlines MHD does not
+ * keep, head and stalled body, are gateway/front/deadline.c).
  *
  * MHD calls the access handler several times per request: once when the
  * headers are in, once per body chunk, once at the end, and once more after
