@@ -33,6 +33,7 @@ typedef struct pc_limits {
     size_t max_body_bytes;         /* 413 */
     unsigned client_idle_timeout_ms;
     unsigned request_timeout_ms;   /* headers received -> response started */
+    unsigned header_timeout_ms;    /* accept or last response -> headers received (listener) */
     unsigned max_connections_per_ip; /* 0 = unlimited (listener only) */
     size_t response_buffer_bytes;  /* streaming buffer per request */
 } pc_limits_t;

@@ -25,6 +25,8 @@ static const pc_conf_field_t limit_fields[] = {
                offsetof(pc_limits_t, max_connections_per_ip), 0, 0, 1000000, 0, NULL),
     CONF_FIELD("response_buffer_bytes", PC_CONF_SIZE, offsetof(pc_limits_t, response_buffer_bytes),
                ROUTED, 4096, 16777216, 65536, NULL),
+    CONF_FIELD("header_timeout_ms", PC_CONF_UINT, offsetof(pc_limits_t, header_timeout_ms), 0,
+               100, 3600000, 10000, NULL),
 };
 #undef ROUTED
 

@@ -28,6 +28,8 @@ int pc_daemons_start(pc_worker_t *w)
 {
     for (size_t i = 0; i < w->ndaemons; i++) {
         pc_daemon_t *d = &w->daemons[i];
+        d->deadlines.worker = w;
+        d->deadlines.header_timeout_ms = d->listener->limits.header_timeout_ms;
         d->mhd = pc_http_daemon_start(d, d->listen_fd, d->listener);
         if (!d->mhd)
             return -1;
@@ -117,5 +119,6 @@ void pc_daemons_stop(pc_worker_t *w)
         pc_idle_stop(&d->idle);
         MHD_stop_daemon(d->mhd);
         d->mhd = NULL;
+        pc_deadline_free_all(&d->deadlines);
     }
 }

@@ -17,16 +17,21 @@
 
 /* ---- request id and trace context ------------------------------------------ */
 
-static void request_make_id(pc_request_t *r)
+void pc_head_new_id(pc_rng_t *rng, char id[33])
 {
     static const char hex[] = "0123456789abcdef";
-    char *id = pc_arena_alloc(r->arena, 33);
-    uint64_t a = pc_rng_next(&r->worker->rng), b = pc_rng_next(&r->worker->rng);
+    uint64_t a = pc_rng_next(rng), b = pc_rng_next(rng);
     for (int i = 0; i < 16; i++) {
         id[i] = hex[(a >> (i * 4)) & 15];
         id[16 + i] = hex[(b >> (i * 4)) & 15];
     }
     id[32] = '\0';
+}
+
+static void request_make_id(pc_request_t *r)
+{
+    char *id = pc_arena_alloc(r->arena, 33);
+    pc_head_new_id(&r->worker->rng, id);
     r->request_id = id;
 }
 
@@ -166,6 +171,13 @@ static bool ip_text_trusted(const char *ip, void *ctx)
     else
         return false;
     return pc_cidr_contains(l->trusted_proxies, l->ntrusted_proxies, (struct sockaddr *)&ss);
+}
+
+void pc_head_peer_ip(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    sockaddr_ip(ci ? ci->client_addr : NULL, buf, len);
 }
 
 /* The client is the rightmost X-Forwarded-For entry that is not one of our

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/rng.h"
 #include "conf/conf.h"
 #include "lifecycle/request.h"
 
@@ -21,5 +22,11 @@ int pc_head_check_limits(pc_request_t *r, const pc_limits_t *lim, size_t bytes);
 int pc_head_check_framing(pc_request_t *r);
 /* The target: length limit, no controls, the canonical path and the query. */
 int pc_head_canonicalize(pc_request_t *r);
+
+/* A fresh request id (32 hex digits and a NUL) from the worker's rng. */
+void pc_head_new_id(pc_rng_t *rng, char id[33]);
+/* The socket peer of conn as text ("" if unknown); len >= INET6_ADDRSTRLEN. */
+struct MHD_Connection;
+void pc_head_peer_ip(struct MHD_Connection *conn, char *buf, size_t len);
 
 #endif

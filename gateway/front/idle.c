@@ -137,13 +137,6 @@ bool pc_idle_conn_closed(pc_idle_t *idle, pc_idle_conn_t *c)
     return ours;
 }
 
-pc_idle_conn_t *pc_idle_conn_of(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
 void pc_idle_busy(pc_idle_conn_t *c)
 {
     if (c)

@@ -63,14 +63,13 @@ void pc_idle_init(pc_idle_t *idle, struct ev_loop *loop, struct MHD_Daemon *mhd,
 /* Accept policy: false when MHD's and our connections reach the limit.
  * *readd is true for a socket we are handing back (already counted). */
 bool pc_idle_accept(pc_idle_t *idle, bool *readd);
-/* MHD announced a connection: its socket context, and whether it is one
+/* MHD announced a connection: its record (front/mhd.c keeps it in the
+ * connection's socket context), and whether it is one
  * of ours coming back (already counted). */
 pc_idle_conn_t *pc_idle_conn_start(pc_idle_t *idle, struct MHD_Connection *conn, bool *readd);
 /* MHD closed it: frees c; true when the socket lives on, held by us (its
  * counts stay). c may be NULL. */
 bool pc_idle_conn_closed(pc_idle_t *idle, pc_idle_conn_t *c);
-/* The socket context of conn (NULL before it was announced). */
-pc_idle_conn_t *pc_idle_conn_of(struct MHD_Connection *conn);
 /* A request begins on c: it is busy. */
 void pc_idle_busy(pc_idle_conn_t *c);
 /* A request on c was answered in full; its body had body_bytes bytes on

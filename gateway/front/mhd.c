@@ -1,6 +1,7 @@
 /* gateway/front/mhd.c: the libmicrohttpd side of a request: its state
  * machine, responses, timeout and the front-end ops of lifecycle/wait.h
- * (reading the head is gateway/front/head.c).
+ * (reading the head is gateway/front/head.c; the deadlines MHD does not
+ * keep, head and stalled body, are gateway/front/deadline.c).
  *
  * MHD calls the access handler several times per request: once when the
  * headers are in, once per body chunk, once at the end, and once more after
@@ -163,8 +164,11 @@ static void request_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
         pc_proxy_abort(r, 504, "request.timeout");
         pc_wait_resume(r);
         break;
+    case PC_RS_BODY:
+        pc_deadline_body_expired(r); /* MHD cannot answer mid-body */
+        break;
     default:
-        break; /* body upload: checked on the next chunk */
+        break;
     }
 }
 
@@ -313,6 +317,7 @@ static enum MHD_Result first_call(pc_request_t *r, const char *method, const cha
 {
     bool malformed = false;
     size_t bytes = pc_head_read(r, method, version, &malformed);
+    pc_deadline_head_done(r);
     start_timer(r, r->listener->limits.request_timeout_ms);
     if (malformed) {
         pc_request_fail(r, 400, "request.malformed_header_block", NULL);
@@ -348,6 +353,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!r)
         return MHD_NO;
     r->conn = conn;
+    if (r->answered_raw)
+        return MHD_NO; /* a deadline answered: nothing more may start */
     if (r->response_queued)
         return MHD_YES;
     if (r->parked) {
@@ -387,11 +394,30 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 /* ---- request start and end ---------------------------------------------------------- */
 
+/* MHD's socket context of a connection: the records of the two modules that
+ * follow a connection across its requests. */
+typedef struct mhd_conn {
+    pc_idle_conn_t *idle;          /* gateway/front/idle.c */
+    pc_fconn_t *deadline;          /* gateway/front/deadline.c: the head deadline */
+} mhd_conn_t;
+
+static mhd_conn_t *mhd_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     pc_daemon_t *d = cls;
     pc_worker_t *w = d->worker;
+    mhd_conn_t *x = mhd_conn_of(conn);
+    pc_fconn_t *fc = x && !pc_deadline_expired(x->deadline) ? x->deadline : NULL;
+    if (!fc)
+        return NULL; /* the head deadline passed and was answered */
     pc_request_t *r = pc_request_new(w);
+    pc_deadline_request_start(fc, r);
     r->gen = pc_wgen_acquire(w);
     r->conf = r->gen->conf;
     r->listener = &r->conf->listeners[d->listener_index];
@@ -399,7 +425,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->wq = &d->wq;
     r->raw_uri_len = strlen(uri);
     r->raw_uri = pc_arena_strndup(r->arena, uri, r->raw_uri_len);
-    pc_idle_busy(pc_idle_conn_of(conn));
+    pc_idle_busy(x->idle);
     w->live_requests++;
     pc_counter_add(&w->metrics.requests_active, 1);
     return r;
@@ -435,7 +461,8 @@ static void note_idle(pc_daemon_t *d, struct MHD_Connection *conn, pc_request_t 
     int64_t body = r->state == PC_RS_NEW || r->chunked ? -1
                    : r->content_length > 0            ? (int64_t)r->content_length
                                                       : 0;
-    pc_idle_done(&d->idle, pc_idle_conn_of(conn), body, now);
+    mhd_conn_t *x = mhd_conn_of(conn);
+    pc_idle_done(&d->idle, x ? x->idle : NULL, body, now);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -451,7 +478,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
     stop_timer(r);
     pc_proxy_finish(r);
-    if (!r->response_queued) {
+    if (r->answered_raw) {
+        /* a deadline answered 408 itself: status and reason are set */
+    } else if (!r->response_queued) {
         /* MHD refused the request itself, or the client went away. */
         r->status = r->state == PC_RS_NEW ? 400 : 499;
         if (!r->reason)
@@ -459,6 +488,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     } else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->reason) {
         r->reason = "client.closed";
     }
+    pc_deadline_request_end(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     pc_chain_on_log(r);
     uint64_t now = pc_clock_mono_ns();
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -478,15 +508,26 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     pc_metrics_t *m = &d->worker->metrics;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         bool readd;
-        *socket_ctx = pc_idle_conn_start(&d->idle, conn, &readd);
+        mhd_conn_t *x = pc_xcalloc(1, sizeof(*x));
+        x->idle = pc_idle_conn_start(&d->idle, conn, &readd);
+        /* a socket coming back from idle.c gets a fresh head deadline too:
+         * bytes trickled after a silence are a slow head like any other */
+        x->deadline = pc_deadline_conn_open(&d->deadlines, conn);
+        *socket_ctx = x;
         if (readd)
             return; /* one of ours coming back (gateway/front/idle.c): counted */
         pc_counter_add(&m->connections_active, 1);
         pc_counter_add(&m->connections_total, 1);
     } else {
-        pc_idle_conn_t *c = *socket_ctx;
+        mhd_conn_t *x = *socket_ctx;
         *socket_ctx = NULL;
-        if (pc_idle_conn_closed(&d->idle, c))
+        bool held = false;
+        if (x) {
+            pc_deadline_conn_close(&d->deadlines, x->deadline);
+            held = pc_idle_conn_closed(&d->idle, x->idle);
+            free(x);
+        }
+        if (held)
             return; /* its socket lives on, held by gateway/front/idle.c */
         pc_counter_sub(&m->connections_active, 1);
         const union MHD_ConnectionInfo *ci =

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "front/deadline.h"
 #include "front/idle.h"
 #include "lifecycle/wait.h"
 #include "lifecycle/worker_ctx.h"
@@ -25,6 +26,7 @@ typedef struct pc_daemon {
     ev_timer timer;                /* MHD's own timeouts */
     pc_waitq_t wq;                 /* its parked requests, and whether a resume wants a run */
     pc_idle_t idle;                /* idle keep-alive sockets held outside MHD (front/idle.h) */
+    pc_deadlines_t deadlines;      /* head deadlines of its connections */
 } pc_daemon_t;
 
 /* Worker thread: starts the daemon of one listener on an already bound,

@@ -90,6 +90,8 @@ struct pc_request {
     bool final_wait;               /* bodyless, headers chain waits at the front end's final call */
     bool timer_armed;
     ev_timer timer;                /* request timeout */
+    struct pc_fconn *fconn;        /* the front end's connection record (front/deadline.c) */
+    bool answered_raw;             /* a deadline answered 408 on the socket itself */
 
     uint64_t start_ns;
     uint64_t upstream_start_ns, upstream_end_ns;

@@ -336,4 +336,11 @@ void pc_metrics_render(FILE *out, pc_metrics_t *const *w, size_t nw, unsigned ge
             (unsigned long long)sum_scalar(w, nw, offsetof(pc_metrics_t, requests_active)),
             (unsigned long long)sum_scalar(w, nw, offsetof(pc_metrics_t, access_log_dropped)),
             generation);
+    fputs("# HELP portcullis_timeouts_total Client deadlines passed, by phase (answered 408).\n"
+          "# TYPE portcullis_timeouts_total counter\n",
+          out);
+    static const char *const phases[PC_TIMEOUT_PHASES] = {"header", "body"};
+    for (int k = 0; k < PC_TIMEOUT_PHASES; k++)
+        fprintf(out, "portcullis_timeouts_total{phase=\"%s\"} %llu\n", phases[k],
+                (unsigned long long)sum_scalar(w, nw, offsetof(pc_metrics_t, timeouts[k])));
 }

@@ -20,6 +20,9 @@
 #define PC_LAT_BUCKETS 14u
 #define PC_STATUS_SLOTS 48u         /* 5 per-class "other" slots + common codes */
 
+/* Client deadlines that passed (portcullis_timeouts_total{phase}). */
+enum { PC_TIMEOUT_HEADER = 0, PC_TIMEOUT_BODY, PC_TIMEOUT_PHASES };
+
 enum { PC_UPERR_CONNECT = 0, PC_UPERR_TIMEOUT, PC_UPERR_RESET, PC_UPERR_PROTO, PC_UPERR_NONE_AVAILABLE, PC_UPERR_KINDS };
 
 typedef _Atomic uint64_t pc_counter_t;
@@ -42,6 +45,7 @@ typedef struct pc_metrics {
     pc_counter_t connections_total;
     pc_counter_t requests_active;
     pc_counter_t access_log_dropped;
+    pc_counter_t timeouts[PC_TIMEOUT_PHASES];
 } pc_metrics_t;
 
 static inline void pc_counter_add(pc_counter_t *c, uint64_t n)

@@ -224,7 +224,8 @@ static const char *full_doc =
     " 'limits': {'max_body_bytes': 2048, 'request_timeout_ms': 30000},"
     " 'listen': [{'address': '127.0.0.1', 'port': 8080, 'max_connections': 500,"
     "             'trusted_proxies': ['10.0.0.0/8', '::1/128'],"
-    "             'limits': {'max_headers': 50, 'max_url_bytes': 4096}},"
+    "             'limits': {'max_headers': 50, 'max_url_bytes': 4096,"
+    "                        'header_timeout_ms': 2500}},"
     "            {'port': 8081}],"
     " 'admin': {'port': 9901},"
     " 'access_log': {'path': '/var/log/portcullis/access.log'},"
@@ -286,6 +287,7 @@ START_TEST(test_full)
     ck_assert_uint_eq(c->limits.request_timeout_ms, 30000);
     ck_assert_uint_eq(c->limits.max_connections_per_ip, 0);
     ck_assert_uint_eq(c->limits.response_buffer_bytes, 65536);
+    ck_assert_uint_eq(c->limits.header_timeout_ms, 10000);
 
     ck_assert_uint_eq(c->nlisteners, 2);
     const pc_listener_conf_t *l0 = &c->listeners[0], *l1 = &c->listeners[1];
@@ -305,6 +307,8 @@ START_TEST(test_full)
     ck_assert(l1->public_);
     ck_assert_uint_eq(l1->max_connections, 10000);
     ck_assert_uint_eq(l1->limits.max_headers, 100);
+    ck_assert_uint_eq(l0->limits.header_timeout_ms, 2500);
+    ck_assert_uint_eq(l1->limits.header_timeout_ms, 10000);
 
     ck_assert_str_eq(c->admin_address, "127.0.0.1");
     ck_assert_uint_eq(c->admin_port, 9901);
@@ -689,6 +693,9 @@ static const bad_case_t bad[] = {
     {DOC(ROUTE("{'name': 'r', 'match': {'path': '/'}, 'upstream': 'u',"
                " 'limits': {'max_connections_per_ip': 10}}")),
      "routes[0].limits.max_connections_per_ip: only at listener level"},
+    {DOC(ROUTE("{'name': 'r', 'match': {'path': '/'}, 'upstream': 'u',"
+               " 'limits': {'header_timeout_ms': 1000}}")),
+     "routes[0].limits.header_timeout_ms: only at listener level"},
     {DOC(ROUTE("{'name': 'r', 'match': {'path': '/'}, 'upstream': 'u',"
                " 'limits': {'max_headers': 0}}")),
      "routes[0].limits.max_headers: must be between 1 and 1000"},

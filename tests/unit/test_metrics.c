@@ -18,6 +18,9 @@ START_TEST(metrics_render_sums_workers)
     pc_metrics_request(&m1, id, 200, 300);
     pc_metrics_request(&m2, id, 200, 3000);
     pc_metrics_request(&m2, id, 418, 10);
+    pc_counter_add(&m1.timeouts[PC_TIMEOUT_HEADER], 2);
+    pc_counter_add(&m2.timeouts[PC_TIMEOUT_HEADER], 1);
+    pc_counter_add(&m2.timeouts[PC_TIMEOUT_BODY], 4);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -29,6 +32,8 @@ START_TEST(metrics_render_sums_workers)
     ck_assert_ptr_nonnull(strstr(buf, "le=\"0.0005\"} 2"));
     ck_assert_ptr_nonnull(strstr(buf, "_count{route=\"test-metrics-route\"} 3"));
     ck_assert_ptr_nonnull(strstr(buf, "portcullis_config_generation 7"));
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_timeouts_total{phase=\"header\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "portcullis_timeouts_total{phase=\"body\"} 4\n"));
     free(buf);
     pc_metrics_free(&m1);
     pc_metrics_free(&m2);
