@@ -15,7 +15,10 @@
  * st_req_t until its reply, because a fail_open fallback must be able to
  * redo the operation on the memory store. When the connection is down the
  * redis client answers at once, so a fail_open gateway without Redis costs
- * one memory-store call more than a memory-only one, never a wait. */
+ * one memory-store call more than a memory-only one, never a wait.
+ *
+ * Unit tests replace both with a backend of their own (store.h's test
+ * seam): one load and one never-taken branch per call in production. */
 #include "store/store.h"
 #include "store/store_check.h"
 #include "store/store_ctx.h"
@@ -43,6 +46,14 @@ static const char count_lua[] =
 
 /* The process's store: set by pc_store_init, read by every call. */
 static pc_store_t store;
+
+/* Tests only (store.h): when set, the calls go there instead. */
+static const pc_store_backend_t *test_backend;
+
+void pc_store_set_test_backend(const pc_store_backend_t *b)
+{
+    test_backend = b;
+}
 
 /* ---- memory operations ----------------------------------------------------------- */
 
@@ -244,6 +255,10 @@ void pc_store_limit(const pc_store_ns_t *ns, const void *key, size_t klen,
             cb(data, -1, &out);
             return;
         }
+    if (PC_UNLIKELY(test_backend != NULL)) {
+        test_backend->limit(ns, key, klen, limits, n, cb, data);
+        return;
+    }
     size_t kn = pc_store_ns_key(ns, key, klen, k);
     if (!store.redis) {
         int rc = pc_st_mem_limit(&store, k, kn, l, n, &out);
@@ -259,6 +274,10 @@ void pc_store_flag_set(const pc_store_ns_t *ns, const void *key, size_t klen, ui
     if (!ns || ttl_ms > PC_RL_MAX_PERIOD_MS) {
         if (cb)
             cb(data, -1);
+        return;
+    }
+    if (PC_UNLIKELY(test_backend != NULL)) {
+        test_backend->flag_set(ns, key, klen, ttl_ms, cb, data);
         return;
     }
     st_req_t q;
@@ -290,6 +309,10 @@ void pc_store_flag_check(const pc_store_ns_t *ns, const void *key, size_t klen,
         cb(data, -1, 0);
         return;
     }
+    if (PC_UNLIKELY(test_backend != NULL)) {
+        test_backend->flag_check(ns, key, klen, cb, data);
+        return;
+    }
     st_req_t q;
     st_req_init(&q, OP_FLAG_CHECK, data, ns, key, klen);
     q.cb.flag = cb;
@@ -308,6 +331,10 @@ void pc_store_count(const pc_store_ns_t *ns, const void *key, size_t klen, uint6
 {
     if (!ns || window_ms < 1 || window_ms > PC_RL_MAX_PERIOD_MS) {
         cb(data, -1, 0);
+        return;
+    }
+    if (PC_UNLIKELY(test_backend != NULL)) {
+        test_backend->count(ns, key, klen, window_ms, cb, data);
         return;
     }
     st_req_t q;

@@ -61,6 +61,37 @@ void pc_store_worker_stop(unsigned id);
 int pc_store_sync_flag_set(const pc_store_ns_t *ns, const void *key, size_t klen,
                            uint64_t ttl_ms);
 
+/* ---- a seam for unit tests ------------------------------------------------
+ *
+ * The four store calls of plugin.h as a table of functions, with the
+ * arguments of plugin.h. While a backend is set, every call that passed
+ * the argument checks (those answer rc -1 at once, as always) goes to it
+ * instead of the memory store or Redis, unchanged: the namespace, the key
+ * before namespacing, the limits, the callback and its data. The backend
+ * answers inside the call, later, or never, exactly as the contract of
+ * plugin.h allows the real stores to; nothing of the store (metrics,
+ * fail_open fallback) runs meanwhile.
+ *
+ * For tests only (tests/unit/harness.c is the fake store that uses it).
+ * pc_store_set_test_backend(b): b is borrowed and must outlive its use;
+ * NULL restores the configured store. Not synchronised: set it on the
+ * thread that makes the calls, while no worker thread runs. In production
+ * it stays NULL, and each call pays one load and one branch that is never
+ * taken, next to the call's own hashing and locking (or Redis round trip).
+ */
+typedef struct pc_store_backend {
+    void (*limit)(const pc_store_ns_t *ns, const void *key, size_t klen,
+                  const pc_limit_spec_t *limits, size_t n, pc_store_limit_cb cb, void *data);
+    void (*flag_set)(const pc_store_ns_t *ns, const void *key, size_t klen, uint64_t ttl_ms,
+                     pc_store_done_cb cb, void *data);
+    void (*flag_check)(const pc_store_ns_t *ns, const void *key, size_t klen,
+                       pc_store_flag_cb cb, void *data);
+    void (*count)(const pc_store_ns_t *ns, const void *key, size_t klen, uint64_t window_ms,
+                  pc_store_count_cb cb, void *data);
+} pc_store_backend_t;
+
+void pc_store_set_test_backend(const pc_store_backend_t *b);
+
 /* gateway/store/ratelimit.lua, embedded at build time (generated ratelimit_lua.c). */
 extern const char pc_ratelimit_lua[];
 extern const size_t pc_ratelimit_lua_len;
