@@ -15,14 +15,14 @@ import time
 
 import pytest
 
-from conftest import (PROD_BINARY, TEST_BINARY, TIME_FACTOR, parse_response,
+from conftest import (PROD_BINARY, TEST_BINARY, TIME_FACTOR, is_sanitizer_binary, parse_response,
                       read_response_bytes, simple_config)
 
 
 def _sanitized():
     try:
         with open(TEST_BINARY, "rb") as f:
-            return b"AddressSanitizer" in f.read()
+            return is_sanitizer_binary(f.read())
     except OSError:
         return False
 
