@@ -1,7 +1,10 @@
 #!/bin/sh
 # fuzz/run.sh [SECONDS]: builds every libFuzzer target with clang (ASan +
 # UBSan) and runs each for SECONDS (default 60) on a scratch copy of its
-# seed corpus. Exits non-zero on the first crash, leak or timeout.
+# seed corpus (fuzz/corpus/<target>/, kept in the repository; what a run
+# finds stays in the scratch copy: see fuzz/README.md for how a finding
+# becomes a corpus file and a unit test). Exits non-zero on the first
+# crash, leak or timeout.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -23,11 +26,18 @@ build fuzz_path fuzz/fuzz_path.c gateway/http/path.c gateway/base/util.c gateway
 build fuzz_router fuzz/fuzz_router.c gateway/http/router.c gateway/base/util.c gateway/base/clock.c
 build fuzz_headers fuzz/fuzz_headers.c gateway/http/hdr.c gateway/base/util.c gateway/base/clock.c
 build fuzz_lease fuzz/fuzz_lease.c gateway/store/lease.c gateway/store/ratelimit.c gateway/base/util.c gateway/base/clock.c
-build fuzz_redis_reply fuzz/fuzz_redis_reply.c gateway/store/redis_reply.c gateway/base/util.c gateway/base/clock.c \
+build fuzz_redis_reply fuzz/fuzz_redis_reply.c gateway/store/redis_reply.c gateway/store/redis_cmd.c \
+    gateway/base/util.c gateway/base/clock.c $(pkg-config --libs hiredis) -lcrypto -lpthread
+build fuzz_store_verdict fuzz/fuzz_store_verdict.c gateway/store/store_verdict.c gateway/store/lease.c \
+    gateway/store/ratelimit.c gateway/store/redis_reply.c gateway/base/util.c gateway/base/clock.c \
     $(pkg-config --libs hiredis) -lpthread
-# The config loader reaches into the store and Redis address parsing: the
-# loader's own files are instrumented, the rest comes from a normal build's
-# libpcore.a (PC_LIBPCORE, or build-release/ as scripts/test.sh leaves it).
+build fuzz_upstream_response fuzz/fuzz_upstream_response.c gateway/upstream/response.c \
+    gateway/base/util.c gateway/base/clock.c -lhttp_parser
+# The config loader reaches into Redis address parsing (redis_url.c): the
+# loader's files and that one are instrumented; whatever else it may come to
+# need comes from a normal build's libpcore.a (PC_LIBPCORE, or build-release/
+# as scripts/test.sh leaves it), uninstrumented. Every store and Redis source
+# a target reaches is compiled into it, so coverage guidance sees it.
 libpcore=${PC_LIBPCORE:-$src/build-release/libpcore.a}
 if [ ! -f "$libpcore" ]; then
     echo "fuzz: $libpcore not found: build first (scripts/build.sh build-release)" >&2
@@ -35,16 +45,19 @@ if [ ! -f "$libpcore" ]; then
 fi
 conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c gateway/conf/listen.c
     gateway/conf/services.c gateway/conf/upstreams.c gateway/conf/plugins_conf.c gateway/conf/routes.c
-    gateway/conf/document.c gateway/conf/generation.c gateway/conf/resolve.c gateway/conf/conf_diag.c
+    gateway/conf/document.c gateway/conf/lifetime.c gateway/conf/resolve.c gateway/conf/conf_diag.c
     gateway/conf/values.c"
 # shellcheck disable=SC2086 # conf_srcs is a list of words
 build fuzz_conf fuzz/fuzz_conf.c $conf_srcs gateway/ops/metrics.c \
-    gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c "$libpcore" \
+    gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
+    gateway/store/redis_url.c "$libpcore" \
     $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
     -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
+build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
+    gateway/base/util.c gateway/base/clock.c $JANSSON
 
 run() {
     name=$1
@@ -69,6 +82,9 @@ run fuzz_router fuzz/corpus/path
 run fuzz_headers fuzz/corpus/headers
 run fuzz_lease fuzz/corpus/lease
 run fuzz_redis_reply fuzz/corpus/redis_reply fuzz/redis.dict
+run fuzz_store_verdict fuzz/corpus/store_verdict fuzz/redis.dict
+run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
+run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 echo "== fuzzing: no findings"

@@ -25,6 +25,7 @@
 #include "base/util.h"
 #include "store/lease.h"
 #include "store/redis_reply.h"
+#include "store/store_verdict.h"
 
 #include <ev.h>
 
@@ -32,10 +33,9 @@
 
 #include <string.h>
 
-#define STC_VALUES 8               /* integers per check in the script's reply */
 #define STC_RENEW_DELAY_MS 10      /* a lease renewal waits this long for others */
 /* checks in one batch: its reply must stay within the reader's bounds */
-#define STC_BATCH_MAX (PC_REDIS_REPLY_MAX_ELEMENTS / STC_VALUES)
+#define STC_BATCH_MAX (PC_REDIS_REPLY_MAX_ELEMENTS / PC_STC_VALUES)
 
 /* One worker's checks. */
 typedef struct stc_worker {
@@ -158,28 +158,6 @@ static void stc_send(pc_store_t *st, unsigned id, const stc_check_t *k, size_t n
     stc_cmd_free(&c);
 }
 
-/* One check's STC_VALUES integers: granted, then the result of the grant
- * and the one for requests beyond it (pc_rl_take). -1 if they cannot be
- * the script's answer to this check. */
-static int stc_parse(const stc_check_t *k, redisReply *const *el, uint64_t *granted,
-                     pc_limit_result_t *res, pc_limit_result_t *over)
-{
-    long long v[STC_VALUES];
-    for (size_t i = 0; i < STC_VALUES; i++) {
-        if (!el[i] || el[i]->type != REDIS_REPLY_INTEGER || el[i]->integer < 0 ||
-            el[i]->integer > (long long)1 << 53)
-            return -1;
-        v[i] = el[i]->integer;
-    }
-    if ((uint64_t)v[0] > k->need + k->extra || (size_t)v[4] >= k->n || (size_t)v[7] >= k->n)
-        return -1;
-    *granted = (uint64_t)v[0];
-    *res = (pc_limit_result_t){v[0] > 0, (unsigned)v[4], (uint64_t)v[1], (uint64_t)v[2],
-                               (uint64_t)v[3], 0};
-    *over = (pc_limit_result_t){0, (unsigned)v[7], 0, (uint64_t)v[5], (uint64_t)v[6], 0};
-    return 0;
-}
-
 /* ---- failures ----------------------------------------------------------------- */
 
 /* Redis could not answer for this request: the store's on_error policy. */
@@ -271,8 +249,7 @@ static void stc_reply(void *data, int rc, const redisReply *rep)
 {
     stc_sent_t *sent = data;
     stc_worker_t *sw = sent->sw;
-    bool ok = rc == 0 && rep && rep->type == REDIS_REPLY_ARRAY &&
-              rep->elements == STC_VALUES * sent->n;
+    bool ok = rc == 0 && pc_stc_reply_shaped(rep, sent->n);
     char why[160] = "unexpected reply";
     if (!ok)
         pc_st_why(rep, why, sizeof(why));
@@ -290,7 +267,8 @@ static void stc_reply(void *data, int rc, const redisReply *rep)
         uint64_t granted;
         pc_limit_result_t res, over;
         int again;
-        if (ok && stc_parse(&k, rep->element + STC_VALUES * i, &granted, &res, &over) == 0) {
+        if (ok && pc_stc_verdict(rep->element + PC_STC_VALUES * i, k.need + k.extra, k.n,
+                                 &granted, &res, &over) == 0) {
             again = pc_lease_granted(sw->leases, e, now, granted, &res, &over, stc_deliver);
         } else {
             pc_lease_waiter_t *failed;
@@ -402,8 +380,8 @@ static void stc_sync_reply(void *data, int rc, const redisReply *rep)
     stc_sync_t *s = data;
     uint64_t granted;
     pc_limit_result_t res, over;
-    if (rc == 0 && rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == STC_VALUES &&
-        stc_parse(&s->k, rep->element, &granted, &res, &over) == 0) {
+    if (rc == 0 && pc_stc_reply_shaped(rep, 1) &&
+        pc_stc_verdict(rep->element, s->k.need + s->k.extra, s->k.n, &granted, &res, &over) == 0) {
         s->cb(s->data, 0, &res);
         return;
     }

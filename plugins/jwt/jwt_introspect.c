@@ -16,6 +16,7 @@
  * negative_ttl_s. The request waits for the answer under an async token: a
  * slow provider costs this request at most timeout_ms, never the worker. */
 #include "jwt_plugin.h"
+#include "jwt_docs.h"
 #include "jwt_http.h"
 
 #include <stdio.h>
@@ -43,7 +44,6 @@ static void jwt_is_cb(void *data, const pc_fetch_result_t *res)
     const jwt_introspect_conf_t *is = &rq->c->is;
     jwt_worker_t *ws = rq->ws;
     char why[200];
-    json_error_t jerr;
 
     if (!pc_async_request(rq->a)) { /* timed out or shutting down */
         jwt_verdict(rq, PC_CONTINUE);
@@ -58,16 +58,14 @@ static void jwt_is_cb(void *data, const pc_fetch_result_t *res)
         jwt_is_failed(rq, why);
         return;
     }
-    json_t *doc = json_loadb(res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    const json_t *active = json_object_get(doc, "active");
-    if (!json_is_object(doc) || !json_is_boolean(active)) {
-        json_decref(doc);
+    json_t *doc;
+    int active = jwt_introspect_parse(res->body, res->body_len, &doc);
+    if (active < 0) {
         jwt_is_failed(rq, "the response is not a JSON object with a boolean \"active\"");
         return;
     }
     int64_t now_ms = (int64_t)pc_clock_wall_ms();
-    if (!json_is_true(active)) {
-        json_decref(doc);
+    if (!active) {
         if (ws->cache && is->negative_ttl_s)
             jwt_cache_put(ws->cache, rq->digest, now_ms, now_ms + is->negative_ttl_s * 1000LL, 0,
                           NULL, 1);

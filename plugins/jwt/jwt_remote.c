@@ -8,6 +8,7 @@
  * finds the source alive, sees `stopped`, and only drops its reference.
  * Everything but the atomics and the set's mutex is main-thread state. */
 #include "jwt_remote.h"
+#include "jwt_docs.h"
 #include "jwt_http.h"
 
 #include <portcullis/plugin.h>
@@ -283,17 +284,11 @@ static void jwt_fetch_jwks(jwt_keysrc_t *s, const char *url)
 
 /* ---- discovery ------------------------------------------------------------------------------ */
 
-static int jwt_url_ok(const char *u)
-{
-    return strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0;
-}
-
 static void jwt_discovery_cb(void *data, const pc_fetch_result_t *res)
 {
     jwt_keysrc_t *s = data;
     char err[256] = "";
-    json_t *doc = NULL;
-    json_error_t jerr;
+    char *uri = NULL;
 
     switch (jwt_fetch_outcome(s, res, err, sizeof(err))) {
     case JWT_FETCH_STOPPED:
@@ -303,31 +298,15 @@ static void jwt_discovery_cb(void *data, const pc_fetch_result_t *res)
     case JWT_FETCH_OK:
         break;
     }
-    doc = json_loadb(res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    const json_t *iss = json_object_get(doc, "issuer");
-    const json_t *uri = json_object_get(doc, "jwks_uri");
-    if (!json_is_object(doc)) {
-        snprintf(err, sizeof(err), "not a JSON object");
+    if (jwt_discovery_parse(res->body, res->body_len, s->issuer, &uri, err, sizeof(err)) != 0)
         goto fail;
-    }
-    /* OIDC Discovery §4.3: the issuer must be exactly the one we asked for. */
-    if (!json_is_string(iss) || strcmp(json_string_value(iss), s->issuer) != 0) {
-        snprintf(err, sizeof(err), "issuer in the document is not %s", s->issuer);
-        goto fail;
-    }
-    if (!json_is_string(uri) || !jwt_url_ok(json_string_value(uri))) {
-        snprintf(err, sizeof(err), "no http(s) jwks_uri");
-        goto fail;
-    }
     free(s->found_jwks_url);
-    s->found_jwks_url = jwt_xstrdup(json_string_value(uri));
-    json_decref(doc);
+    s->found_jwks_url = uri;
     pc_log(PC_LOG_DEBUG, "jwt: %s: jwks_uri %s", s->discovery_url, s->found_jwks_url);
     jwt_fetch_jwks(s, s->found_jwks_url);
     jwt_keysrc_unref(s);
     return;
 fail:
-    json_decref(doc);
     pc_log(PC_LOG_WARN, "jwt: %s: discovery failed: %s (%s)", s->discovery_url, err,
            s->set ? "keeping the previous keys" : "no keys yet: requests get 503");
     jwt_keysrc_attempt_done(s, false, 0);
