@@ -3,6 +3,7 @@
  * the exchange's buffers and hand head and body to the exchange's caller. */
 #include "upstream/response.h"
 #include "base/util.h"
+#include "http/hdr.h"
 
 #include <string.h>
 
@@ -108,10 +109,27 @@ static void ux_deliver_head(pc_ux_t *x, unsigned status, int64_t clen)
 
 /* Returns 1 (no body) for 1xx, HEAD, 204 and 304, so the parser ignores a
  * Content-Length or chunked framing they may announce. */
+/* Debian's http_parser is built lenient: it takes spaces in field names
+ * ("Content-Length :" counts as a length) and control bytes, NUL included,
+ * inside values. RFC 9112 §5 wants a proxy to refuse both, and a NUL would
+ * cut the value where the head is copied as C strings. */
+static bool ux_fields_ok(const pc_ux_t *x)
+{
+    for (size_t i = 0; i < x->nspans; i++) {
+        const uc_span_t *s = &x->spans[i];
+        if (!pc_hdr_name_ok(x->hbuf + s->name_off, s->name_len) ||
+            (s->value_len && !pc_hdr_value_ok(x->hbuf + s->value_off, s->value_len)))
+            return false;
+    }
+    return true;
+}
+
 static int ux_on_headers_complete(http_parser *p)
 {
     pc_ux_t *x = p->data;
     unsigned status = p->status_code;
+    if (!ux_fields_ok(x))
+        return -1; /* answered 502 like any malformed head */
     if (status == 101 || p->upgrade)
         return -1; /* we never ask to switch protocols */
     if (status < 200)

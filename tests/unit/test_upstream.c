@@ -817,6 +817,31 @@ static void h_huge_length(sconn_t *c)
     sc_wait_eof(c, 3000);
 }
 
+static void h_space_in_name(sconn_t *c)
+{
+    sreq_t r;
+    if (sc_read_req(c, &r, 1))
+        sc_puts(c, "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello");
+    sc_wait_eof(c, 3000);
+}
+
+static void h_ctl_in_value(sconn_t *c)
+{
+    sreq_t r;
+    if (sc_read_req(c, &r, 1))
+        sc_puts(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\x01b\r\n\r\nok");
+    sc_wait_eof(c, 3000);
+}
+
+static void h_nul_in_value(sconn_t *c)
+{
+    sreq_t r;
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\0evil\r\n\r\nok";
+    if (sc_read_req(c, &r, 1))
+        sc_write(c, resp, sizeof(resp) - 1);
+    sc_wait_eof(c, 3000);
+}
+
 static void h_slow_hello(sconn_t *c)
 {
     sreq_t r;
@@ -912,6 +937,12 @@ static const resp_case_t resp_cases[] = {
     { .name = "Content-Length beyond int64", .handler = h_huge_length, .err = PC_UX_EPROTO,
       .heads = 0 },
     { .name = "oversized head", .handler = h_big_head, .err = PC_UX_EPROTO, .heads = 0 },
+    /* http_parser is lenient about these; the client is not (RFC 9112 §5) */
+    { .name = "space in a field name", .handler = h_space_in_name, .err = PC_UX_EPROTO,
+      .heads = 0 },
+    { .name = "control byte in a value", .handler = h_ctl_in_value, .err = PC_UX_EPROTO,
+      .heads = 0 },
+    { .name = "NUL in a value", .handler = h_nul_in_value, .err = PC_UX_EPROTO, .heads = 0 },
     /* 1xx heads count against the limit too */
     { .name = "endless 1xx", .handler = h_endless_1xx, .opts = &small_head,
       .err = PC_UX_EPROTO, .heads = 0 },
