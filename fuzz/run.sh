@@ -31,7 +31,7 @@ build fuzz_redis_reply fuzz/fuzz_redis_reply.c gateway/store/redis_reply.c gatew
 build fuzz_store_verdict fuzz/fuzz_store_verdict.c gateway/store/store_verdict.c gateway/store/lease.c \
     gateway/store/ratelimit.c gateway/store/redis_reply.c gateway/base/util.c gateway/base/clock.c \
     $(pkg-config --libs hiredis) -lpthread
-build fuzz_upstream_response fuzz/fuzz_upstream_response.c gateway/upstream/response.c \
+build fuzz_upstream_response fuzz/fuzz_upstream_response.c gateway/upstream/response.c gateway/http/hdr.c \
     gateway/base/util.c gateway/base/clock.c -lhttp_parser
 # The config loader reaches into Redis address parsing (redis_url.c): the
 # loader's files and that one are instrumented; whatever else it may come to
