@@ -496,28 +496,17 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     }
 }
 
-/* The most header fields max_headers can allow, and what MHD 0.9.75 keeps
- * per field in its connection pool besides the bytes (a 56-byte record,
- * rounded up for alignment). */
-#define MHD_FIELDS_CEILING 1000
-#define MHD_FIELD_RECORD 64
-
-/* MHD answers a head that overflows its per-connection pool itself, with
- * an HTML 431 or 414. The pool is sized so that any head within the
- * gateway's limits, and any with up to MHD_FIELDS_CEILING fields, reaches
- * the gateway, which answers the overshoot as problem+json; only a head
- * beyond that gets MHD's own answer (docs/architecture.md). MHD zeroes the
- * part of its pool a request used, not the rest. */
-static size_t mhd_pool_bytes(const pc_listener_conf_t *l)
-{
-    return 2 * (l->limits.max_header_bytes + l->limits.max_url_bytes) + 8192 +
-           MHD_FIELDS_CEILING * MHD_FIELD_RECORD;
-}
-
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l)
 {
-    size_t mem = mhd_pool_bytes(l);
+    /* MHD zeroes its per-connection pool between requests: keep it just big
+     * enough that our own limits (431/414, as problem+json) trip first for
+     * heads near them. Not bigger: MHD 0.9.75 maps a pool over 32 KiB with
+     * mmap, so every connection would pay an mmap and a munmap (seen with
+     * strace -c: one of each per connection). A head far
+     * beyond the limits gets MHD's own HTML answer (docs/architecture.md,
+     * "Errors the gateway cannot word"). */
+    size_t mem = l->limits.max_header_bytes + l->limits.max_url_bytes + 8192;
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
     d->worker->front = &mhd_front_ops;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |

@@ -294,18 +294,20 @@ def test_304_without_length_has_no_body(env):
 # ---- errors libmicrohttpd would answer itself --------------------------------------
 
 
-def test_64k_request_line_414_problem(env):
+def test_long_line_414_problem(env):
+    """Four times max_url_bytes: still the gateway's 414, not MHD's."""
     u, g = env
     r0 = u.raw_mark()
-    resp = send(g, b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    resp = send(g, b"GET /" + b"a" * 30000 + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     assert_problem(resp, 414)
     assert fwd(u, g, r0) == b""
 
 
 def test_many_headers_431_problem(env):
+    """Four times max_headers: still the gateway's 431, not MHD's."""
     u, g = env
     r0 = u.raw_mark()
-    hs = b"".join(b"X-%d: v\r\n" % i for i in range(1000))
+    hs = b"".join(b"X-%d: v\r\n" % i for i in range(400))
     resp = send(g, b"GET /many HTTP/1.1\r\nHost: a\r\n" + hs + b"Connection: close\r\n\r\n")
     assert_problem(resp, 431)
     assert fwd(u, g, r0) == b""
@@ -313,9 +315,9 @@ def test_many_headers_431_problem(env):
 
 MHD_OWN = [
     # id, request, MHD's status
-    ("line_300k", b"GET /" + b"a" * 300000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
-    ("fields_5000", b"GET /x HTTP/1.1\r\nHost: a\r\n" +
-     b"".join(b"X-%d: v\r\n" % i for i in range(5000)) + b"\r\n", 431),
+    ("line_64k", b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    ("fields_1000", b"GET /x HTTP/1.1\r\nHost: a\r\n" +
+     b"".join(b"X-%d: v\r\n" % i for i in range(1000)) + b"\r\n", 431),
     ("chunk_size_overflow", b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"fffffffffffffffffff\r\nabc\r\n0\r\n\r\n", 413),
     ("bad_chunk_size", b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
