@@ -53,6 +53,7 @@ typedef struct pc_listener_conf {
     unsigned max_connections;      /* per worker daemon */
     pc_cidr_t *trusted_proxies;
     size_t ntrusted_proxies;
+    bool underscores_in_headers;   /* forward client header names with '_' */
 } pc_listener_conf_t;
 
 typedef struct pc_plugin_inst {
@@ -105,6 +106,7 @@ typedef struct pc_route_conf {
     size_t nchain;
     bool needs_body;               /* some plugin in chain has NEEDS_BODY */
     bool authenticated;            /* some plugin in chain authenticates */
+    bool allow_double_encoding;    /* "%25" + two hex digits in the path is forwarded */
     char *rewrite_prefix;          /* prefix routes: replaces the matched prefix;
                                       NULL = keep the path, "" = strip the prefix
                                       (a configured "/" is stored as "") */

@@ -90,6 +90,8 @@ static const pc_conf_field_t listen_fields[] = {
     CONF_FIELD("trusted_proxies", PC_CONF_ARRAY, NOOFF, 0, 0, 0, 0, NULL),
     CONF_FIELD("limits", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
     CONF_FIELD("tls", PC_CONF_ANY, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("underscores_in_headers", PC_CONF_BOOL,
+               offsetof(pc_listener_conf_t, underscores_in_headers), 0, 0, 0, 0, NULL),
 };
 
 static void parse_trusted(ld_t *l, const json_t *arr, const char *path, pc_listener_conf_t *ls)

@@ -233,6 +233,7 @@ static const pc_conf_field_t route_fields[] = {
     CONF_FIELD("plugins", PC_CONF_ARRAY, NOOFF, 0, 0, 0, 0, NULL),
     CONF_FIELD("rewrite_prefix", PC_CONF_STRING, NOOFF, PC_CONF_EMPTY_OK, 0, 0, 0, NULL),
     CONF_FIELD("limits", PC_CONF_OBJECT, NOOFF, 0, 0, 0, 0, NULL),
+    CONF_FIELD("allow_double_encoding", PC_CONF_BOOL, NOOFF, 0, 0, 0, 0, NULL),
 };
 
 /* Returns true when the route may go into the router. */
@@ -307,6 +308,7 @@ static bool parse_route(ld_t *l, const json_t *v, const char *path, pc_route_con
 
     pc_ld_limits_override(l, pc_ld_valid(v, mask, f, 5), pc_ld_key(&p, path, "limits"), &c->limits,
                           &r->limits, &r->overrides, true);
+    r->allow_double_encoding = json_is_true(pc_ld_valid(v, mask, f, 6));
     return match_ok;
 }
 

@@ -81,6 +81,27 @@ int pc_head_check_framing(pc_request_t *r)
     r->host_len = f.host_len;
     if (r->version && strcmp(r->version, "HTTP/1.1") == 0 && !r->host)
         return pc_request_fail(r, 400, "request.missing_host", NULL), -1;
+    /* It becomes X-Forwarded-Host, which backends build links and cache
+     * keys from: only a uri-host and a port (RFC 9112 §3.2). */
+    if (r->host && !pc_host_ok(r->host, r->host_len))
+        return pc_request_fail(r, 400, "request.bad_host", NULL), -1;
+    return 0;
+}
+
+/* MHD parses the request line in place and hides a NUL in it: "GET\0DELETE
+ * /x" reads as method "GET", and a target cut at a NUL as its prefix. In
+ * its read buffer the line is method "\0" target "\0" version (the spaces
+ * become NULs; the query is split off after the URI callback, which saw the
+ * target whole: raw_uri_len). So the line is what the strings show only if
+ * each piece ends exactly where the next begins. Depends on MHD's in-place
+ * parsing, like header_block_layout_ok() below; checked by tests/e2e/test_rfc.py. */
+int pc_head_check_line(pc_request_t *r, const char *method, const char *url, const char *version)
+{
+    size_t mlen = strlen(method);
+    if (!pc_hdr_name_ok(method, mlen))
+        return pc_request_fail(r, 400, "request.bad_method", NULL), -1;
+    if (!url || !version || method + mlen + 1 != url || url + r->raw_uri_len + 1 != version)
+        return pc_request_fail(r, 400, "request.bad_request_line", NULL), -1;
     return 0;
 }
 
@@ -197,6 +218,48 @@ static void resolve_client_ip(pc_request_t *r)
         pc_xff_client(xff, ip_text_trusted, (void *)l, r->client_ip, sizeof(r->client_ip));
 }
 
+/* Length of an absolute-form target's "http://" or "https://" (any case), or 0. */
+static size_t scheme_len(const char *uri, size_t len)
+{
+    if (len >= 7 && pc_strncaseeq(uri, "http://", 7))
+        return 7;
+    if (len >= 8 && pc_strncaseeq(uri, "https://", 8))
+        return 8;
+    return 0;
+}
+
+/* RFC 9112 §3.2.2: a server MUST accept the absolute form. Its authority
+ * replaces Host (for routing and X-Forwarded-Host); what follows is the
+ * origin form ("/" when empty). 0, or -1 with 400 set. */
+static int take_absolute_form(pc_request_t *r, const char **uri, size_t *len)
+{
+    size_t s = scheme_len(*uri, *len);
+    if (!s)
+        return 0; /* not absolute-form: the path rules refuse it */
+    const char *a = *uri + s, *end = *uri + *len;
+    const char *p = a;
+    while (p < end && *p != '/' && *p != '?')
+        p++;
+    if (p == a || !pc_host_ok(a, (size_t)(p - a)))
+        return pc_request_fail(r, 400, "request.bad_authority", NULL), -1;
+    r->host = pc_arena_strndup(r->arena, a, (size_t)(p - a));
+    r->host_len = (size_t)(p - a);
+    if (p == end || *p == '?') {
+        /* "http://h" or "http://h?q": the path is "/" */
+        size_t rest = (size_t)(end - p);
+        char *o = pc_arena_alloc(r->arena, rest + 2);
+        o[0] = '/';
+        memcpy(o + 1, p, rest);
+        o[rest + 1] = '\0';
+        *uri = o;
+        *len = rest + 1;
+        return 0;
+    }
+    *uri = p;
+    *len = (size_t)(end - p);
+    return 0;
+}
+
 int pc_head_canonicalize(pc_request_t *r)
 {
     const char *uri = r->raw_uri;
@@ -208,6 +271,8 @@ int pc_head_canonicalize(pc_request_t *r)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)uri[i] <= 0x20 || uri[i] == 0x7f)
             return pc_request_fail(r, 400, "request.bad_target", NULL), -1;
+    if (len && uri[0] != '/' && take_absolute_form(r, &uri, &len) != 0)
+        return -1;
     size_t plen = pc_path_split_query(uri, len);
     if (plen < len)
         r->query = pc_arena_strndup(r->arena, uri + plen + 1, len - plen - 1);
@@ -217,6 +282,14 @@ int pc_head_canonicalize(pc_request_t *r)
         return pc_request_fail(r, 400, "request.bad_path", pc_path_strerror(e)), -1;
     if (r->query && !pc_hdr_value_ok(r->query, strlen(r->query)))
         return pc_request_fail(r, 400, "request.bad_query", NULL), -1;
+    return 0;
+}
+
+int pc_head_check_route_path(pc_request_t *r)
+{
+    if (!r->route->allow_double_encoding && pc_path_double_encoded(r->path, r->path_len))
+        return pc_request_fail(r, 400, "request.double_encoded",
+                               "percent-encoded '%' before two hex digits in path"), -1;
     return 0;
 }
 

@@ -247,10 +247,13 @@ static enum MHD_Result body_chunk(pc_request_t *r, const char *data, size_t *siz
         return MHD_NO; /* a client that trickles its body past the deadline */
     const size_t max = r->route->limits.max_body_bytes;
     if (r->body_too_large || r->body_len + n > max) {
-        /* A response cannot be queued mid-body: swallow a little, then cut. */
+        /* MHD 0.9.75 queues a response only on the first or the final
+         * call, so the rest of the body is read and dropped (no copy) and
+         * the 413 goes out at its end. Bounded by the request timeout,
+         * like any slow body. */
         r->body_too_large = true;
         r->body_discarded += n;
-        return r->body_discarded > max + 65536 ? MHD_NO : MHD_YES;
+        return MHD_YES;
     }
     if (r->body_len + n > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
@@ -313,12 +316,15 @@ static int route_request(pc_request_t *r)
     return 0;
 }
 
-static enum MHD_Result first_call(pc_request_t *r, const char *method, const char *version)
+static enum MHD_Result first_call(pc_request_t *r, const char *method, const char *url,
+                                  const char *version)
 {
     bool malformed = false;
     size_t bytes = pc_head_read(r, method, version, &malformed);
     pc_deadline_head_done(r);
     start_timer(r, r->listener->limits.request_timeout_ms);
+    if (pc_head_check_line(r, method, url, version) != 0)
+        return respond_now(r);
     if (malformed) {
         pc_request_fail(r, 400, "request.malformed_header_block", NULL);
         return respond_now(r);
@@ -328,7 +334,8 @@ static enum MHD_Result first_call(pc_request_t *r, const char *method, const cha
         return respond_now(r);
     r->in_headers_phase = true;
     r->bodyless = r->content_length <= 0 && !r->chunked;
-    if (pc_head_canonicalize(r) != 0 || route_request(r) != 0)
+    if (pc_head_canonicalize(r) != 0 || route_request(r) != 0 ||
+        pc_head_check_route_path(r) != 0)
         return respond_now(r);
     const pc_limits_t *lim = &r->route->limits;
     if (pc_head_check_limits(r, lim, bytes) != 0)
@@ -363,7 +370,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     switch (r->state) {
     case PC_RS_NEW:
-        return first_call(r, method, version);
+        return first_call(r, method, url, version);
     case PC_RS_HEADERS:
         if (r->final_wait)
             return headers_at_final_call(r);
@@ -565,8 +572,13 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *pc_http_daemon_start(pc_daemon_t *d, int listen_fd,
                                         const pc_listener_conf_t *l)
 {
-    /* Just big enough that our own limits (431/414, as problem+json) trip
-     * first; idle connections give it back (gateway/front/idle.h). */
+    /* MHD zeroes its per-connection pool between requests: keep it just big
+     * enough that our own limits (431/414, as problem+json) trip first for
+     * heads near them; idle connections give it back (gateway/front/idle.h).
+     * Not bigger: MHD 0.9.75 maps a pool over 32 KiB with mmap, so every
+     * connection would pay an mmap and a munmap (seen with strace -c). A
+     * head far beyond the limits gets MHD's own HTML answer
+     * (docs/architecture.md, "Errors the gateway cannot word"). */
     size_t mem = pc_budget_pool_bytes(&l->limits);
     unsigned idle_s = (l->limits.client_idle_timeout_ms + 999) / 1000;
     d->worker->front = &mhd_front_ops;

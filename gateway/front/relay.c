@@ -37,7 +37,11 @@ static ssize_t body_reader(void *cls, uint64_t pos, char *buf, size_t max)
 struct MHD_Response *pc_relay_response(pc_request_t *r)
 {
     struct MHD_Response *resp;
-    bool head = r->method_bit == PC_M_HEAD;
+    /* No body, but the upstream's Content-Length goes through unchanged
+     * (RFC 9110 §8.6): it describes the representation, not this message.
+     * A 304 without one stays an empty buffer: MHD would frame a response
+     * of unknown size as chunked and send a "0" chunk after a 304. */
+    bool head = r->method_bit == PC_M_HEAD || (r->up_status == 304 && r->head_length >= 0);
     if (r->up_done && r->up_err == PC_UX_OK && !head) {
         resp = MHD_create_response_from_buffer(r->rbuf.len, r->rbuf.data + r->rbuf.head,
                                                MHD_RESPMEM_PERSISTENT);
@@ -46,7 +50,7 @@ struct MHD_Response *pc_relay_response(pc_request_t *r)
     } else {
         uint64_t size = MHD_SIZE_UNKNOWN;
         if (head) {
-            /* MHD sends no body for HEAD but announces this size. */
+            /* MHD sends no body for HEAD or 304 but announces this size. */
             size = r->head_length >= 0 ? (uint64_t)r->head_length : MHD_SIZE_UNKNOWN;
         } else if (r->up_content_length >= 0) {
             size = (uint64_t)r->up_content_length;

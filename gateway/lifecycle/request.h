@@ -154,7 +154,7 @@ struct pc_request {
     pc_hdr_t *up_headers;
     size_t nup_headers;
     int64_t up_content_length;
-    int64_t head_length;           /* HEAD: the length the upstream announced */
+    int64_t head_length;           /* HEAD, 304: the length the upstream announced */
     pc_bodybuf_t rbuf;
     uint64_t bytes_out;
 

@@ -31,6 +31,29 @@ static bool gateway_owned(const pc_request_t *r, const char *name, size_t len)
            (!r->peer_trusted && pc_hdr_is(name, len, "forwarded"));
 }
 
+/* A client name with '_' is dropped unless the listener allows it (as
+ * nginx does): CGI, WSGI, PHP and some Node servers read "X_Request_Id" as
+ * "X-Request-Id", so such a name can impersonate a header the gateway
+ * vouches for. Where it is allowed, the '_' spellings of the headers the
+ * gateway sets, and of the method-override headers frameworks act on,
+ * still go (plugin-set names: see build_headers). */
+static bool underscore_refused(const pc_request_t *r, const char *name, size_t len)
+{
+    static const char *const vouched[] = {
+        "host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+        "traceparent", "forwarded", "x-http-method-override", "x-http-method",
+        "x-method-override",
+    };
+    if (!memchr(name, '_', len))
+        return false;
+    if (!r->listener->underscores_in_headers)
+        return true;
+    for (size_t i = 0; i < PC_ARRAY_LEN(vouched); i++)
+        if (pc_hdr_is_loose(name, len, vouched[i]))
+            return true;
+    return false;
+}
+
 typedef struct hdr_list {
     pc_uhdr_t *h;
     size_t n, cap;
@@ -46,12 +69,18 @@ static void hl_add(pc_request_t *r, hdr_list_t *l, const char *name, const char 
     l->h[l->n++] = (pc_uhdr_t){name, strlen(name), value, strlen(value)};
 }
 
-static void hl_remove(hdr_list_t *l, const char *name)
+/* Removes every spelling of name ('_' for '-' too), or with
+ * only_underscored just the spellings that hold a '_'. */
+static void hl_remove(hdr_list_t *l, const char *name, bool only_underscored)
 {
-    size_t len = strlen(name), o = 0;
-    for (size_t i = 0; i < l->n; i++)
-        if (!(l->h[i].name_len == len && pc_strncaseeq(l->h[i].name, name, len)))
+    size_t o = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const pc_uhdr_t *h = &l->h[i];
+        bool drop = pc_hdr_is_loose(h->name, h->name_len, name) &&
+                    (!only_underscored || memchr(h->name, '_', h->name_len));
+        if (!drop)
             l->h[o++] = l->h[i];
+    }
     l->n = o;
 }
 
@@ -93,6 +122,7 @@ static void build_headers(pc_request_t *r, hdr_list_t *l)
     for (size_t i = 0; i < r->nheaders; i++) {
         const pc_hdr_t *h = &r->headers[i];
         if (pc_proxy_hop_by_hop(h->name, h->name_len) || gateway_owned(r, h->name, h->name_len) ||
+            underscore_refused(r, h->name, h->name_len) ||
             pc_hdr_listed(conn, h->name, h->name_len))
             continue;
         l->h[l->n++] = (pc_uhdr_t){h->name, h->name_len, h->value, h->value_len};
@@ -108,8 +138,9 @@ static void build_headers(pc_request_t *r, hdr_list_t *l)
             pc_rlog(r, PC_LOG_WARN, "plugin edit of upstream header %s ignored", op->name);
             continue;
         }
-        if (op->kind != PC_HOP_ADD)
-            hl_remove(l, op->name);
+        /* A name a plugin sets is one the upstream will trust (jwt's
+         * claims_to_headers): no client spelling of it may stay beside. */
+        hl_remove(l, op->name, op->kind == PC_HOP_ADD);
         if (op->kind != PC_HOP_REMOVE && pc_hdr_value_ok(op->value, strlen(op->value)))
             hl_add(r, l, op->name, op->value);
     }
@@ -188,7 +219,7 @@ static void on_head(void *data, unsigned status, const pc_uhdr_t *hdrs, size_t n
     for (size_t i = 0; i < n; i++) {
         if (pc_hdr_is(hdrs[i].name, hdrs[i].name_len, "connection"))
             conn = pc_arena_strndup(r->arena, hdrs[i].value, hdrs[i].value_len);
-        else if (r->method_bit == PC_M_HEAD &&
+        else if ((r->method_bit == PC_M_HEAD || status == 304) &&
                  pc_hdr_is(hdrs[i].name, hdrs[i].name_len, "content-length")) {
             char *v = pc_arena_strndup(r->arena, hdrs[i].value, hdrs[i].value_len);
             if (!pc_content_length_parse(v, &r->head_length))

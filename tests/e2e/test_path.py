@@ -45,6 +45,8 @@ def shared(module_stack):
             {"name": "admin", "match": {"path_prefix": "/admin"}, "upstream": "admin",
              "plugins": ["deny"]},
             {"name": "public", "match": {"path": "/admin/public"}, "upstream": "admin"},
+            {"name": "literal", "match": {"path_prefix": "/api/literal"}, "upstream": "api",
+             "allow_double_encoding": True},
         ]})
     return api, admin, g
 
@@ -116,12 +118,21 @@ def test_admin_not_reachable_through_api_tricks(env, raw):
     assert env.fwd() == ([], [])
 
 
-def test_double_encoding_stays_literal(env):
-    """%252e is the literal text "%2e", not a dot: it stays under /api."""
+def test_double_encoding_refused_by_default(env):
+    """%252e is "%2e" for us and a '.' for an upstream that decodes twice:
+    refused (as WAFs do) unless the route allows it."""
     g = env.g
-    st, h, body = get(g.port, b"/api/%252e%252e/admin")
+    assert_problem(get(g.port, b"/api/%252e%252e/admin"), 400)
+    assert env.fwd() == ([], [])
+
+
+def test_double_encoding_stays_literal(env):
+    """On a route that allows it, %252e is the literal text "%2e", not a
+    dot: it stays under the route and is forwarded as is."""
+    g = env.g
+    st, h, body = get(g.port, b"/api/literal/%252e%252e/admin")
     assert st == 200
-    assert [r["target"] for r in env.fwd()[0]] == ["/api/%252e%252e/admin"]
+    assert [r["target"] for r in env.fwd()[0]] == ["/api/literal/%252e%252e/admin"]
     assert env.fwd()[1] == []
 
 

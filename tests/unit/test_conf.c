@@ -226,7 +226,7 @@ static const char *full_doc =
     "             'trusted_proxies': ['10.0.0.0/8', '::1/128'],"
     "             'limits': {'max_headers': 50, 'max_url_bytes': 4096,"
     "                        'header_timeout_ms': 2500}},"
-    "            {'port': 8081}],"
+    "            {'port': 8081, 'underscores_in_headers': true}],"
     " 'admin': {'port': 9901},"
     " 'access_log': {'path': '/var/log/portcullis/access.log'},"
     " 'store': {'type': 'memory', 'max_bytes': 2097152},"
@@ -247,7 +247,7 @@ static const char *full_doc =
     "   {'name': 'item', 'match': {'host': 'API.Example.com', 'path_template': '/items/{id}',"
     "    'methods': ['GET', 'PUT']}, 'upstream': 'users'},"
     "   {'name': 'health', 'match': {'path': '/health', 'methods': ['GET']},"
-    "    'upstream': 'users'},"
+    "    'upstream': 'users', 'allow_double_encoding': true},"
     "   {'name': 'strip', 'match': {'path_prefix': '/s/'}, 'upstream': 'users',"
     "    'rewrite_prefix': '/'},"
     "   {'name': 'teapot', 'match': {'path': '/tea'}, 'plugins': ['auth']}]}";
@@ -299,6 +299,8 @@ START_TEST(test_full)
     ck_assert_uint_eq(l0->limits.max_url_bytes, 4096);
     ck_assert_uint_eq(l0->limits.max_body_bytes, 2048);
     ck_assert_uint_eq(l0->ntrusted_proxies, 2);
+    ck_assert(!l0->underscores_in_headers);
+    ck_assert(l1->underscores_in_headers);
     ck_assert_int_eq(l0->trusted_proxies[0].family, AF_INET);
     ck_assert_uint_eq(l0->trusted_proxies[0].prefix, 8);
     ck_assert_int_eq(l0->trusted_proxies[1].family, AF_INET6);
@@ -395,6 +397,8 @@ START_TEST(test_full)
     ck_assert_ptr_null(ri->rewrite_prefix);
     ck_assert_uint_eq(ri->limits.max_body_bytes, 2048);
     ck_assert_int_eq(rh->kind, PC_MATCH_EXACT);
+    ck_assert(rh->allow_double_encoding);
+    ck_assert(!ro->allow_double_encoding);
     ck_assert_str_eq(c->routes[3].rewrite_prefix, "");
     ck_assert_ptr_null(c->routes[4].upstream);
     for (size_t i = 0; i < c->nroutes; i++) {
@@ -515,6 +519,11 @@ static const bad_case_t bad[] = {
     {"{'listen': {'port': 8080}, " UPS ", " RTE "}", "listen: must be an array"},
     {"{" LST ", " WITH_UP("'pass_host': 'yes'") ", " RTE "}",
      "upstreams.u.pass_host: must be true or false"},
+    {"{'listen': [{'port': 8080, 'underscores_in_headers': 1}], " UPS ", " RTE "}",
+     "listen[0].underscores_in_headers: must be true or false"},
+    {DOC("'routes': [{'name': 'r', 'match': {'path': '/'}, 'upstream': 'u',"
+         " 'allow_double_encoding': 'yes'}]"),
+     "routes[0].allow_double_encoding: must be true or false"},
     {DOC(ROUTE("{'name': 'r', 'match': {'path': '/'}, 'upstream': 'u', 'plugins': [1]}")),
      "routes[0].plugins[0]: must be a string"},
     {DOC(ROUTE("{'name': 7, 'match': {'path': '/'}, 'upstream': 'u'}")),
