@@ -76,10 +76,10 @@ static void ensure_metrics(pc_main_state_t *m, const pc_conf_t *c)
     }
 }
 
-static int start_plugins(pc_conf_t *c)
+static int start_plugins(const pc_main_state_t *m, pc_conf_t *c)
 {
     pc_diag_t diag = {0};
-    struct pc_env env = {.workers = c->workers};
+    struct pc_env env = {.workers = c->workers, .generation = m->generation + 1};
     int rc = pc_conf_start(c, &env, &diag);
     pc_diag_print(&diag, stderr);
     pc_diag_free(&diag);
@@ -110,7 +110,7 @@ static void reload(pc_main_state_t *m)
     for (size_t i = 0; i < diag.nerrors; i++)
         pc_log_write(PC_LOG_ERROR, "reload: %s", diag.errors[i]);
     pc_diag_free(&diag);
-    if (!c || start_plugins(c) != 0) {
+    if (!c || start_plugins(m, c) != 0) {
         if (c)
             pc_conf_free(c);
         pc_log_write(PC_LOG_ERROR, "reload refused: generation %u keeps serving", m->generation);
@@ -244,7 +244,7 @@ static int run(const char *path)
         pc_log_write(PC_LOG_ERROR, "store: cannot create the %s store", m.conf->store_type);
         goto out;
     }
-    if (start_plugins(m.conf) != 0 || start_workers(&m) != 0) {
+    if (start_plugins(&m, m.conf) != 0 || start_workers(&m) != 0) {
         pc_log_write(PC_LOG_ERROR, "startup failed");
         for (unsigned i = 0; i < m.nworkers; i++)
             if (m.workers[i].thread)

@@ -48,3 +48,13 @@ void pc_plugins_list(char *buf, size_t len)
     for (size_t i = 0; extra_types && extra_types[i] && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, ", %s", extra_types[i]->name);
 }
+
+unsigned pc_env_workers(const pc_env_t *env)
+{
+    return env ? env->workers : 0;
+}
+
+unsigned pc_env_generation(const pc_env_t *env)
+{
+    return env ? env->generation : 0;
+}

@@ -13,10 +13,11 @@ void pc_plugins_register(const pc_plugin_t *const *extra);
 /* Comma-separated list of the registered types, for `-h`. */
 void pc_plugins_list(char *buf, size_t len);
 
-/* The environment handed to start(). */
+/* The environment handed to start() (plugin.h: pc_env_*): what the
+ * generation being started will run with. */
 struct pc_env {
-    unsigned workers;
-    int dummy_for_now;
+    unsigned workers;              /* worker threads that will call the hooks */
+    unsigned generation;           /* the number it will be published as */
 };
 
 #endif

@@ -333,6 +333,20 @@ pc_async_t *pc_async_begin(pc_request_t *r, unsigned timeout_ms, int timeout_sta
 pc_request_t *pc_async_request(pc_async_t *a);
 void pc_async_end(pc_async_t *a, pc_status_t verdict);
 
+/* ---- the environment at start() -----------------------------------------
+ *
+ * start() gets the services of the process for the config generation
+ * being started. Registrations take the env (pc_store_ns, pc_metric_*), so
+ * they happen at start, on the main thread, and last as long as the
+ * process; timers and fetches of the main thread are pc_timer_new(NULL,
+ * ...) and pc_fetch(NULL, ...); logging is pc_log. Main thread, in start().
+ */
+/* Worker threads that will run the hooks (per-worker state is sized by it). */
+unsigned pc_env_workers(const pc_env_t *env);
+/* The number this generation will be published as: 1 at startup, then one
+ * more on each accepted reload (a plugin can tell a reload from a start). */
+unsigned pc_env_generation(const pc_env_t *env);
+
 /* ---- time ---------------------------------------------------------------
  *
  * The core's one clock, which tests replace as a whole: monotonic time for

@@ -290,7 +290,7 @@ size_t h_add_plugin(harness_t *h, const pc_plugin_t *type, const char *json)
     int rc = type->conf_create(node, &conf, &err);
     json_decref(node);
     ck_assert_msg(rc == 0, "%s: %s", json, d.nerrors ? d.errors[0] : "?");
-    struct pc_env env = {.workers = 1};
+    struct pc_env env = {.workers = 1, .generation = 1};
     rc = type->start ? type->start(conf, &env, &err) : 0;
     ck_assert_msg(rc == 0, "%s start: %s", type->name, d.nerrors ? d.errors[0] : "?");
     pc_diag_free(&d);
