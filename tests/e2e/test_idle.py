@@ -98,8 +98,12 @@ def ask(s, data=REQ):
 
 
 def idle_gateway(upstream, gateway, **limits):
+    """A gateway whose head deadline stays out of the way: these tests leave
+    partial heads silent on purpose (tests/e2e/test_timeouts.py has the
+    deadline's own tests)."""
     cfg = simple_config(upstream("u1"))
-    cfg["limits"] = dict({"client_idle_timeout_ms": 60000}, **limits)
+    cfg["limits"] = dict({"client_idle_timeout_ms": 60000, "header_timeout_ms": 600000},
+                         **limits)
     return gateway(cfg)
 
 

@@ -202,22 +202,47 @@ def get(s):
     return parse_response(read_response_bytes(s, timeout=5 * TIME_FACTOR, read_all=False))
 
 
-def test_keep_alive_pauses_are_not_cut_until_idle_that_long(env):
+def test_keep_alive_pauses_are_not_cut(env):
+    """Pauses between requests on a kept-alive connection, each shorter than
+    the deadline but longer than one deadline in all, are not cut: the
+    deadline counts from the previous response, not from accept."""
     g, u, log = env
     before = header_timeouts(g, "header")
     s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
     try:
-        # three pauses of 0.6 deadline each: longer than one deadline since
-        # accept, but each shorter than one since the previous response
         for _ in range(3):
             assert get(s)[0] == 200
             time.sleep(0.6 * HEAD_S)
         assert get(s)[0] == 200
-        t0 = time.monotonic()
-        buf = read_response_bytes(s, timeout=HEAD_S + 2 * SLACK_S)
-        waited = time.monotonic() - t0
     finally:
         s.close()
-    assert 0.9 * HEAD_S <= waited <= HEAD_S + SLACK_S, waited
-    assert_problem(parse_response(buf), 408)
-    assert header_timeouts(g, "header") == before + 1
+    assert header_timeouts(g, "header") == before
+
+
+def test_idle_keep_alive_is_held_not_answered(upstream, gateway):
+    """A kept-alive connection with no byte of a next request is idle, not a
+    slow head: past one second of silence the gateway holds it outside
+    libmicrohttpd (gateway/front/idle.c) and closes it silently at
+    client_idle_timeout_ms, as nginx and HAProxy do. Its head deadline starts
+    again when bytes arrive, so it gets no 408 and stays usable."""
+    head_s = 3.0 * TIME_FACTOR     # well past the one-second take-over
+    u = upstream("u")
+    g = gateway({
+        "listen": [{"limits": {"header_timeout_ms": int(head_s * 1000)}}],
+        "upstreams": {"u": upstream_conf(u)},
+        "routes": [{"name": "all", "match": {"path_prefix": "/"}, "upstream": "u"}],
+    })
+    s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+    try:
+        assert get(s)[0] == 200
+        s.settimeout(head_s + 2 * SLACK_S)
+        try:
+            early = s.recv(1)      # nothing may come: no 408, no close
+        except socket.timeout:
+            early = None
+        assert early is None, early
+        s.settimeout(5)
+        assert get(s)[0] == 200    # handed back on its first byte
+    finally:
+        s.close()
+    assert header_timeouts(g, "header") == 0
