@@ -4,11 +4,15 @@
  * pc_conf_load_buffer(): the full schema walk, the plugin calls, the router
  * and the balancers. Name resolution is disabled (pc_conf_resolve_hook =
  * NULL), so only IP literals are accepted as targets and nothing touches the
- * network. Plugins come from a small fake registry unless the build links
- * the real table (-DPC_FUZZ_REAL_PLUGINS with gateway/conf/plugins.c and the
- * plugins): a "fake" type validating an integer "x", a list of strings and
- * a secret (so pc_conf_secret and pc_err_set are exercised), and two types
- * carrying the NEEDS_BODY / AUTHENTICATES flags.
+ * network. The plugins are the real ones (fuzz/run.sh builds with
+ * -DPC_FUZZ_REAL_PLUGINS, gateway/conf/plugins.c and every built-in
+ * plugin's sources, instrumented), so their config parsers and start() are
+ * fuzzed too; files named by a config ({"file"} secrets, PEM keys) are
+ * refused through pc_conf_open_hook, and "load" through
+ * pc_plugin_so_open_hook, so nothing of this machine is read or mapped.
+ * Without -DPC_FUZZ_REAL_PLUGINS a small fake registry stands in: a "fake"
+ * type validating an integer "x", a list of strings and a secret, and two
+ * types carrying the NEEDS_BODY / AUTHENTICATES flags.
  *
  * Build (clang):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
@@ -22,6 +26,7 @@
 #include "conf/plugin_so.h"
 #include "base/util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,11 +102,20 @@ const pc_plugin_t *pc_plugin_find(const char *type)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int fz_no_open(const char *path, int flags)
+{
+    (void)path;
+    (void)flags;
+    errno = EACCES;
+    return -1;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     pc_conf_resolve_hook = NULL;
+    pc_conf_open_hook = fz_no_open;   /* a config must not read this machine's files */
     pc_plugin_so_open_hook = NULL; /* "load" must not map this machine's libraries */
     return 0;
 }
@@ -113,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pc_conf_t *c = pc_conf_load_buffer((const char *)data, size, "fuzz.json", &d);
     if (c) {
         /* What the core does with a generation: start, compare, free. */
-        pc_conf_start(c, NULL, &d);
+        struct pc_env env = {.workers = 1, .generation = 1};
+        pc_conf_start(c, &env, &d);
         pc_conf_reload_compatible(c, c, &d);
         pc_conf_ref(c);
         if (pc_conf_unref_is_last(c))

@@ -47,8 +47,12 @@ conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c g
     gateway/conf/services.c gateway/conf/upstreams.c gateway/conf/plugins_conf.c gateway/conf/routes.c
     gateway/conf/document.c gateway/conf/lifetime.c gateway/conf/resolve.c gateway/conf/conf_diag.c
     gateway/conf/values.c"
-# shellcheck disable=SC2086 # conf_srcs is a list of words
-build fuzz_conf fuzz/fuzz_conf.c $conf_srcs gateway/ops/metrics.c \
+# The real plugin registry and every built-in plugin's config code, so that
+# their parsers are fuzzed too (fuzz_conf.c refuses files and "load").
+plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c plugins/headers.c
+    $(ls plugins/jwt/*.c | tr '\n' ' ')"
+# shellcheck disable=SC2086 # conf_srcs and plugin_srcs are lists of words
+build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
     gateway/store/redis_url.c "$libpcore" \
     $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \

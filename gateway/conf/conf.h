@@ -213,6 +213,11 @@ pc_conf_t *pc_conf_load_buffer(const char *data, size_t len, const char *path, p
 typedef int (*pc_conf_resolve_fn)(const char *host, unsigned port, struct sockaddr_storage *out,
                                   socklen_t *outlen, char *err, size_t errlen);
 extern pc_conf_resolve_fn pc_conf_resolve_hook;
+/* How files named by the config (secrets, keys, documents) are opened:
+ * open(2) by default. The fuzzer sets a hook that refuses every path, so
+ * that hostile configs never read this machine's files. */
+typedef int (*pc_conf_open_fn)(const char *path, int flags);
+extern pc_conf_open_fn pc_conf_open_hook;
 int pc_conf_resolve_getaddrinfo(const char *host, unsigned port, struct sockaddr_storage *out,
                                 socklen_t *outlen, char *err, size_t errlen);
 /* Calls start() of every plugin instance; on failure stops the started

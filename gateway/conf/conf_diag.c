@@ -143,6 +143,13 @@ static void err_warn(pc_err_t *err, const char *key, const char *msg)
 
 #define SECRET_FILE_MAX (64u * 1024u)
 
+static int conf_open(const char *path, int flags)
+{
+    return open(path, flags);
+}
+
+pc_conf_open_fn pc_conf_open_hook = conf_open;
+
 /* Reads the regular file at the absolute path file, at most max bytes, into
  * a NUL-terminated malloc'd buffer; what names it in messages ("secret
  * file"). *mode gets its permission bits. */
@@ -153,7 +160,7 @@ static char *file_read(const char *file, const char *what, size_t max, const cha
         pc_err_set(err, key, "file: must be an absolute path");
         return NULL;
     }
-    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int fd = pc_conf_open_hook(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd == -1) {
         pc_err_set(err, key, "cannot open %s: %s", what, strerror(errno));
         return NULL;
