@@ -14,6 +14,38 @@
 
 #include "base/clock.h"
 
+/* ---- no waiting -------------------------------------------------------------------- */
+
+START_TEST(every_plugin_continues_once)
+{
+    const h_mode_t m[] = {H_CONTINUE, H_CONTINUE, H_CONTINUE};
+    harness_t *h = h_new(3, m);
+    pc_request_t *r = h_request(h);
+    ck_assert_int_eq(pc_chain_run(r, PC_PHASE_HEADERS), PC_CHAIN_DONE);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(h->plugins[i].calls, 1);
+    ck_assert_uint_eq(r->chain_pos, 0); /* ready for the next phase */
+    ck_assert_uint_eq(r->refs, 1);
+    ck_assert_int_eq(h->front.suspends, 0);
+    h_complete(h, r);
+    h_free(h);
+}
+END_TEST
+
+START_TEST(a_deny_stops_the_chain_there)
+{
+    const h_mode_t m[] = {H_CONTINUE, H_DENY, H_CONTINUE};
+    harness_t *h = h_new(3, m);
+    pc_request_t *r = h_request(h);
+    ck_assert_int_eq(pc_chain_run(r, PC_PHASE_HEADERS), PC_CHAIN_RESPONDED);
+    ck_assert_int_eq(r->status, 429);
+    ck_assert_str_eq(r->stopped_by, "harness");
+    ck_assert_int_eq(h->plugins[2].calls, 0);
+    h_complete(h, r);
+    h_free(h);
+}
+END_TEST
+
 /* ---- suspend and resume ----------------------------------------------------------- */
 
 START_TEST(suspend_then_resume_runs_the_rest_once)
@@ -317,6 +349,8 @@ static Suite *chain_suite(void)
 {
     Suite *s = suite_create("chain");
     TCase *tc = tcase_create("chain");
+    tcase_add_test(tc, every_plugin_continues_once);
+    tcase_add_test(tc, a_deny_stops_the_chain_there);
     tcase_add_test(tc, suspend_then_resume_runs_the_rest_once);
     tcase_add_test(tc, resume_with_a_deny_stops_the_chain);
     tcase_add_test(tc, sync_completion_never_arms_a_timer_nor_suspends);
