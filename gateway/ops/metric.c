@@ -143,6 +143,14 @@ static bool series_is(const pc_metric_t *m, unsigned s, const char *const *value
 }
 
 /* The series of values, created if need be; -1 when the table is full. */
+static int series_overflow(pc_metric_t *m)
+{
+    if (!atomic_exchange(&m->overflow_logged, true))
+        pc_log_write(PC_LOG_WARN, "metric %s: more than %d series, further ones are dropped",
+                     m->name, PC_METRIC_MAX_SERIES);
+    return -1;
+}
+
 static int series_of(pc_metric_t *m, const char *const *values)
 {
     if (m->nlabels == 0)
@@ -151,6 +159,10 @@ static int series_of(pc_metric_t *m, const char *const *values)
     for (unsigned s = 0; s < n; s++)
         if (series_is(m, s, values))
             return (int)s;
+    /* Full: a new label set is dropped without the lock, so that request
+     * data past the cap never puts a mutex on every worker's hot path. */
+    if (n >= PC_METRIC_MAX_SERIES)
+        return series_overflow(m);
     int found = -1;
     pthread_mutex_lock(&reg_lock);
     n = atomic_load_explicit(&m->nseries, memory_order_relaxed);
@@ -166,10 +178,7 @@ static int series_of(pc_metric_t *m, const char *const *values)
         found = (int)n;
     }
     pthread_mutex_unlock(&reg_lock);
-    if (found < 0 && !atomic_exchange(&m->overflow_logged, true))
-        pc_log_write(PC_LOG_WARN, "metric %s: more than %d series, further ones are dropped",
-                     m->name, PC_METRIC_MAX_SERIES);
-    return found;
+    return found < 0 ? series_overflow(m) : found;
 }
 
 pc_counter_t *pc_metric_cell(pc_metric_t *m, unsigned worker, const char *const *values)
