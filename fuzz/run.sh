@@ -1,10 +1,11 @@
-#!/bin/sh
+#!/bin/bash
 # fuzz/run.sh [SECONDS]: builds every libFuzzer target with clang (ASan +
 # UBSan) and runs each for SECONDS (default 60) on a scratch copy of its
 # seed corpus (fuzz/corpus/<target>/, kept in the repository; what a run
 # finds stays in the scratch copy: see fuzz/README.md for how a finding
-# becomes a corpus file and a unit test). Exits non-zero on the first
-# crash, leak or timeout.
+# becomes a corpus file and a unit test). Targets run FUZZ_JOBS at a time
+# (default: one per core), each for the full SECONDS. Exits non-zero when
+# any target found a crash, leak or timeout.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -63,22 +64,43 @@ build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
 
-run() {
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+failed=0
+
+# One target, in the background: its log is $out/<name>.log.
+fuzz_one() {
     name=$1
     seeds=$2
-    dict=${3:-}
+    dict=$3
     work="$out/corpus-$name"
     mkdir -p "$work"
     [ -d "$seeds" ] && cp -n "$seeds"/* "$work"/ 2>/dev/null || true
     set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
     [ -n "$dict" ] && set -- "$@" -dict="$src/$dict"
-    echo "== $name: ${secs}s"
-    (cd "$out" && "./$name" "$@" "$work" 2>"$out/$name.log") || {
+    (cd "$out" && "./$name" "$@" "$work" 2>"$out/$name.log")
+}
+
+# Reaps one finished target and reports it.
+reap() {
+    rc=0
+    wait -n -p done_pid || rc=$?
+    name=${names[$done_pid]}
+    unset "names[$done_pid]"
+    if [ "$rc" -ne 0 ]; then
         tail -n 60 "$out/$name.log"
         echo "== $name: FAILED (log: $out/$name.log)"
-        exit 1
-    }
-    grep -E "^stat::number_of_executed_units" "$out/$name.log" || true
+        failed=1
+    else
+        echo "== $name: $(grep -E "^stat::number_of_executed_units" "$out/$name.log" || echo 'no stats')"
+    fi
+}
+
+declare -A names=()
+run() {
+    if [ "${#names[@]}" -ge "$jobs_max" ]; then reap; fi
+    echo "== $1: ${secs}s"
+    fuzz_one "$1" "$2" "${3:-}" &
+    names[$!]=$1
 }
 
 run fuzz_path fuzz/corpus/path
@@ -91,4 +113,9 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+while [ "${#names[@]}" -gt 0 ]; do reap; done
+if [ "$failed" -ne 0 ]; then
+    echo "== fuzzing: FAILED"
+    exit 1
+fi
 echo "== fuzzing: no findings"
