@@ -51,7 +51,7 @@ conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c g
 # The real plugin registry and every built-in plugin's config code, so that
 # their parsers are fuzzed too (fuzz_conf.c refuses files and "load").
 plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c plugins/headers.c
-    $(ls plugins/jwt/*.c | tr '\n' ' ')"
+    $(ls plugins/jwt/*.c plugins/ip_filter/*.c | tr '\n' ' ')"
 # shellcheck disable=SC2086 # conf_srcs and plugin_srcs are lists of words
 build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
@@ -61,6 +61,8 @@ build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs 
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
+build fuzz_cidr -Iplugins/ip_filter fuzz/fuzz_cidr.c plugins/ip_filter/cidr.c gateway/base/util.c \
+    gateway/base/clock.c $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
 
@@ -113,6 +115,7 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_cidr fuzz/corpus/cidr fuzz/cidr.dict
 while [ "${#names[@]}" -gt 0 ]; do reap; done
 if [ "$failed" -ne 0 ]; then
     echo "== fuzzing: FAILED"
