@@ -48,6 +48,8 @@ static void tr_fail(tr_t *t, const char *fmt, ...)
     va_end(ap);
 }
 
+static size_t group_name(tr_t *t, const unsigned char *q);
+
 static void put(tr_t *t, const char *s, size_t n)
 {
     if (t->failed)
@@ -344,20 +346,14 @@ static void tr_escape(tr_t *t)
         tr_property(t, c == 'P');
         return;
     case 'k': {
-        const unsigned char *q = t->p;
-        if (q >= t->end || *q != '<') {
-            tr_fail(t, "\\k needs <name>");
-            return;
-        }
-        while (q < t->end && *q != '>')
-            q++;
-        if (q >= t->end) {
+        size_t n = t->p < t->end && *t->p == '<' ? group_name(t, t->p + 1) : 0;
+        if (n == 0) {
             tr_fail(t, "\\k needs <name>");
             return;
         }
         puts_(t, "\\k");
-        put(t, (const char *)t->p, (size_t)(q + 1 - t->p));
-        t->p = q + 1;
+        put(t, (const char *)t->p, n + 2);
+        t->p += n + 2;
         return;
     }
     default:
@@ -519,9 +515,9 @@ static void tr_class(tr_t *t)
     free(body);
 }
 
-/* "(?<" seen, name at q: the length of "?<name>" when the name is an
- * ASCII identifier (PCRE2 takes no other), else 0 (reported). */
-static size_t group_name_len(tr_t *t, const unsigned char *q)
+/* A group name at q, up to its ">": its length when it is an ASCII
+ * identifier (PCRE2 takes no other), else 0 (reported). */
+static size_t group_name(tr_t *t, const unsigned char *q)
 {
     const unsigned char *n = q;
     while (q < t->end && (*q == '_' || (*q >= '0' && *q <= '9' && q > n) ||
@@ -531,7 +527,7 @@ static size_t group_name_len(tr_t *t, const unsigned char *q)
         tr_fail(t, "group names must be ASCII identifiers");
         return 0;
     }
-    return (size_t)(q + 1 - (n - 2));
+    return (size_t)(q - n);
 }
 
 /* After "(": the group kinds ECMA has. */
@@ -548,8 +544,10 @@ static void tr_group_open(tr_t *t)
                 look = i > 0;
             }
         }
-        if (!skip && t->end - t->p >= 2 && t->p[1] == '<')
-            skip = group_name_len(t, t->p + 2);
+        if (!skip && t->end - t->p >= 2 && t->p[1] == '<') {
+            size_t n = group_name(t, t->p + 2);
+            skip = n ? n + 3 : 0;   /* "?<" name ">" */
+        }
         if (!skip) {
             tr_fail(t, "invalid group");
             return;
