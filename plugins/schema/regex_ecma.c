@@ -1,8 +1,8 @@
 /* plugins/schema/regex_ecma.c: ECMA-262 ("u" flag) pattern syntax to PCRE2
  * syntax. One left-to-right pass; the rules are in regex.h. Every literal
- * that is not an ASCII letter or digit is written as \x{...} or a
- * backslash-escaped ASCII punctuation character, so nothing in the output
- * can take a PCRE2-only meaning. */
+ * that is not an ASCII letter or digit is written as \x{...}, so nothing in
+ * the output can take a PCRE2-only meaning (POSIX classes, \Q, comments,
+ * verbs) and the output is printable ASCII. */
 #include "regex.h"
 
 #include <stdarg.h>
@@ -48,14 +48,12 @@ static void tr_fail(tr_t *t, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t group_name(tr_t *t, const unsigned char *q);
-
 static void put(tr_t *t, const char *s, size_t n)
 {
     if (t->failed)
         return;
     if (t->len + n + 1 > TR_MAX_OUT) {
-        tr_fail(t, "pattern too large");
+        tr_fail(t, "pattern too large once written for PCRE2");
         return;
     }
     if (t->len + n + 1 > t->cap) {
@@ -303,7 +301,54 @@ static long tr_char_escape(tr_t *t, int c)
     }
 }
 
+/* A group name at q, up to its ">": its length when it is an ASCII
+ * identifier (PCRE2 takes no other), else 0 (reported). */
+static size_t group_name(tr_t *t, const unsigned char *q)
+{
+    const unsigned char *n = q;
+    while (q < t->end && (*q == '_' || (*q >= '0' && *q <= '9' && q > n) ||
+                          ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z')))
+        q++;
+    if (q == n || q >= t->end || *q != '>') {
+        tr_fail(t, "group names must be ASCII identifiers");
+        return 0;
+    }
+    return (size_t)(q - n);
+}
+
 static bool is_surrogate(long cp) { return cp >= 0xd800 && cp <= 0xdfff; }
+
+/* After "\k": <name>. PCRE2 refuses a name no group has. */
+static void tr_named_ref(tr_t *t)
+{
+    size_t n = t->p < t->end && *t->p == '<' ? group_name(t, t->p + 1) : 0;
+    if (n == 0) {
+        tr_fail(t, "\\k needs <name>");
+        return;
+    }
+    puts_(t, "\\k");
+    put(t, (const char *)t->p, n + 2);
+    t->p += n + 2;
+}
+
+/* "\1".."\9" and the digits after: a backreference, which in "u" mode
+ * must name an existing group (a forward one is fine and matches empty). */
+static void tr_number_ref(tr_t *t, int first)
+{
+    unsigned long n = (unsigned long)(first - '0');
+    while (t->p < t->end && *t->p >= '0' && *t->p <= '9') {
+        n = n * 10 + (unsigned long)(*t->p++ - '0');
+        if (n > 100000)
+            n = 100000;   /* saturate: any such number is refused below */
+    }
+    if (n > t->ngroups) {
+        tr_fail(t, "backreference to a group that does not exist");
+        return;
+    }
+    char b[24];
+    int k = snprintf(b, sizeof b, "\\g{%lu}", n);
+    put(t, b, (size_t)k);
+}
 
 /* "\" outside a class. */
 static void tr_escape(tr_t *t)
@@ -345,34 +390,14 @@ static void tr_escape(tr_t *t)
     case 'p': case 'P':
         tr_property(t, c == 'P');
         return;
-    case 'k': {
-        size_t n = t->p < t->end && *t->p == '<' ? group_name(t, t->p + 1) : 0;
-        if (n == 0) {
-            tr_fail(t, "\\k needs <name>");
-            return;
-        }
-        puts_(t, "\\k");
-        put(t, (const char *)t->p, n + 2);
-        t->p += n + 2;
+    case 'k':
+        tr_named_ref(t);
         return;
-    }
     default:
         break;
     }
     if (c >= '1' && c <= '9') {
-        unsigned long n = (unsigned long)(c - '0');
-        while (t->p < t->end && *t->p >= '0' && *t->p <= '9') {
-            n = n * 10 + (unsigned long)(*t->p++ - '0');
-            if (n > 100000)
-                n = 100000;   /* saturate: any such number is refused below */
-        }
-        if (n > t->ngroups) {
-            tr_fail(t, "backreference to a group that does not exist");
-            return;
-        }
-        char b[24];
-        int k = snprintf(b, sizeof b, "\\g{%lu}", n);
-        put(t, b, (size_t)k);
+        tr_number_ref(t, c);
         return;
     }
     t->p--;
@@ -513,21 +538,6 @@ static void tr_class(tr_t *t)
         puts_(t, "])");
     }
     free(body);
-}
-
-/* A group name at q, up to its ">": its length when it is an ASCII
- * identifier (PCRE2 takes no other), else 0 (reported). */
-static size_t group_name(tr_t *t, const unsigned char *q)
-{
-    const unsigned char *n = q;
-    while (q < t->end && (*q == '_' || (*q >= '0' && *q <= '9' && q > n) ||
-                          ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z')))
-        q++;
-    if (q == n || q >= t->end || *q != '>') {
-        tr_fail(t, "group names must be ASCII identifiers");
-        return 0;
-    }
-    return (size_t)(q - n);
 }
 
 /* After "(": the group kinds ECMA has. */
