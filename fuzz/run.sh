@@ -65,6 +65,14 @@ build fuzz_cidr -Iplugins/ip_filter fuzz/fuzz_cidr.c plugins/ip_filter/cidr.c ga
     gateway/base/clock.c $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+# The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
+# hostnames) are the system's, uninstrumented.
+PCRE2=$(pkg-config --cflags --libs libpcre2-8)
+build fuzz_regex -I"$src/plugins" fuzz/fuzz_regex.c plugins/schema/regex.c plugins/schema/regex_ecma.c \
+    $PCRE2 -lpthread
+build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c \
+    plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
+    plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
 
 jobs_max=${FUZZ_JOBS:-$(nproc)}
 failed=0
@@ -115,6 +123,8 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
+run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 run fuzz_cidr fuzz/corpus/cidr fuzz/cidr.dict
 while [ "${#names[@]}" -gt 0 ]; do reap; done
 if [ "$failed" -ne 0 ]; then
