@@ -168,7 +168,7 @@ static pc_status_t al_refuse(pc_request_t *r, const pc_allowlist_t *al, const ch
     const char *list = e ? al->lists[e->list].name : NULL;
     const char *decision = al->report ? "report_deny" : "deny";
     al_count(al, list, decision, reason);
-    pc_rlog(r, PC_LOG_INFO, "allowlist: %s %s %s: %s, list=%s entry=%s", decision,
+    pc_rlog(r, PC_LOG_INFO, "%s %s %s: %s, list=%s entry=%s", decision,
             pc_request_method(r), pc_request_path(r), reason, list ? list : "-",
             e && e->id ? e->id : e ? e->path : "-");
     if (al->report)
@@ -203,7 +203,7 @@ pc_status_t pc_allowlist_decide(pc_request_t *r, const pc_allowlist_t *al,
     al_eval_init(&ev, r, al);
     al_trie_walk(&al->trie, pc_request_path(r), &ev.w);
     if (ev.w.limit_hit && pc_log_every((_Atomic long *)&al->limit_log, 60))
-        pc_rlog(r, PC_LOG_WARN, "allowlist: a pattern hit its match limit on %s (counted as "
+        pc_rlog(r, PC_LOG_WARN, "a pattern hit its match limit on %s (counted as "
                 "no match)", pc_request_path(r));
     if (hit)
         al_fill_hit(&ev, hit);
