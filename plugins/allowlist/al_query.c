@@ -15,17 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int aq_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..len) into out (NUL-terminated); returns the decoded length,
  * or -1 for a malformed escape or an encoded NUL. */
 static long aq_decode(const char *s, size_t len, char *out)
@@ -33,8 +22,8 @@ static long aq_decode(const char *s, size_t len, char *out)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%') {
-            int hi = i + 2 < len ? aq_hex(s[i + 1]) : -1;
-            int lo = hi >= 0 ? aq_hex(s[i + 2]) : -1;
+            int hi = i + 2 < len ? al_hex_val(s[i + 1]) : -1;
+            int lo = hi >= 0 ? al_hex_val(s[i + 2]) : -1;
             if (lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             out[o++] = (char)(hi * 16 + lo);

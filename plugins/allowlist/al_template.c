@@ -27,9 +27,15 @@ bool al_is_int(const char *p, size_t len)
     return len < sizeof(max) - 1 || memcmp(p, max, len) <= 0;
 }
 
-static bool al_hex(char c)
+int al_hex_val(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 bool al_is_uuid(const char *p, size_t len)
@@ -38,7 +44,7 @@ bool al_is_uuid(const char *p, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? p[i] != '-' : !al_hex(p[i]))
+        if (dash ? p[i] != '-' : al_hex_val(p[i]) < 0)
             return false;
     }
     return true;
@@ -120,11 +126,7 @@ static bool tm_unreserved(int c)
 
 static int tm_upper_hex(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return c >= 'a' && c <= 'f' ? -1 : al_hex_val(c);
 }
 
 /* A literal must be spelt as the canonicaliser writes it, or it could

@@ -75,6 +75,8 @@ void al_tmpl_free(al_tmpl_t *t);
 /* The typed checks, also used for query values. */
 bool al_is_int(const char *p, size_t len);
 bool al_is_uuid(const char *p, size_t len);
+/* The value of a hex digit (either case), -1 for any other byte. */
+int al_hex_val(char c);
 /* Compiles pattern (NUL-terminated) anchored at both ends, UTF mode.
  * NULL with a message in err. */
 pcre2_code *al_rx_compile(const char *pattern, char *err, size_t errlen);
