@@ -136,7 +136,7 @@ static long t_first(const al_trie_t *tr, const char *path, int *limit_hit)
     t_walk_t t = {.w.visit = t_visit, .first = -1};
     al_trie_walk(tr, path, &t.w);
     if (limit_hit)
-        *limit_hit = t.w.limit_hit;
+        *limit_hit = t.w.rx.limit_hit;
     return t.first;
 }
 
@@ -259,10 +259,13 @@ START_TEST(regex_limits)
     char err[128];
     pcre2_code *re = al_rx_compile("[a-z]+", err, sizeof(err));
     pcre2_match_context *mc = al_rx_context();
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "abc", 3, &limit), 1);
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "abc1", 4, &limit), 0);
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "1abc", 4, &limit), 0);
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "ab\xff", 3, &limit), 0); /* not UTF-8 */
+    al_rx_env_t rx = {.mc = mc};
+    ck_assert_int_eq(al_rx_match(re, &rx, "abc", 3), 1);
+    ck_assert_int_eq(al_rx_match(re, &rx, "abc1", 4), 0);
+    ck_assert_int_eq(al_rx_match(re, &rx, "1abc", 4), 0);
+    ck_assert_int_eq(al_rx_match(re, &rx, "ab\xff", 3), 0); /* not UTF-8 */
+    ck_assert_int_eq(rx.limit_hit, 0);
+    al_rx_env_done(&rx);
     pcre2_code_free(re);
     pcre2_match_context_free(mc);
 }
