@@ -389,6 +389,27 @@ START_TEST(deny_by_default_and_typed_params)
 }
 END_TEST
 
+START_TEST(pattern_limit_refuses_quickly)
+{
+    plug("{\"lists\": [{\"name\": \"l\", \"entries\": ["
+         " {\"methods\": \"GET\", \"path\": \"/r/{x:(?:a|aa)+(?:b|c)}\"},"
+         " {\"methods\": \"GET\", \"path\": \"/q\", \"query\": {\"params\": "
+         "   {\"s\": {\"pattern\": \"(?:a|aa)+(?:b|c)\"}}}}]}]}");
+    char path[128] = "/r/", query[128] = "/q?s=";
+    memset(path + 3, 'a', 60);
+    memset(query + 5, 'a', 60);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    REFUSED("GET", path, NULL, 403, "allowlist.not_listed");
+    REFUSED("GET", query, NULL, 403, "allowlist.query");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(t_ms(t0, t1) < 400, "%.1f ms", t_ms(t0, t1));
+    ALLOWED("GET", "/r/aaab", NULL);
+    ALLOWED("GET", "/q?s=aac", NULL);
+    unplug();
+}
+END_TEST
+
 #define PARTNER_CONF                                                                         \
     "{\"group_claim\": \"realm_access.roles\", \"lists\": ["                                 \
     " {\"name\": \"public\", \"entries\": ["                                                 \
@@ -684,6 +705,7 @@ static Suite *allowlist_suite(void)
     suite_add_tcase(s, t);
     TCase *p = tcase_create("plugin");
     tcase_add_test(p, deny_by_default_and_typed_params);
+    tcase_add_test(p, pattern_limit_refuses_quickly);
     tcase_add_test(p, consumers_and_lists);
     tcase_add_test(p, scopes);
     tcase_add_test(p, query_rules);
