@@ -51,16 +51,18 @@ conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c g
 # The real plugin registry and every built-in plugin's config code, so that
 # their parsers are fuzzed too (fuzz_conf.c refuses files and "load").
 plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c plugins/headers.c
-    $(ls plugins/jwt/*.c plugins/ip_filter/*.c | tr '\n' ' ')"
+    $(ls plugins/jwt/*.c plugins/ip_filter/*.c plugins/allowlist/*.c | tr '\n' ' ')"
 # shellcheck disable=SC2086 # conf_srcs and plugin_srcs are lists of words
 build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
     gateway/store/redis_url.c "$libpcore" \
     $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
-    -lhttp_parser -lm -lpthread
+    -lhttp_parser $(pkg-config --cflags --libs libpcre2-8) -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
+build fuzz_allowlist -I"$src/plugins/allowlist" fuzz/fuzz_allowlist.c plugins/allowlist/al_template.c \
+    gateway/base/util.c gateway/base/clock.c $(pkg-config --cflags --libs libpcre2-8) $JANSSON
 build fuzz_cidr -Iplugins/ip_filter fuzz/fuzz_cidr.c plugins/ip_filter/cidr.c gateway/base/util.c \
     gateway/base/clock.c $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
@@ -123,6 +125,7 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_allowlist fuzz/corpus/allowlist fuzz/allowlist.dict
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 run fuzz_cidr fuzz/corpus/cidr fuzz/cidr.dict
