@@ -62,6 +62,8 @@ build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
+    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 
 run() {
     name=$1
@@ -91,4 +93,5 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_json_read fuzz/corpus/json fuzz/json.dict
 echo "== fuzzing: no findings"
