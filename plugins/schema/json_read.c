@@ -255,7 +255,8 @@ static bool pj_pool(pj_t *ps, const unsigned char *start, const unsigned char *p
     char *n = ps->alloc(ps->ud, want);
     if (!n)
         return pj_fail(ps, PC_JSON_NOMEM, start, "out of memory");
-    memcpy(n, *o0, used);
+    if (used) /* the first chunk comes with nothing to move, *o0 may be NULL */
+        memcpy(n, *o0, used);
     ps->spool = *o0 = n;
     ps->spool_end = n + want;
     *o = n + used;
@@ -357,6 +358,8 @@ static bool pj_number(pj_t *ps, pc_json_t *v)
     const unsigned char *s = ps->p, *p = s, *end = ps->end;
     pc_json_numparse_t np;
     size_t n = pc_json_num_scan((const char *)p, (size_t)(end - p), &np);
+    if (!n && np.nomem)
+        return pj_fail(ps, PC_JSON_NOMEM, p, "out of memory");
     if (!n)
         return pj_fail(ps, PC_JSON_SYNTAX, p + np.bad, "invalid number");
     if (n > UINT32_MAX)
@@ -438,13 +441,13 @@ static bool pj_close_object(pj_t *ps, pj_frame_t *f, pc_json_t *out)
     uint32_t n = ps->nlen - f->nbase;
     bool indexed = n > PC_JSON_INDEX_MIN;
     size_t msize = (size_t)n * sizeof(pc_json_member_t);
-    size_t isize = indexed ? (size_t)n * sizeof(uint32_t) : 0;
+    size_t isize = indexed ? ((size_t)n * sizeof(uint32_t) + 7u) & ~(size_t)7u : 0;
     char *mem = pj_mem(ps, msize + isize + (size_t)n * sizeof(pc_json_t));
     if (!mem)
         return pj_fail(ps, PC_JSON_NOMEM, ps->p, "out of memory");
     pc_json_member_t *m = (pc_json_member_t *)mem;
     uint32_t *idx = indexed ? (uint32_t *)(mem + msize) : NULL;
-    pc_json_t *vals = (pc_json_t *)(mem + msize + ((isize + 7u) & ~(size_t)7u));
+    pc_json_t *vals = (pc_json_t *)(mem + msize + isize);
     memcpy(vals, ps->ns + f->nbase, (size_t)n * sizeof(pc_json_t));
     for (uint32_t i = 0; i < n; i++) {
         const pj_key_t *k = &ps->ks[f->kbase + i];
