@@ -538,8 +538,10 @@ static bool pj_push(pj_t *ps, const pc_json_t *v)
     const pj_frame_t *f = &ps->fs[ps->depth - 1];
     if (ps->nlen - f->nbase >= ps->lim.max_members)
         return pj_fail(ps, PC_JSON_TOO_MANY, ps->p, "too many members in one object or array");
+    /* a large body outgrows the inline stack: start where it will likely end */
     if (ps->nlen == ps->ncap &&
-        !pj_grow(ps, (void **)&ps->ns, &ps->ncap, ps->ns_inline, sizeof *ps->ns, (size_t)ps->nlen + 1))
+        !pj_grow(ps, (void **)&ps->ns, &ps->ncap, ps->ns_inline, sizeof *ps->ns,
+                 ps->ns == ps->ns_inline ? (size_t)(ps->end - ps->buf) / 32 : (size_t)ps->nlen + 1))
         return false;
     ps->ns[ps->nlen++] = *v;
     return true;
