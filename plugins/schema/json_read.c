@@ -20,6 +20,7 @@ enum {
     PJ_INLINE_KEYS = 64,
     PJ_INLINE_FRAMES = 32,
     PJ_POOL = 4096,
+    PJ_NODES_GUESS_MAX = 65536,
 };
 
 typedef struct pj_key {
@@ -45,9 +46,9 @@ typedef struct pj {
     pc_json_t *ns;
     uint32_t nlen, ncap;
     pj_key_t *ks;
-    uint32_t klen_, kcap;
+    uint32_t nkeys, kcap;
     pj_frame_t *fs;
-    unsigned depth, fcap;
+    uint32_t depth, fcap;
     pc_json_t ns_inline[PJ_INLINE_NODES];
     pj_key_t ks_inline[PJ_INLINE_KEYS];
     pj_frame_t fs_inline[PJ_INLINE_FRAMES];
@@ -473,7 +474,7 @@ static bool pj_close_object(pj_t *ps, pj_frame_t *f, pc_json_t *out)
     out->len = n;
     out->u.members = m;
     ps->nlen = f->nbase;
-    ps->klen_ = f->kbase;
+    ps->nkeys = f->kbase;
     return true;
 }
 
@@ -506,7 +507,7 @@ static bool pj_open(pj_t *ps, bool obj)
     pj_frame_t *f = &ps->fs[ps->depth++];
     f->obj = obj;
     f->nbase = ps->nlen;
-    f->kbase = ps->klen_;
+    f->kbase = ps->nkeys;
     ps->p++;
     return true;
 }
@@ -516,15 +517,15 @@ static bool pj_key(pj_t *ps)
 {
     if (ps->p >= ps->end || *ps->p != '"')
         return pj_fail(ps, PC_JSON_SYNTAX, ps->p, "expected a string key");
-    if (ps->klen_ == ps->kcap &&
-        !pj_grow(ps, (void **)&ps->ks, &ps->kcap, ps->ks_inline, sizeof *ps->ks, (size_t)ps->klen_ + 1))
+    if (ps->nkeys == ps->kcap &&
+        !pj_grow(ps, (void **)&ps->ks, &ps->kcap, ps->ks_inline, sizeof *ps->ks, (size_t)ps->nkeys + 1))
         return false;
-    pj_key_t *k = &ps->ks[ps->klen_];
+    pj_key_t *k = &ps->ks[ps->nkeys];
     k->off = (size_t)(ps->p - ps->buf);
     if (!pj_string(ps, &k->key, &k->klen))
         return false;
     k->khash = pc_json_key_hash(k->key, k->klen);
-    ps->klen_++;
+    ps->nkeys++;
     ps->p = pj_ws(ps->p, ps->end);
     if (ps->p >= ps->end || *ps->p != ':')
         return pj_fail(ps, PC_JSON_SYNTAX, ps->p, "expected ':' after key");
@@ -538,10 +539,14 @@ static bool pj_push(pj_t *ps, const pc_json_t *v)
     const pj_frame_t *f = &ps->fs[ps->depth - 1];
     if (ps->nlen - f->nbase >= ps->lim.max_members)
         return pj_fail(ps, PC_JSON_TOO_MANY, ps->p, "too many members in one object or array");
-    /* a large body outgrows the inline stack: start where it will likely end */
+    /* a large body outgrows the inline stack: start nearer to where it
+     * will likely end (a value per 32 bytes at most, 2 MiB of stack) */
+    size_t guess = (size_t)(ps->end - ps->buf) / 32;
+    if (guess > PJ_NODES_GUESS_MAX)
+        guess = PJ_NODES_GUESS_MAX;
     if (ps->nlen == ps->ncap &&
         !pj_grow(ps, (void **)&ps->ns, &ps->ncap, ps->ns_inline, sizeof *ps->ns,
-                 ps->ns == ps->ns_inline ? (size_t)(ps->end - ps->buf) / 32 : (size_t)ps->nlen + 1))
+                 ps->ns == ps->ns_inline ? guess : (size_t)ps->nlen + 1))
         return false;
     ps->ns[ps->nlen++] = *v;
     return true;
@@ -662,7 +667,7 @@ const pc_json_t *pc_json_parse(const char *buf, size_t len, const pc_json_limits
     ps->nlen = 0;
     ps->ks = ps->ks_inline;
     ps->kcap = PJ_INLINE_KEYS;
-    ps->klen_ = 0;
+    ps->nkeys = 0;
     ps->fs = ps->fs_inline;
     ps->fcap = PJ_INLINE_FRAMES;
     ps->depth = 0;
