@@ -67,6 +67,8 @@ build fuzz_cidr -Iplugins/ip_filter fuzz/fuzz_cidr.c plugins/ip_filter/cidr.c ga
     gateway/base/clock.c $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
+    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 # The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
 # hostnames) are the system's, uninstrumented.
 PCRE2=$(pkg-config --cflags --libs libpcre2-8)
@@ -125,6 +127,7 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_json_read fuzz/corpus/json fuzz/json.dict
 run fuzz_allowlist fuzz/corpus/allowlist fuzz/allowlist.dict
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
