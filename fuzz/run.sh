@@ -15,12 +15,31 @@ CC=${CC_FUZZ:-clang}
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -I$src/gateway -I$src/include -I$src/plugins/jwt"
 JANSSON=$(pkg-config --cflags --libs jansson)
 
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+
+# Targets build in the background, jobs_max at a time; a failed build
+# leaves $out/<name>.failed (with clang's messages in $out/<name>.build).
 build() {
     name=$1
     shift
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+    rm -f "$out/$name" "$out/$name.failed"
     # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$out/$name" "$@"
+    ($CC $CFLAGS -o "$out/$name" "$@" >"$out/$name.build" 2>&1 || touch "$out/$name.failed") &
 }
+
+# Waits for every build; stops at the first that failed.
+builds_done() {
+    wait
+    for f in "$out"/*.failed; do
+        [ -e "$f" ] || continue
+        cat "${f%.failed}.build"
+        echo "== fuzz: building $(basename "${f%.failed}") FAILED"
+        exit 1
+    done
+    built=1
+}
+built=0
 
 cd "$src"
 build fuzz_path fuzz/fuzz_path.c gateway/http/path.c gateway/base/util.c gateway/base/clock.c
@@ -78,7 +97,6 @@ build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c
     plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
     plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
 
-jobs_max=${FUZZ_JOBS:-$(nproc)}
 failed=0
 
 # One target, in the background: its log is $out/<name>.log.
@@ -96,9 +114,17 @@ fuzz_one() {
 
 # Reaps one finished target and reports it.
 reap() {
-    rc=0
-    wait -n -p done_pid || rc=$?
-    name=${names[$done_pid]}
+    name=
+    while [ -z "$name" ]; do # skip children that are not targets
+        rc=0
+        done_pid=
+        wait -n -p done_pid || rc=$?
+        if [ -z "$done_pid" ]; then
+            echo "== fuzz: lost track of ${names[*]}"
+            exit 1
+        fi
+        name=${names[$done_pid]:-}
+    done
     unset "names[$done_pid]"
     if [ "$rc" -ne 0 ]; then
         tail -n 60 "$out/$name.log"
@@ -111,6 +137,7 @@ reap() {
 
 declare -A names=()
 run() {
+    [ "$built" -eq 1 ] || builds_done
     if [ "${#names[@]}" -ge "$jobs_max" ]; then reap; fi
     echo "== $1: ${secs}s"
     fuzz_one "$1" "$2" "${3:-}" &
