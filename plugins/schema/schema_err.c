@@ -40,6 +40,10 @@ static void put_escaped(sbuf_t *b, const char *s, size_t len)
             esc[0] = '\\';
             esc[1] = (char)ch;
             put(b, esc, 2);
+        } else if (ch == '\n' || ch == '\r' || ch == '\t') {
+            esc[0] = '\\';
+            esc[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+            put(b, esc, 2);
         } else if (ch < 0x20 || ch == 0x7F) {
             snprintf(esc, sizeof esc, "\\u%04x", ch);
             put(b, esc, 6);

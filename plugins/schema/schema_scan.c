@@ -474,7 +474,7 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
 {
     char *abs = pc_uri_resolve(ri->base, ref);
     if (!abs) {
-        pc_cc_fail(c, kwpath, NULL, "out of memory");
+        pc_cc_fail(c, ri->path, kwpath, "out of memory");
         return NULL;
     }
     char *h = strchr(abs, '#');
@@ -497,7 +497,7 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
     }
     free(abs);
     if (!raw) {
-        pc_cc_fail(c, kwpath, NULL, "cannot resolve \"%.60s\"", ref);
+        pc_cc_fail(c, ri->path, kwpath, "cannot resolve \"%.60s\"", ref);
         return NULL;
     }
     pc_rinfo_t *t = pc_cc_rinfo(c, raw);
@@ -510,7 +510,7 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
         t = pc_cc_rinfo(c, raw);
     }
     if (!t) {
-        pc_cc_fail(c, kwpath, NULL, "\"%.60s\" is not a schema", ref);
+        pc_cc_fail(c, ri->path, kwpath, "\"%.60s\" is not a schema", ref);
         return NULL;
     }
     return pc_cc_node(c, t);
