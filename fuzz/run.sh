@@ -62,6 +62,15 @@ build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+# The schema engine with the JSON reader, formats and patterns it runs on.
+schema_srcs="plugins/schema/schema_arena.c plugins/schema/schema_uri.c plugins/schema/schema_scan.c
+    plugins/schema/schema_compile.c plugins/schema/schema_validate.c plugins/schema/schema_err.c
+    $(ls plugins/schema/json_*.c plugins/schema/format*.c plugins/schema/regex*.c | tr '\n' ' ')"
+schema_libs="$(pkg-config --libs libpcre2-8 libidn2) -lm"
+# shellcheck disable=SC2086 # schema_srcs and schema_libs are lists of words
+build fuzz_schema_compile -I"$src/plugins/schema" fuzz/fuzz_schema_compile.c $schema_srcs $schema_libs
+# shellcheck disable=SC2086
+build fuzz_schema_validate -I"$src/plugins/schema" fuzz/fuzz_schema_validate.c $schema_srcs $schema_libs
 
 run() {
     name=$1
@@ -91,4 +100,6 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
+run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
 echo "== fuzzing: no findings"
