@@ -62,6 +62,14 @@ build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+# The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
+# hostnames) are the system's, uninstrumented.
+PCRE2=$(pkg-config --cflags --libs libpcre2-8)
+build fuzz_regex -I"$src/plugins" fuzz/fuzz_regex.c plugins/schema/regex.c plugins/schema/regex_ecma.c \
+    $PCRE2 -lpthread
+build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c \
+    plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
+    plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
 # The schema engine with the JSON reader, formats and patterns it runs on.
 schema_srcs="plugins/schema/schema_arena.c plugins/schema/schema_uri.c plugins/schema/schema_scan.c
     plugins/schema/schema_compile.c plugins/schema/schema_validate.c plugins/schema/schema_err.c
@@ -102,4 +110,6 @@ run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
 run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
+run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
+run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 echo "== fuzzing: no findings"
