@@ -1,6 +1,5 @@
 /* tests/unit/test_schema_conformance.c: the JSON-Schema-Test-Suite
- * (/work/shared/conformance, found as $PC_SRCDIR/../shared/conformance)
- * against plugins/schema: every top-level file of draft2020-12 and draft7
+ * (found by suite_files.h; the test fails without it) against plugins/schema: every top-level file of draft2020-12 and draft7
  * (required), plus the optional files for the formats we assert, bignum
  * and float-overflow. Each file is read with pc_json_parse, so big numbers
  * keep their literal. "http://localhost:1234/..." is served from the
@@ -9,6 +8,7 @@
  * verdicts must match the suite's. A missing suite fails.
  */
 #include "schema.h"
+#include "suite_files.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -26,7 +26,8 @@ static const struct {
     {NULL, NULL, NULL, NULL},
 };
 
-static char suite[PATH_MAX], meta[PATH_MAX];
+static const char *suite;
+static char meta[PATH_MAX];
 
 /* snprintf into a PATH_MAX buffer; a path that does not fit fails. */
 static void pathf(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -252,6 +253,7 @@ static void run_optional(const char *dir, pc_schema_draft_t draft, counts_t *n)
 static void run_draft(const char *sub, pc_schema_draft_t draft)
 {
     char dir[PATH_MAX];
+    suite = suite_root();
     pathf(dir, "%s/tests/%s", suite, sub);
     counts_t req = {0}, opt = {0};
     run_dir(dir, draft, &req);
@@ -288,26 +290,11 @@ static Suite *conformance_suite(void)
     return s;
 }
 
-static bool opendir_ok(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d)
-        closedir(d);
-    return d != NULL;
-}
-
 int main(void)
 {
     const char *src = getenv("PC_SRCDIR");
-    if (!src)
-        src = getenv("srcdir");
-    if (!src)
-        src = ".";
-    /* the checkout's sibling shared/ (/work/main), or a worktree's
-     * (/work/wt/NAME) two levels up */
-    pathf(suite, "%s/../shared/conformance/JSON-Schema-Test-Suite", src);
-    if (!opendir_ok(suite))
-        pathf(suite, "%s/../../shared/conformance/JSON-Schema-Test-Suite", src);
+    if (!src || !*src)
+        src = PC_TOP_SRCDIR;
     pathf(meta, "%s/tests/unit/schema-meta", src);
     SRunner *sr = srunner_create(conformance_suite());
     srunner_run_all(sr, CK_NORMAL);
