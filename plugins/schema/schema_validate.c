@@ -140,20 +140,6 @@ static bool try_node(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const p
 
 /* ---- scalars ---- */
 
-static int num_cmp(const pc_json_t *a, const pc_json_t *b)
-{
-    if (a->num_flags & b->num_flags & PC_JSON_NUM_I64)
-        return (a->u.num.i > b->u.num.i) - (a->u.num.i < b->u.num.i);
-    return pc_json_num_cmp(a, b);
-}
-
-static bool multiple_of(const pc_json_t *a, const pc_json_t *d)
-{
-    if (a->num_flags & d->num_flags & PC_JSON_NUM_I64)
-        return a->u.num.i % d->u.num.i == 0;
-    return pc_json_num_multiple_of(a, d);
-}
-
 static uint64_t code_points(const pc_json_t *x)
 {
     uint64_t n = 0;
@@ -194,19 +180,19 @@ static bool v_scalar(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc
     int r;
     switch (k->op) {
     case PC_K_MULOF:
-        return multiple_of(x, k->u.num) ||
+        return pc_json_num_multiple_of(x, k->u.num) ||
                fail(c, n, k->kw, ip, x, "must be a multiple of %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MAX:
-        return num_cmp(x, k->u.num) <= 0 ||
+        return pc_json_num_cmp(x, k->u.num) <= 0 ||
                fail(c, n, k->kw, ip, x, "must be <= %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_XMAX:
-        return num_cmp(x, k->u.num) < 0 ||
+        return pc_json_num_cmp(x, k->u.num) < 0 ||
                fail(c, n, k->kw, ip, x, "must be < %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MIN:
-        return num_cmp(x, k->u.num) >= 0 ||
+        return pc_json_num_cmp(x, k->u.num) >= 0 ||
                fail(c, n, k->kw, ip, x, "must be >= %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_XMIN:
-        return num_cmp(x, k->u.num) > 0 ||
+        return pc_json_num_cmp(x, k->u.num) > 0 ||
                fail(c, n, k->kw, ip, x, "must be > %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MAXLEN:
         return x->len <= k->u.n || code_points(x) <= k->u.n ||
