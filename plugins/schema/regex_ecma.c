@@ -203,6 +203,39 @@ static const char *gc_short(const char *v, size_t n)
     return NULL;
 }
 
+/* The binary properties ECMA-262 takes as a bare name (its table
+ * "Binary Unicode property aliases"), long and short. PCRE2 would take
+ * more (bare script names, loose spellings): those are refused here.
+ * Assigned is spelled \P{Cn} below; PCRE2 10.42 lacks
+ * Changes_When_NFKC_Casefolded, so it fails at compile. */
+static const char *const binary_props[] = {
+    "ASCII", "ASCII_Hex_Digit", "AHex", "Alphabetic", "Alpha", "Any", "Assigned",
+    "Bidi_Control", "Bidi_C", "Bidi_Mirrored", "Bidi_M", "Case_Ignorable", "CI", "Cased",
+    "Changes_When_Casefolded", "CWCF", "Changes_When_Casemapped", "CWCM",
+    "Changes_When_Lowercased", "CWL", "Changes_When_NFKC_Casefolded", "CWKCF",
+    "Changes_When_Titlecased", "CWT", "Changes_When_Uppercased", "CWU", "Dash",
+    "Default_Ignorable_Code_Point", "DI", "Deprecated", "Dep", "Diacritic", "Dia", "Emoji",
+    "Emoji_Component", "EComp", "Emoji_Modifier", "EMod", "Emoji_Modifier_Base", "EBase",
+    "Emoji_Presentation", "EPres", "Extended_Pictographic", "ExtPict", "Extender", "Ext",
+    "Grapheme_Base", "Gr_Base", "Grapheme_Extend", "Gr_Ext", "Hex_Digit", "Hex",
+    "IDS_Binary_Operator", "IDSB", "IDS_Trinary_Operator", "IDST", "ID_Continue", "IDC",
+    "ID_Start", "IDS", "Ideographic", "Ideo", "Join_Control", "Join_C",
+    "Logical_Order_Exception", "LOE", "Lowercase", "Lower", "Math", "Noncharacter_Code_Point",
+    "NChar", "Pattern_Syntax", "Pat_Syn", "Pattern_White_Space", "Pat_WS", "Quotation_Mark",
+    "QMark", "Radical", "Regional_Indicator", "RI", "Sentence_Terminal", "STerm",
+    "Soft_Dotted", "SD", "Terminal_Punctuation", "Term", "Unified_Ideograph", "UIdeo",
+    "Uppercase", "Upper", "Variation_Selector", "VS", "White_Space", "space", "XID_Continue",
+    "XIDC", "XID_Start", "XIDS",
+};
+
+static bool is_binary_prop(const char *v, size_t n)
+{
+    for (size_t i = 0; i < sizeof binary_props / sizeof binary_props[0]; i++)
+        if (strlen(binary_props[i]) == n && memcmp(binary_props[i], v, n) == 0)
+            return true;
+    return false;
+}
+
 static bool key_is(const char *k, size_t n, const char *a, const char *b)
 {
     return (strlen(a) == n && memcmp(k, a, n) == 0) || (strlen(b) == n && memcmp(k, b, n) == 0);
@@ -251,6 +284,13 @@ static void tr_property(tr_t *t, bool neg)
         }
     } else {
         gc = gc_short(val, vn);
+        if (!gc && vn == 8 && memcmp(val, "Assigned", 8) == 0) {
+            gc = "Cn";
+            neg = !neg;
+        } else if (!gc && !is_binary_prop(val, vn)) {
+            tr_fail(t, "unknown property");
+            return;
+        }
     }
     puts_(t, neg ? "\\P{" : "\\p{");
     if (gc) {
