@@ -316,6 +316,32 @@ START_TEST(formats_assert_only_when_asked)
 }
 END_TEST
 
+/* const and enum values are copied into the schema, a large object's
+ * member index with them */
+START_TEST(const_survives_its_document)
+{
+    char obj[1024] = "{";
+    for (int i = 0; i < 24; i++)
+        snprintf(obj + strlen(obj), sizeof obj - strlen(obj), "%s\"k%02d\": %d", i ? ", " : "", i, i);
+    strcat(obj, "}");
+    char text[1200];
+    snprintf(text, sizeof text, "{\"const\": %s, \"not\": {\"enum\": [%s]}}", obj, obj);
+    pc_schema_t *s = compile(text, NULL);
+    memset(heap, 0xA5, heap_used); /* the schema's document is gone */
+    heap_used = 0;
+    ck_assert(!pc_schema_validate(s, parse(obj), NULL));
+    pc_schema_free(s);
+    snprintf(text, sizeof text, "{\"const\": %s}", obj);
+    s = compile(text, NULL);
+    memset(heap, 0xA5, heap_used);
+    heap_used = 0;
+    ck_assert(pc_schema_validate(s, parse(obj), NULL));
+    obj[strlen(obj) - 2] = '9';
+    ck_assert(!pc_schema_validate(s, parse(obj), NULL));
+    pc_schema_free(s);
+}
+END_TEST
+
 START_TEST(numbers_are_exact)
 {
     pc_schema_t *s = compile("{\"multipleOf\": 0.01, \"maximum\": 18446744073709551616}", NULL);
@@ -367,6 +393,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, catastrophic_pattern_is_bounded);
     tcase_add_test(tc, draft7_ref_overrides_siblings);
     tcase_add_test(tc, formats_assert_only_when_asked);
+    tcase_add_test(tc, const_survives_its_document);
     tcase_add_test(tc, numbers_are_exact);
     tcase_add_test(tc, loader_documents);
     suite_add_tcase(s, tc);
