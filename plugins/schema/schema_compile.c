@@ -223,6 +223,8 @@ static int kw_num(pc_cc_t *c, pc_rinfo_t *ri, kb_t *b, const pc_json_t *v, const
     pc_skw_t *k = kw_add(b, t[j].op, PC_T_NUM, t[j].name);
     if (!k || !(k->u.num = jcopy(c, v, 0)))
         return oom(c, ri);
+    if (t[j].op == PC_K_MULOF)
+        k->u.mul.fast = pc_dec_parse(v->u.num.text, v->len, &k->u.mul.m, &k->u.mul.e) && k->u.mul.m;
     return 0;
 }
 
