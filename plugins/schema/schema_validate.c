@@ -89,10 +89,14 @@ static void bits_all(uint64_t *dst, uint32_t len)
 
 /* ---- failures ---- */
 
-static bool fail(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
-                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Failures are off the hot path: kept out of line, so the checks stay
+ * small. */
+#define COLD __attribute__((cold, noinline))
 
-static bool record(vctx_t *c, pc_schema_errors_t *e, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip,
+static bool fail(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7))) COLD;
+
+static COLD bool record(vctx_t *c, pc_schema_errors_t *e, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip,
                    const pc_json_t *x, const char *msg)
 {
     if (e->n >= e->max) {
@@ -119,7 +123,7 @@ static bool fail(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_
 
 /* A limit was hit: the instance is invalid even where this failure was
  * only being tried (under "not"). */
-static bool abort_walk(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
+static COLD bool abort_walk(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
                        const char *msg)
 {
     if (!c->abort && c->report && !c->stop)
@@ -229,7 +233,7 @@ static bool type_ok(uint16_t types, unsigned cls, const pc_json_t *x)
            ((x->num_flags & PC_JSON_NUM_INT) || pc_json_num_is_integer(x));
 }
 
-static bool fail_type(vctx_t *c, const pc_snode_t *n, const pc_ipath_t *ip, const pc_json_t *x)
+static COLD bool fail_type(vctx_t *c, const pc_snode_t *n, const pc_ipath_t *ip, const pc_json_t *x)
 {
     static const char *names[] = {"null", "boolean", "number", "string", "array", "object", "integer"};
     char msg[96] = "must be ";
@@ -484,7 +488,7 @@ static uint64_t jhash(const pc_json_t *x)
     }
 }
 
-static bool dup_found(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const pc_ipath_t *ip, uint32_t j,
+static COLD bool dup_found(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const pc_ipath_t *ip, uint32_t j,
                       uint32_t i)
 {
     return fail(c, n, "uniqueItems", ip, x, "must not have duplicate items (%u and %u)", j, i);
