@@ -79,6 +79,8 @@ schema_libs="$(pkg-config --libs libpcre2-8 libidn2) -lm"
 build fuzz_schema_compile -I"$src/plugins/schema" fuzz/fuzz_schema_compile.c $schema_srcs $schema_libs
 # shellcheck disable=SC2086
 build fuzz_schema_validate -I"$src/plugins/schema" fuzz/fuzz_schema_validate.c $schema_srcs $schema_libs
+build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
+    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 
 run() {
     name=$1
@@ -112,4 +114,5 @@ run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
 run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
+run fuzz_json_read fuzz/corpus/json fuzz/json.dict
 echo "== fuzzing: no findings"
