@@ -441,6 +441,20 @@ START_TEST(numbers_are_exact)
 }
 END_TEST
 
+/* a "$ref" into a place no keyword makes a schema still works, and its
+ * errors say where that place is */
+START_TEST(ref_into_unknown_keyword)
+{
+    pc_schema_t *s = compile("{\"x-defs\": {\"n~m\": {\"type\": \"integer\"}}, \"$ref\": \"#/x-defs/n~0m\"}", NULL);
+    pc_schema_error_t e[1];
+    pc_schema_errors_t errs = {.max = 1, .e = e};
+    ck_assert(pc_schema_validate(s, parse("3"), NULL));
+    ck_assert(!pc_schema_validate(s, parse("\"a\""), &errs));
+    ck_assert_str_eq(e[0].schema, "/x-defs/n~0m/type");
+    pc_schema_free(s);
+}
+END_TEST
+
 static const pc_json_t *one_doc(void *ud, const char *uri)
 {
     (void)ud;
@@ -485,6 +499,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, const_survives_its_document);
     tcase_add_test(tc, unique_items_long_arrays);
     tcase_add_test(tc, numbers_are_exact);
+    tcase_add_test(tc, ref_into_unknown_keyword);
     tcase_add_test(tc, loader_documents);
     suite_add_tcase(s, tc);
     return s;
