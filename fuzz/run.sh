@@ -86,8 +86,6 @@ build fuzz_cidr -Iplugins/ip_filter fuzz/fuzz_cidr.c plugins/ip_filter/cidr.c ga
     gateway/base/clock.c $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
-build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
-    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 # The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
 # hostnames) are the system's, uninstrumented.
 PCRE2=$(pkg-config --cflags --libs libpcre2-8)
@@ -96,6 +94,17 @@ build fuzz_regex -I"$src/plugins" fuzz/fuzz_regex.c plugins/schema/regex.c plugi
 build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c \
     plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
     plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
+# The schema engine with the JSON reader, formats and patterns it runs on.
+schema_srcs="plugins/schema/schema_arena.c plugins/schema/schema_uri.c plugins/schema/schema_scan.c
+    plugins/schema/schema_compile.c plugins/schema/schema_validate.c plugins/schema/schema_err.c
+    $(ls plugins/schema/json_*.c plugins/schema/format*.c plugins/schema/regex*.c | tr '\n' ' ')"
+schema_libs="$(pkg-config --libs libpcre2-8 libidn2) -lm"
+# shellcheck disable=SC2086 # schema_srcs and schema_libs are lists of words
+build fuzz_schema_compile -I"$src/plugins/schema" fuzz/fuzz_schema_compile.c $schema_srcs $schema_libs
+# shellcheck disable=SC2086
+build fuzz_schema_validate -I"$src/plugins/schema" fuzz/fuzz_schema_validate.c $schema_srcs $schema_libs
+build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
+    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 
 failed=0
 
@@ -159,6 +168,8 @@ run fuzz_allowlist fuzz/corpus/allowlist fuzz/allowlist.dict
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 run fuzz_cidr fuzz/corpus/cidr fuzz/cidr.dict
+run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
+run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
 while [ "${#names[@]}" -gt 0 ]; do reap; done
 if [ "$failed" -ne 0 ]; then
     echo "== fuzzing: FAILED"
