@@ -97,6 +97,17 @@ typedef struct pc_plugin {
 int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Load time, for what `portcullis -t` should tell the operator about the
+ * field `key` (paths as for pc_err_set). A warning is something accepted
+ * that deserves a look (a secret written inline, a construct the plugin
+ * accepts without checking it); every start prints warnings too, and -t
+ * counts them. A note is a summary line (what an imported document became)
+ * that only -t prints. Neither fails the load. */
+void pc_conf_warn(pc_err_t *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pc_conf_note(pc_err_t *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- configuration tables ----------------------------------------------
  *
  * A plugin describes its options as a table of pc_conf_field_t, ended by
