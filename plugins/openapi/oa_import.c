@@ -289,6 +289,7 @@ void pc_oa_free(pc_oa_t *oa)
         free(oa->ops[i].id);
         free(oa->ops[i].method);
         free(oa->ops[i].path);
+        free(oa->ops[i].ptr);
         json_decref(oa->ops[i].sop);
     }
     free(oa->ops);

@@ -35,6 +35,7 @@ typedef struct pc_oa_op {
     char *id;       /* operationId, or "GET /pets/{petId}" */
     char *method;   /* "GET" */
     char *path;     /* the allow-list template, base path included */
+    char *ptr;      /* its pointer in the document: "/paths/~1pets/get" */
     json_t *sop;    /* the schema_op node */
     bool body;      /* the op validates a body */
 } pc_oa_op_t;

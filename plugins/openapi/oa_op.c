@@ -580,6 +580,7 @@ int pc_oa_operation(oa_t *o, const char *path, const json_t *item, const char *i
     int rc = json_is_object(op) ? oa_build(b, path, item, item_ptr, op, &res)
                                 : pc_oas_fail(&o->s, b->ptr, "must be an Operation object");
     if (rc == 0) {
+        res.ptr = strdup(b->ptr);
         pc_oa_add_op(o, &res);
     } else {
         free(res.id);
