@@ -62,6 +62,9 @@ build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+build fuzz_openapi -I"$src/plugins/openapi" fuzz/fuzz_openapi.c plugins/openapi/yaml_json.c \
+    plugins/openapi/oa_import.c plugins/openapi/oa_op.c plugins/openapi/oa_schema.c \
+    $(pkg-config --libs yaml-0.1) $JANSSON
 
 run() {
     name=$1
@@ -91,4 +94,5 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_openapi fuzz/corpus/openapi fuzz/openapi.dict
 echo "== fuzzing: no findings"
