@@ -277,6 +277,8 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
         rc = 0;
     out->base_path = strdup(o.base);
     out->nschemas = json_object_size(o.s.all_used);
+    if (rc)
+        pc_oa_free(out); /* a refused document hands out nothing */
     json_decref(o.s.cache);
     json_decref(o.s.all_used);
     json_decref(o.op_ids);

@@ -55,8 +55,8 @@ typedef struct pc_oa {
 
 #define PC_OA_MAX_PATH_PARAMS 8
 
-/* 0, or -1 with "<pointer>: <text>" in err. out is zeroed first and owns
- * everything after either result (pc_oa_free). */
+/* 0, or -1 with "<pointer>: <text>" in err. On 0 out owns the result
+ * (pc_oa_free); on -1 it is empty (pc_oa_free is harmless). */
 int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char *err,
                  size_t errlen);
 void pc_oa_free(pc_oa_t *oa);
