@@ -1,0 +1,212 @@
+"""openapi plugin: routes generated from the real Petstore (OpenAPI 3.0,
+YAML) and Train Travel (OpenAPI 3.1, OAuth 2 scopes) documents in
+tests/fixtures/openapi/, driven through the real binary: what is allowed
+reaches the upstream as sent, what is not never does; `-t` prints the
+summary and refuses unsupported constructs with their JSON pointer."""
+import json
+import os
+
+import pytest
+import requests
+
+from conftest import assert_problem, rl_check_config, upstream_conf
+from mock_idp import KeyRing
+
+FIXTURES = os.path.join(os.environ.get("PC_SRCDIR", "."), "tests", "fixtures", "openapi")
+PETSTORE = os.path.join(FIXTURES, "petstore.yaml")
+TRAVEL = os.path.join(FIXTURES, "train-travel", "openapi.yaml")
+BOOKING = "1725ff48-ab45-4bb5-9d02-88745177dedb"
+
+
+def config(up, ring):
+    return {
+        "upstreams": {"u": upstream_conf(up)},
+        "plugins": {
+            "auth": {"type": "jwt", "issuer": ring.issuer, "audiences": [ring.audience],
+                     "keys": [{"jwks": ring.jwks(["ES256"])}]},
+            "pets": {"type": "openapi", "document": {"file": PETSTORE}},
+            "travel": {"type": "openapi", "document": {"file": TRAVEL}, "base_path": "/travel",
+                       "on_deny": "hide"},
+        },
+        "routes": [
+            {"name": "barrier", "match": {"path": "/__barrier__"}, "upstream": "u"},
+            {"name": "travel", "match": {"path_prefix": "/travel/"}, "upstream": "u",
+             "plugins": ["auth", "travel"]},
+            {"name": "pets", "match": {"path_prefix": "/"}, "upstream": "u",
+             "plugins": ["pets"]},
+        ]}
+
+
+@pytest.fixture(scope="module")
+def ring():
+    return KeyRing()
+
+
+@pytest.fixture(scope="module")
+def env(module_stack, ring):
+    up = module_stack.upstream("u")
+    g = module_stack.gateway(config(up, ring))
+    return up, g
+
+
+def bearer(ring, scope):
+    return {"Authorization": "Bearer " + ring.token("ES256", scope=scope)}
+
+
+def never_forwarded(up, g, send):
+    """send() is answered by the gateway and nothing reaches the upstream."""
+    mark = up.raw_mark()
+    r = send()
+    assert up.forwarded_since(mark, g) == b"", r.text
+    return r
+
+
+def forwarded(up, send):
+    """send() reaches the upstream: (response, the request it recorded)."""
+    mark = up.mark()
+    r = send()
+    assert r.status_code == 200, r.text
+    got = up.since(mark)
+    assert len(got) == 1, got
+    return r, got[0]
+
+
+# ---- Petstore (3.0) ---------------------------------------------------------------
+
+
+def test_petstore_operations_forwarded(env):
+    up, g = env
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/v1/pets?limit=10", timeout=5))
+    assert (seen["method"], seen["target"]) == ("GET", "/v1/pets?limit=10")
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/v1/pets/rex", timeout=5))
+    assert seen["target"] == "/v1/pets/rex"
+    body = json.dumps({"id": 7, "name": "rex", "tag": "dog"})
+    r, seen = forwarded(up, lambda: requests.post(
+        g.url + "/v1/pets", data=body, headers={"Content-Type": "application/json"}, timeout=5))
+    assert seen["method"] == "POST" and seen["body_len"] == len(body)
+    assert r.json()["body"] == body
+
+
+def test_petstore_unknown_operations_refused(env):
+    up, g = env
+    for method, path in (("DELETE", "/v1/pets/1"), ("GET", "/v1/owners"),
+                         ("PUT", "/v1/pets"), ("GET", "/pets")):  # /pets: the base path is /v1
+        r = never_forwarded(up, g, lambda: requests.request(method, g.url + path, timeout=5))
+        assert_problem(r, 403)
+
+
+def test_petstore_bad_query_400(env):
+    up, g = env
+    for q in ("limit=ten", "limit=101", "limit=1.5"):
+        r = never_forwarded(up, g, lambda: requests.get(g.url + "/v1/pets?" + q, timeout=5))
+        assert_problem(r, 400)
+        errors = r.json()["errors"]
+        assert errors and any("limit" in e.get("instance", "") for e in errors), errors
+
+
+def test_petstore_bad_body_400_and_415(env):
+    up, g = env
+    post = lambda body, ctype="application/json": requests.post(  # noqa: E731
+        g.url + "/v1/pets", data=body, headers={"Content-Type": ctype}, timeout=5)
+    r = never_forwarded(up, g, lambda: post(json.dumps({"name": "rex"})))  # id is required
+    assert_problem(r, 400)
+    assert r.json()["errors"], r.text
+    r = never_forwarded(up, g, lambda: post(json.dumps({"id": "seven", "name": "rex"})))
+    assert_problem(r, 400)
+    assert any("/id" in e.get("instance", "") for e in r.json()["errors"]), r.text
+    r = never_forwarded(up, g, lambda: post("id=7", "text/plain"))
+    assert_problem(r, 415)
+    r = never_forwarded(up, g, lambda: requests.post(g.url + "/v1/pets", timeout=5))
+    assert_problem(r, 400)  # requestBody.required
+
+
+# ---- Train Travel (3.1, OAuth 2 scopes) ------------------------------------------------
+
+
+def test_travel_scopes(env, ring):
+    up, g = env
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/travel/bookings?page=2",
+                                                 headers=bearer(ring, "read"), timeout=5))
+    assert seen["target"] == "/travel/bookings?page=2"
+    booking = json.dumps({"trip_id": BOOKING, "passenger_name": "Ada", "has_bicycle": False})
+    post = lambda scope: requests.post(  # noqa: E731
+        g.url + "/travel/bookings", data=booking,
+        headers=dict(bearer(ring, scope), **{"Content-Type": "application/json"}), timeout=5)
+    r = never_forwarded(up, g, lambda: post("read"))  # create-booking needs write
+    assert_problem(r, 403)
+    assert "scope" in r.text, r.text
+    _, seen = forwarded(up, lambda: post("read write"))
+    assert seen["method"] == "POST" and seen["body_len"] == len(booking)
+
+
+def test_travel_typed_path_and_query(env, ring):
+    up, g = env
+    h = bearer(ring, "read write")
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/travel/bookings/" + BOOKING,
+                                                 headers=h, timeout=5))
+    assert seen["target"] == "/travel/bookings/" + BOOKING
+    r = never_forwarded(up, g, lambda: requests.get(g.url + "/travel/bookings/42", headers=h,
+                                                    timeout=5))
+    assert_problem(r, 404)  # {bookingId:uuid}; on_deny hide
+    r = never_forwarded(up, g, lambda: requests.get(g.url + "/travel/trips?origin=" + BOOKING,
+                                                    headers=h, timeout=5))
+    assert_problem(r, 400)  # destination and date are required
+    q = "origin=%s&destination=%s&date=2025-02-01T09:00:00Z&bicycles=true" % (BOOKING, BOOKING)
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/travel/trips?" + q, headers=h,
+                                                 timeout=5))
+    assert seen["target"] == "/travel/trips?" + q
+    r = never_forwarded(up, g, lambda: requests.get(g.url + "/travel/trips?" + q.replace(
+        "bicycles=true", "bicycles=maybe"), headers=h, timeout=5))
+    assert_problem(r, 400)
+
+
+# ---- portcullis -t -------------------------------------------------------------------
+
+
+def test_check_prints_summary(env, ring, tmp_path):
+    up, _ = env
+    rc, err = rl_check_config(tmp_path, dict(config(up, ring), listen=[{"port": 1}]))
+    assert rc == 0, err
+    assert ('note: plugins.pets.document: OpenAPI 3.0.0: 3 operations (3 allow-list entries), '
+            'base path "/v1"') in err, err
+    assert 'note: plugins.pets.document: showPetById: GET /v1/pets/{petId}, path' in err, err
+    assert 'note: plugins.travel.document: OpenAPI 3.1.0: 7 operations' in err, err
+    assert 'get-booking: GET /travel/bookings/{bookingId:uuid}, path; scopes ["read"]' in err, err
+    assert ('warning: plugins.travel.document: /paths/~1bookings/post/requestBody/content: '
+            'refused with 415, only JSON bodies are validated: application/xml') in err, err
+
+
+def check_doc(tmp_path, up, text, name="doc.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    cfg = {"listen": [{"port": 1}], "upstreams": {"u": upstream_conf(up)},
+           "plugins": {"bad": {"type": "openapi", "document": {"file": str(p)}}},
+           "routes": [{"name": "r", "match": {"path_prefix": "/"}, "upstream": "u",
+                       "plugins": ["bad"]}]}
+    return rl_check_config(tmp_path, cfg)
+
+
+def test_check_refuses_unsupported_with_pointer(env, tmp_path):
+    up, _ = env
+    doc = ("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    get:\n"
+           "      parameters:\n        - {name: f, in: query, style: deepObject, "
+           "schema: {type: object}}\n")
+    rc, err = check_doc(tmp_path, up, doc)
+    assert rc == 1
+    assert ('plugins.bad.document: /paths/~1pets/get/parameters/0/style: "deepObject" is not '
+            'supported') in err, err
+    rc, err = check_doc(tmp_path, up, "openapi: 3.0.3\npaths:\n  /a:\n    post:\n"
+                        "      requestBody: {$ref: 'other.yaml#/B'}\n")
+    assert rc == 1
+    assert 'plugins.bad.document: /paths/~1a/post/requestBody/$ref: external reference' in err
+
+
+def test_check_refuses_alias_bomb(env, tmp_path):
+    up, _ = env
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for c in "bcdefghij":
+        prev = chr(ord(c) - 1)
+        lines.append("%s: &%s [%s]" % (c, c, ", ".join(["*" + prev] * 10)))
+    rc, err = check_doc(tmp_path, up, "\n".join(lines) + "\n")
+    assert rc == 1
+    assert "plugins.bad.document: line" in err and "nodes once its aliases are expanded" in err
