@@ -60,6 +60,8 @@ build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs 
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
+build fuzz_allowlist -I"$src/plugins/allowlist" fuzz/fuzz_allowlist.c plugins/allowlist/al_template.c \
+    gateway/base/util.c gateway/base/clock.c $(pkg-config --cflags --libs libpcre2-8) $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
 build fuzz_openapi -I"$src/plugins/openapi" fuzz/fuzz_openapi.c plugins/openapi/yaml_json.c \
@@ -95,4 +97,5 @@ run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_openapi fuzz/corpus/openapi fuzz/openapi.dict
+run fuzz_allowlist fuzz/corpus/allowlist fuzz/allowlist.dict
 echo "== fuzzing: no findings"
