@@ -250,15 +250,35 @@ void pc_oa_add_op(oa_t *o, pc_oa_op_t *op)
     r->ops[r->nops++] = *op;
 }
 
-void pc_oa_add_entry(oa_t *o, json_t *entry)
+void pc_oa_add_entry(oa_t *o, json_t *entry, size_t alt)
+{
+    json_array_append_new(o->raw, json_pack("[I,I,o]", (json_int_t)alt,
+                                            (json_int_t)o->out->nops, entry));
+}
+
+/* entries[], entry_op[] and lists[] from the raw entries, list by list. */
+static void oa_lists(oa_t *o)
 {
     pc_oa_t *r = o->out;
-    size_t n = json_array_size(r->entries);
-    r->entry_op = realloc(r->entry_op, (n + 1) * sizeof(*r->entry_op));
+    size_t n = json_array_size(o->raw);
+    r->entry_op = calloc(n + 1, sizeof(*r->entry_op));
     if (!r->entry_op)
         abort();
-    r->entry_op[n] = r->nops;
-    json_array_append_new(r->entries, entry);
+    r->lists = json_array();
+    size_t done = 0;
+    for (json_int_t alt = 0; done < n; alt++) {
+        json_t *list = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(o->raw, i, e) {
+            if (json_integer_value(json_array_get(e, 0)) != alt)
+                continue;
+            r->entry_op[done++] = (size_t)json_integer_value(json_array_get(e, 1));
+            json_array_append(list, json_array_get(e, 2));
+            json_array_append(r->entries, json_array_get(e, 2));
+        }
+        json_array_append_new(r->lists, list);
+    }
 }
 
 int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char *err,
@@ -267,7 +287,7 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
     memset(out, 0, sizeof(*out));
     out->entries = json_array();
     out->notes = json_array();
-    oa_t o = {.doc = doc, .opts = opts, .out = out, .op_ids = json_object()};
+    oa_t o = {.doc = doc, .opts = opts, .out = out, .op_ids = json_object(), .raw = json_array()};
     o.s = (pc_oas_t){.doc = doc, .cache = json_object(), .all_used = json_object(), .err = err,
                      .errlen = errlen};
     int rc = -1;
@@ -275,6 +295,9 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
         pc_oas_fail(&o.s, "", "an OpenAPI document is an object");
     else if (oa_version(&o) == 0 && oa_servers(&o) == 0 && oa_paths(&o) == 0)
         rc = 0;
+    if (rc == 0)
+        oa_lists(&o);
+    json_decref(o.raw);
     out->base_path = strdup(o.base);
     out->nschemas = json_object_size(o.s.all_used);
     if (rc)
@@ -298,6 +321,7 @@ void pc_oa_free(pc_oa_t *oa)
     free(oa->entry_op);
     free(oa->base_path);
     json_decref(oa->entries);
+    json_decref(oa->lists);
     json_decref(oa->notes);
     memset(oa, 0, sizeof(*oa));
 }

@@ -4,7 +4,7 @@
  *
  * Out of the document come:
  *   - allow-list entries, one per operation and security alternative
- *     ({"id", "methods", "path", "scopes"}), path parameters typed from
+ *     ({"id", "methods", "path", "scopes"}), grouped into lists, path parameters typed from
  *     their schemas: integer with minimum >= 0 -> {n:int}, other integers
  *     -> {n:-?[0-9]+}, string format uuid -> {n:uuid}, anything else {n}
  *     (the "path" schema checks the rest);
@@ -45,6 +45,10 @@ typedef struct pc_oa {
     char *base_path;       /* "" or "/v1" */
     json_t *entries;       /* the allow-list entries, config order */
     size_t *entry_op;      /* entries[i] belongs to ops[entry_op[i]] */
+    json_t *lists;         /* the same entries as allow-list lists: list k holds
+                              every operation's k-th security alternative (one
+                              list may not hold one shape and method twice), so
+                              entries[] is lists[0]'s, then lists[1]'s, ... */
     pc_oa_op_t *ops;
     size_t nops;
     size_t nparams[3];     /* path, query, header parameters validated */

@@ -14,6 +14,7 @@ typedef struct oa {
     char base[512];           /* "" or "/v1" */
     bool base_fixed;          /* from the config's base_path */
     json_t *op_ids;           /* operationIds seen */
+    json_t *raw;              /* [[alternative, op, entry], ...] in document order */
 } oa_t;
 
 void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
@@ -26,6 +27,7 @@ int pc_oa_operation(oa_t *o, const char *path, const json_t *item, const char *i
                     const char *m, const json_t *op);
 /* Takes op's members; entries added before pc_oa_add_op belong to it. */
 void pc_oa_add_op(oa_t *o, pc_oa_op_t *op);
-void pc_oa_add_entry(oa_t *o, json_t *entry);
+/* Takes entry, the operation's security alternative number alt. */
+void pc_oa_add_entry(oa_t *o, json_t *entry, size_t alt);
 
 #endif

@@ -554,7 +554,7 @@ static int oa_build(oa_opb_t *b, const char *path, const json_t *item, const cha
                               "path", res->path);
         if (json_array_size(a))
             json_object_set(e, "scopes", a);
-        pc_oa_add_entry(b->o, e);
+        pc_oa_add_entry(b->o, e, i);
     }
     json_decref(alts);
     return 0;

@@ -490,6 +490,7 @@ START_TEST(test_security)
         ck_assert_msg(import(doc, NULL, &oa) == 0, "case %zu: %s", i, err);
         ck_assert_msg(!strcmp(scopes_of(&oa), cases[i].want), "case %zu: %s", i, scopes_of(&oa));
         ck_assert_uint_eq(oa.entry_op[json_array_size(oa.entries) - 1], 0);
+        ck_assert_uint_eq(json_array_size(oa.lists), i == 4 ? 2 : 1);
         if (i == 7)
             ck_assert_msg(strstr(dump(oa.notes), "/security/1: refused: the gateway cannot verify "
                                  "apiKey \\\"key\\\""), "%s", dump(oa.notes));
