@@ -13,12 +13,14 @@ extern const pc_plugin_t pc_plugin_headers;
 extern const pc_plugin_t pc_plugin_jwt;
 extern const pc_plugin_t pc_plugin_rate_limit;
 extern const pc_plugin_t pc_plugin_brute_force;
+extern const pc_plugin_t pc_plugin_schema;
 
 static const pc_plugin_t *const builtin[] = {
     &pc_plugin_headers,
     &pc_plugin_jwt,
     &pc_plugin_rate_limit,
     &pc_plugin_brute_force,
+    &pc_plugin_schema,
 };
 
 static const pc_plugin_t *const *extra_types;
