@@ -62,6 +62,9 @@ build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+# The schema plugin's request text readers, over the strict JSON reader.
+build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \
+    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ')
 
 run() {
     name=$1
@@ -91,4 +94,5 @@ run fuzz_upstream_response fuzz/corpus/upstream_response fuzz/http.dict
 run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
+run fuzz_schema_params fuzz/corpus/schema_params
 echo "== fuzzing: no findings"
