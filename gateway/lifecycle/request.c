@@ -220,7 +220,8 @@ pc_status_t pc_deny_json(pc_request_t *r, int status, const char *reason, const 
                          const json_t *extra)
 {
     pc_deny(r, status, reason, detail);
-    if (!json_is_object(extra) || json_object_size(extra) == 0)
+    if (!json_is_object(extra) || json_object_size(extra) == 0 || !r->resp_body_len ||
+        r->resp_body[r->resp_body_len - 1] != '}')
         return PC_RESPOND;
     json_t *add = json_object();
     const char *k;

@@ -326,6 +326,10 @@ pc_schema_t *pc_sload_compile(pc_sload_t *l, const json_t *v, const char *key,
     pc_schema_t *s = pc_schema_compile(t, l->base_uri, &o, msg, sizeof(msg));
     if (!s && !c.failed)
         compile_error(err, key, msg);
+    if (s && c.failed) { /* a file the compiler asked for was refused (err is set) */
+        pc_schema_free(s);
+        s = NULL;
+    }
     if (tree)
         *tree = t;
     return s;

@@ -119,7 +119,7 @@ int pc_sop_create(const json_t *node, const char *key, const pc_sop_env_t *env, 
     if (!op->env.max_errors)
         op->env.max_errors = 10;
     if (rc == 0)
-        rc = pc_sload_init(&op->load, env->schema_dir, env->formats, env->default_draft,
+        rc = pc_sload_init(&op->load, op->env.schema_dir, env->formats, env->default_draft,
                            "schema_dir", err);
     if (rc == 0 && (part_load(op, &op->body, node, "body", key, err) < 0 ||
                     part_load(op, &op->query, node, "query", key, err) < 0 ||

@@ -6,6 +6,11 @@
 
 #define QUERY_MAX_PARAMS 256
 
+/* json_read.h: an object of more members carries a sorted index after them. */
+#ifndef PC_JSON_INDEX_MIN
+#define PC_JSON_INDEX_MIN 16
+#endif
+
 /* ---- Content-Type ------------------------------------------------------------ */
 
 static bool ows(char c) { return c == ' ' || c == '\t'; }
@@ -285,6 +290,25 @@ static const pc_pdecl_t *decl_find(const pc_pdecl_t *d, size_t nd, const char *n
     return NULL;
 }
 
+/* Members for up to n entries, with room for the index after them. */
+static pc_json_member_t *members_new(size_t n, pc_json_alloc_fn alloc, void *ud)
+{
+    if (!n)
+        n = 1;
+    return alloc(ud, n * sizeof(pc_json_member_t) + n * sizeof(uint32_t));
+}
+
+static bool member_before(const pc_json_member_t *a, const pc_json_member_t *b)
+{
+    if (a->khash != b->khash)
+        return a->khash < b->khash;
+    if (a->klen != b->klen)
+        return a->klen < b->klen;
+    return memcmp(a->key, b->key, a->klen) < 0;
+}
+
+/* m was made by members_new for at least n: the index (positions sorted
+ * by hash, length, bytes) goes right after m[n-1], as the reader's. */
 static pc_json_t *object_of(pc_json_member_t *m, uint32_t n, pc_json_alloc_fn alloc, void *ud)
 {
     pc_json_t *o = node(PC_JSON_OBJECT, alloc, ud);
@@ -292,6 +316,15 @@ static pc_json_t *object_of(pc_json_member_t *m, uint32_t n, pc_json_alloc_fn al
         return NULL;
     for (uint32_t i = 0; i < n; i++)
         m[i].khash = pc_json_key_hash(m[i].key, m[i].klen);
+    if (n > PC_JSON_INDEX_MIN) {
+        uint32_t *idx = (uint32_t *)(m + n);
+        for (uint32_t i = 0; i < n; i++) { /* insertion sort: n <= QUERY_MAX_PARAMS */
+            uint32_t j = i;
+            for (; j > 0 && member_before(&m[i], &m[idx[j - 1]]); j--)
+                idx[j] = idx[j - 1];
+            idx[j] = i;
+        }
+    }
     o->len = n;
     o->u.members = m;
     return o;
@@ -300,7 +333,7 @@ static pc_json_t *object_of(pc_json_member_t *m, uint32_t n, pc_json_alloc_fn al
 const pc_json_t *pc_params_object(const pc_pdecl_t *decls, const char *const *values, size_t n,
                                   pc_json_alloc_fn alloc, void *ud)
 {
-    pc_json_member_t *m = alloc(ud, (n ? n : 1) * sizeof(*m));
+    pc_json_member_t *m = members_new(n, alloc, ud);
     if (!m)
         return NULL;
     uint32_t k = 0;
@@ -389,7 +422,7 @@ const pc_json_t *pc_query_object(const char *query, const pc_pdecl_t *decls, siz
     if (cap > QUERY_MAX_PARAMS + 1)
         cap = QUERY_MAX_PARAMS + 1;
     qpair_t *pairs = alloc(ud, cap * sizeof(*pairs));
-    pc_json_member_t *m = alloc(ud, cap * sizeof(*m));
+    pc_json_member_t *m = members_new(cap, alloc, ud);
     if (!pairs || !m)
         return NULL;
     bool bad = false;
