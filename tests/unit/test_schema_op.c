@@ -238,6 +238,43 @@ START_TEST(deny_json_keeps_standard_members)
 }
 END_TEST
 
+/* The core's copy of the relayed response body (pc_response_body). */
+START_TEST(response_body_capture)
+{
+    harness_t *h = h_new(0, NULL);
+    pc_request_t *r = h_request(h);
+    size_t len = 99;
+    bool trunc = true;
+    ck_assert_ptr_null(pc_response_body(r, &len, &trunc)); /* nothing relayed */
+    ck_assert_uint_eq(len, 0);
+    r->up_head_seen = true;
+    r->up_content_length = -1;
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof(chunk));
+    pc_request_capture(r, "{\"a\":", 5);
+    pc_request_capture(r, "1}", 2);
+    r->up_done = true;
+    const char *b = pc_response_body(r, &len, &trunc);
+    ck_assert_uint_eq(len, 7);
+    ck_assert(memcmp(b, "{\"a\":1}", 7) == 0);
+    ck_assert(!trunc);
+    for (int i = 0; i < 17; i++) /* 1 MiB + 64 KiB */
+        pc_request_capture(r, chunk, sizeof(chunk));
+    b = pc_response_body(r, &len, &trunc);
+    ck_assert_uint_eq(len, PC_RESPONSE_CAPTURE_MAX);
+    ck_assert(trunc);
+    ck_assert(b[len - 1] == 'x');
+    r->up_err = PC_UX_ERESET; /* broken off: never the whole body */
+    r->cap_truncated = false;
+    pc_response_body(r, &len, &trunc);
+    ck_assert(trunc);
+    pc_request_fail(r, 502, "upstream.failed", NULL); /* the gateway answered instead */
+    ck_assert_ptr_null(pc_response_body(r, &len, &trunc));
+    h_complete(h, r);
+    h_free(h);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schema_op");
@@ -249,6 +286,7 @@ int main(void)
     tcase_add_test(tc, problem_body_lists_bounded_errors);
     tcase_add_test(tc, query_checked_typed);
     tcase_add_test(tc, deny_json_keeps_standard_members);
+    tcase_add_test(tc, response_body_capture);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
