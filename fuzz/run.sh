@@ -67,6 +67,9 @@ build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_
 build fuzz_openapi -I"$src/plugins/openapi" fuzz/fuzz_openapi.c plugins/openapi/yaml_json.c \
     plugins/openapi/oa_import.c plugins/openapi/oa_op.c plugins/openapi/oa_schema.c \
     $(pkg-config --libs yaml-0.1) $JANSSON
+# The schema plugin's request text readers, over the strict JSON reader.
+build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \
+    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ')
 
 run() {
     name=$1
@@ -98,4 +101,5 @@ run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_openapi fuzz/corpus/openapi fuzz/openapi.dict
 run fuzz_allowlist fuzz/corpus/allowlist fuzz/allowlist.dict
+run fuzz_schema_params fuzz/corpus/schema_params
 echo "== fuzzing: no findings"

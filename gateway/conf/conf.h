@@ -106,6 +106,7 @@ typedef struct pc_route_conf {
     size_t nchain;
     bool needs_body;               /* some plugin in chain has NEEDS_BODY */
     bool authenticated;            /* some plugin in chain authenticates */
+    bool sees_response_body;       /* some plugin in chain has SEES_RESPONSE_BODY */
     bool allow_double_encoding;    /* "%25" + two hex digits in the path is forwarded */
     char *rewrite_prefix;          /* prefix routes: replaces the matched prefix;
                                       NULL = keep the path, "" = strip the prefix

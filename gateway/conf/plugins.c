@@ -14,6 +14,7 @@ extern const pc_plugin_t pc_plugin_jwt;
 extern const pc_plugin_t pc_plugin_rate_limit;
 extern const pc_plugin_t pc_plugin_brute_force;
 extern const pc_plugin_t pc_plugin_allowlist;
+extern const pc_plugin_t pc_plugin_schema;
 
 static const pc_plugin_t *const builtin[] = {
     &pc_plugin_headers,
@@ -21,6 +22,7 @@ static const pc_plugin_t *const builtin[] = {
     &pc_plugin_rate_limit,
     &pc_plugin_brute_force,
     &pc_plugin_allowlist,
+    &pc_plugin_schema,
 };
 
 static const pc_plugin_t *const *extra_types;

@@ -61,6 +61,8 @@ typedef enum pc_status {
 enum {
     PC_PLUGIN_NEEDS_BODY = 1u << 0, /* buffer the body (route limit, 413 beyond) and call on_body */
     PC_PLUGIN_AUTHENTICATES = 1u << 1, /* counts as authentication for `-t` warnings */
+    PC_PLUGIN_SEES_RESPONSE_BODY = 1u << 2, /* keep a copy of the upstream's response body
+                                               (up to PC_RESPONSE_CAPTURE_MAX) for on_log */
 };
 
 typedef struct pc_plugin {
@@ -264,6 +266,14 @@ const char *pc_request_id(const pc_request_t *r);
 const void *pc_request_body(const pc_request_t *r, size_t *len);
 /* Response status once known (on_response, on_log); 0 before. */
 int pc_request_status(const pc_request_t *r);
+/* on_log, for a plugin with PC_PLUGIN_SEES_RESPONSE_BODY: a copy of the
+ * upstream response body as relayed to the client (dechunked), while the
+ * client got it unchanged and undelayed. NULL when the upstream answered
+ * nothing (the gateway answered, or the upstream failed before its head).
+ * *truncated is set when the copy is not the whole body: longer than
+ * PC_RESPONSE_CAPTURE_MAX bytes, or the exchange broke off. */
+#define PC_RESPONSE_CAPTURE_MAX (1024u * 1024u)
+const void *pc_response_body(const pc_request_t *r, size_t *len, bool *truncated);
 
 /* ---- identity (set by an authentication plugin) ----------------------- */
 
@@ -289,6 +299,12 @@ void pc_response_header_remove(pc_request_t *r, const char *name);
  * machine-readable code ("rate_limit.exceeded") for logs, audit and the
  * problem "type"; detail is client-safe text or NULL. Returns PC_RESPOND. */
 pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char *detail);
+/* pc_deny with extension members (RFC 9457 §3.2): every member of the
+ * object extra (NULL: none) is added to the problem body, except the
+ * standard ones (type, title, status, detail, instance, request_id), which
+ * the core sets. extra is copied; the caller keeps its reference. */
+pc_status_t pc_deny_json(pc_request_t *r, int status, const char *reason, const char *detail,
+                         const json_t *extra);
 /* pc_deny with 503 and Retry-After: 1, for a dependency (the store, an
  * identity provider) that cannot answer right now. */
 pc_status_t pc_deny_unavailable(pc_request_t *r, const char *reason, const char *detail);

@@ -1,0 +1,36 @@
+/* plugins/schema/schema_problem.c: see schema_problem.h. */
+#include "schema_problem.h"
+
+#include <string.h>
+
+/* The validator's strings are bounded and client-safe, but an excerpt cut
+ * inside a UTF-8 sequence is not valid UTF-8: json_string refuses it and
+ * the member is left out rather than mangled. */
+static void set_str(json_t *o, const char *key, const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    if (v)
+        json_object_set_new(o, key, v);
+}
+
+json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in)
+{
+    json_t *list = json_array();
+    for (unsigned i = 0; i < errs->n; i++) {
+        const pc_schema_error_t *e = &errs->e[i];
+        json_t *o = json_object();
+        set_str(o, "in", in);
+        set_str(o, "instance", e->instance);
+        set_str(o, "schema", e->schema);
+        set_str(o, "keyword", e->keyword);
+        set_str(o, "message", e->message);
+        if (e->excerpt[0])
+            set_str(o, "excerpt", e->excerpt);
+        json_array_append_new(list, o);
+    }
+    json_t *extra = json_object();
+    json_object_set_new(extra, "errors", list);
+    if (errs->truncated)
+        json_object_set_new(extra, "errors_truncated", json_true());
+    return extra;
+}

@@ -1,0 +1,16 @@
+/* plugins/schema/schema_problem.h: the "errors" extension member of a
+ * schema refusal (RFC 9457 §3.2), from the validator's bounded list. */
+#ifndef PC_SCHEMA_PROBLEM_H
+#define PC_SCHEMA_PROBLEM_H
+
+#include "schema.h"
+
+#include <jansson.h>
+
+/* {"errors": [{"in", "instance", "schema", "keyword", "message",
+ * "excerpt"?}, ...], "errors_truncated": true?}: at most errs->n entries
+ * (the validator stopped at errs->max); in names the part checked ("body",
+ * "query", "path", "headers"). A new reference. */
+json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in);
+
+#endif
