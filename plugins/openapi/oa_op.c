@@ -127,13 +127,10 @@ static int oa_param_style(oa_opb_t *b, const oa_param_t *pp, const char *type)
         return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "schema"),
                            "object parameters are not supported");
     if (type && strcmp(type, "array") == 0) {
+        /* The query reader takes both forms: ?id=1&id=2 and ?id=1,2. */
         if (pp->in != IN_QUERY)
             return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "schema"),
                                "array %s parameters are not supported", oa_in_names[pp->in]);
-        const json_t *ex = json_object_get(pp->p, "explode");
-        if (json_is_false(ex))
-            return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "explode"),
-                               "false (comma-separated arrays) is not supported");
     }
     return 0;
 }
