@@ -18,6 +18,7 @@
  */
 #include <portcullis/plugin.h>
 
+#include "../allowlist/al_template.h"
 #include "../allowlist/allowlist.h"
 #include "../schema/schema.h"
 #include "../schema/schema_op.h"
@@ -113,8 +114,25 @@ static void oa_describe(const pc_oa_t *oa, pc_err_t *err)
         pc_conf_warn(err, "document", "%s", json_string_value(note));
 }
 
+/* The allow-list would name a template by its place in the generated lists;
+ * the operator needs the operation's pointer in the document. */
+static int oa_templates(const pc_oa_t *oa, pc_err_t *err)
+{
+    for (size_t i = 0; i < oa->nops; i++) {
+        al_tmpl_t t;
+        char msg[256];
+        if (al_tmpl_parse(oa->ops[i].path, &t, msg, sizeof(msg)))
+            return pc_err_set(err, "document", "%s: the path template \"%s\": %s", oa->ops[i].ptr,
+                              oa->ops[i].path, msg);
+        al_tmpl_free(&t);
+    }
+    return 0;
+}
+
 static int oa_build(oa_conf_t *c, const pc_oa_t *oa, pc_err_t *err)
 {
+    if (oa_templates(oa, err))
+        return -1;
     json_t *lists = json_array();
     size_t k;
     json_t *entries;
