@@ -55,8 +55,8 @@ plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c p
 build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
     gateway/store/redis_url.c "$libpcore" \
-    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
-    -lhttp_parser -lm -lpthread
+    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto yaml-0.1 libpcre2-8 libidn2) \
+    $JANSSON -lev -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
