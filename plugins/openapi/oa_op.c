@@ -343,6 +343,17 @@ static int oa_body(oa_opb_t *b, const json_t *op, pc_oa_op_t *res)
 
 /* ---- security ------------------------------------------------------------------- */
 
+/* RFC 6750 scope-token, as the allow-list (and WWW-Authenticate) takes it. */
+static bool oa_scope_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
 static int oa_scheme(oa_opb_t *b, const char *name, const json_t *list, const char *rptr,
                      json_t *scopes, char *why, size_t wlen)
 {
@@ -364,9 +375,9 @@ static int oa_scheme(oa_opb_t *b, const char *name, const json_t *list, const ch
         size_t i;
         const json_t *e;
         json_array_foreach(list, i, e) {
-            if (!json_is_string(e))
+            if (!json_is_string(e) || !oa_scope_ok(json_string_value(e)))
                 return pc_oas_fail(&o->s, oa_join(f, sizeof(f), rptr, name),
-                                   "scopes must be strings");
+                                   "a scope is printable ASCII without space, '\"' or '\\'");
             size_t j;
             const json_t *t;
             bool dup = false;
@@ -491,9 +502,10 @@ static int oa_id(oa_opb_t *b, const json_t *op, const char *M, const char *path,
 {
     const json_t *id = json_object_get(op, "operationId");
     char buf[1100];
-    if (id && !json_is_string(id))
+    size_t n = json_string_length(id);
+    if (id && (!json_is_string(id) || n == 0 || n > 256 || strlen(json_string_value(id)) != n))
         return pc_oas_fail(&b->o->s, oa_join(buf, sizeof(buf), b->ptr, "operationId"),
-                           "must be a string");
+                           "must be a string of 1 to 256 bytes");
     if (id && json_object_get(b->o->op_ids, json_string_value(id)))
         return pc_oas_fail(&b->o->s, oa_join(buf, sizeof(buf), b->ptr, "operationId"),
                            "\"%.100s\" is used twice", json_string_value(id));

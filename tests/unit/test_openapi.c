@@ -496,6 +496,10 @@ START_TEST(test_security)
     }
     refused(HEAD30 "security: [{key: []}]\npaths:\n  /a:\n    get: {}\n" SEC_COMPONENTS,
             "/security: no security requirement the gateway can verify (apiKey \"key\")");
+    refused(HEAD30 "paths:\n  /a:\n    get: {security: [{oauth: ['a b']}]}\n" SEC_COMPONENTS,
+            "/paths/~1a/get/security/0/oauth: a scope is printable ASCII without space");
+    refused(HEAD30 "paths:\n  /a:\n    get: {operationId: ''}\n",
+            "/paths/~1a/get/operationId: must be a string of 1 to 256 bytes");
     refused(HEAD30 "paths:\n  /a:\n    get: {security: [{nope: []}]}\n" SEC_COMPONENTS,
             "/paths/~1a/get/security/0/nope: \"nope\" is not in /components/securitySchemes");
 }
