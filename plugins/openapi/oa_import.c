@@ -256,6 +256,37 @@ void pc_oa_add_entry(oa_t *o, json_t *entry, size_t alt)
                                             (json_int_t)o->out->nops, entry));
 }
 
+/* The template without parameter names: "/a/{:int}/{}". */
+static void oa_shape(const char *t, char *out, size_t len)
+{
+    size_t n = 0;
+    for (; *t && n + 1 < len; t++) {
+        out[n++] = *t;
+        if (*t == '{')
+            t += strcspn(t + 1, ":}");
+    }
+    out[n] = '\0';
+}
+
+/* Two operations of one shape and method (/pets/{id} and /pets/{name}):
+ * OpenAPI calls them identical, the allow-list could not tell them apart. */
+static int oa_distinct(oa_t *o)
+{
+    pc_oa_t *r = o->out;
+    for (size_t i = 0; i < r->nops; i++) {
+        char a[2048];
+        oa_shape(r->ops[i].path, a, sizeof(a));
+        for (size_t j = 0; j < i; j++) {
+            char b[2048];
+            oa_shape(r->ops[j].path, b, sizeof(b));
+            if (strcmp(r->ops[i].method, r->ops[j].method) == 0 && strcmp(a, b) == 0)
+                return pc_oas_fail(&o->s, r->ops[i].ptr, "the same method and path shape as %s",
+                                   r->ops[j].ptr);
+        }
+    }
+    return 0;
+}
+
 /* entries[], entry_op[] and lists[] from the raw entries, list by list. */
 static void oa_lists(oa_t *o)
 {
@@ -293,7 +324,8 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
     int rc = -1;
     if (!json_is_object(doc))
         pc_oas_fail(&o.s, "", "an OpenAPI document is an object");
-    else if (oa_version(&o) == 0 && oa_servers(&o) == 0 && oa_paths(&o) == 0)
+    else if (oa_version(&o) == 0 && oa_servers(&o) == 0 && oa_paths(&o) == 0 &&
+             oa_distinct(&o) == 0)
         rc = 0;
     if (rc == 0)
         oa_lists(&o);

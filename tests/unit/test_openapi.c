@@ -410,6 +410,9 @@ START_TEST(test_template_refusals)
             "/paths/~1a/post/operationId: \"o\" is used twice");
     refused(HEAD30 "paths:\n  /a:\n    get: {callback: {}}\n", "/paths/~1a/get/callback: is not an Operation field");
     refused(HEAD30 "paths:\n  /a:\n    $ref: 'x.yaml#/a'\n", "/paths/~1a/$ref: external reference");
+    refused(HEAD30 "paths:\n  /p/{a}:\n    get: {parameters: [{name: a, in: path, required: true}]}\n"
+            "  /p/{b}:\n    get: {parameters: [{name: b, in: path, required: true}]}\n",
+            "/paths/~1p~1{b}/get: the same method and path shape as /paths/~1p~1{a}/get");
 }
 END_TEST
 
