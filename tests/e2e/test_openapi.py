@@ -210,3 +210,27 @@ def test_check_refuses_alias_bomb(env, tmp_path):
     rc, err = check_doc(tmp_path, up, "\n".join(lines) + "\n")
     assert rc == 1
     assert "plugins.bad.document: line" in err and "nodes once its aliases are expanded" in err
+
+
+# ---- report mode -----------------------------------------------------------------------
+
+
+def test_report_mode_forwards_and_counts(stack):
+    up = stack.upstream("u")
+    g = stack.gateway({
+        "upstreams": {"u": upstream_conf(up)},
+        "plugins": {"pets": {"type": "openapi", "document": {"file": PETSTORE},
+                             "mode": "report"}},
+        "routes": [{"name": "pets", "match": {"path_prefix": "/"}, "upstream": "u",
+                    "plugins": ["pets"]}]})
+    _, seen = forwarded(up, lambda: requests.delete(g.url + "/v1/pets/1", timeout=5))
+    assert seen["method"] == "DELETE"
+    body = json.dumps({"name": "no id"})
+    _, seen = forwarded(up, lambda: requests.post(
+        g.url + "/v1/pets", data=body, headers={"Content-Type": "application/json"}, timeout=5))
+    assert seen["body_len"] == len(body)
+    metrics = g.metrics()
+    assert ('portcullis_allowlist_requests_total{list="",decision="report_deny",'
+            'reason="allowlist.not_listed"} 1') in metrics, metrics
+    assert 'portcullis_schema_requests_total{decision="reported",reason="schema.invalid"} 1' \
+        in metrics, metrics
