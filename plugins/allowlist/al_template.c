@@ -289,12 +289,15 @@ void al_tmpl_free(al_tmpl_t *t)
 
 /* ---- the trie -------------------------------------------------------------------- */
 
+/* A slot of a node's literal table: 16 bytes, so a table of thousands of
+ * children stays small; the key itself is in the child, which a match
+ * reads next anyway (a 64-bit hash makes a wasted look rare). */
 typedef struct al_lit {
-    uint64_t hash;    /* compared first: a probe touches the key only when it agrees */
-    const char *key;  /* borrowed from a template */
-    size_t len;
+    uint64_t hash;
     al_node_t *child;
 } al_lit_t;
+
+#define AL_KEY_INLINE 24
 
 typedef struct al_rxc {
     const al_seg_t *seg; /* borrowed: its pattern and compiled code */
@@ -302,6 +305,9 @@ typedef struct al_rxc {
 } al_rxc_t;
 
 struct al_node {
+    const char *key;      /* the literal segment that leads here: key_in or a template's */
+    size_t klen;
+    char key_in[AL_KEY_INLINE];
     al_lit_t *lit;        /* open addressing, lcap a power of two (or 0) */
     size_t nlit, lcap;
     al_node_t *ints, *uuids, *any;
@@ -327,8 +333,8 @@ static uint64_t tr_hash(const char *p, size_t len)
 static al_lit_t *tr_slot(const al_lit_t *tab, size_t cap, uint64_t h, const char *p, size_t len)
 {
     size_t i = (size_t)h & (cap - 1);
-    while (tab[i].child &&
-           !(tab[i].hash == h && tab[i].len == len && memcmp(tab[i].key, p, len) == 0))
+    while (tab[i].child && !(tab[i].hash == h && tab[i].child->klen == len &&
+                             memcmp(tab[i].child->key, p, len) == 0))
         i = (i + 1) & (cap - 1);
     return (al_lit_t *)&tab[i];
 }
@@ -356,13 +362,17 @@ static al_node_t *tr_lit_child(al_trie_t *tr, al_node_t *n, const al_seg_t *g)
         al_lit_t *tab = pc_xcalloc(cap, sizeof(*tab));
         for (size_t i = 0; i < n->lcap; i++)
             if (n->lit[i].child)
-                *tr_slot(tab, cap, n->lit[i].hash, n->lit[i].key, n->lit[i].len) = n->lit[i];
+                *tr_slot(tab, cap, n->lit[i].hash, n->lit[i].child->key, n->lit[i].child->klen) =
+                    n->lit[i];
         free(n->lit);
         n->lit = tab;
         n->lcap = cap;
     }
     al_lit_t *s = tr_slot(n->lit, n->lcap, h, g->text, g->len);
-    *s = (al_lit_t){h, g->text, g->len, tr_new(tr)};
+    al_node_t *c = tr_new(tr);
+    c->klen = g->len;
+    c->key = g->len < AL_KEY_INLINE ? memcpy(c->key_in, g->text, g->len) : g->text;
+    *s = (al_lit_t){h, c};
     n->nlit++;
     return s->child;
 }
