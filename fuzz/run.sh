@@ -80,6 +80,15 @@ build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c
     plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
 build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
     plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
+# The schema engine with the JSON reader, formats and patterns it runs on.
+schema_srcs="plugins/schema/schema_arena.c plugins/schema/schema_uri.c plugins/schema/schema_scan.c
+    plugins/schema/schema_compile.c plugins/schema/schema_validate.c plugins/schema/schema_err.c
+    $(ls plugins/schema/json_*.c plugins/schema/format*.c plugins/schema/regex*.c | tr '\n' ' ')"
+schema_libs="$(pkg-config --libs libpcre2-8 libidn2) -lm"
+# shellcheck disable=SC2086 # schema_srcs and schema_libs are lists of words
+build fuzz_schema_compile -I"$src/plugins/schema" fuzz/fuzz_schema_compile.c $schema_srcs $schema_libs
+# shellcheck disable=SC2086
+build fuzz_schema_validate -I"$src/plugins/schema" fuzz/fuzz_schema_validate.c $schema_srcs $schema_libs
 
 run() {
     name=$1
@@ -112,6 +121,8 @@ run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_openapi fuzz/corpus/openapi fuzz/openapi.dict
 run fuzz_allowlist fuzz/corpus/allowlist fuzz/allowlist.dict
 run fuzz_schema_params fuzz/corpus/schema_params
+run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
+run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 run fuzz_json_read fuzz/corpus/json fuzz/json.dict

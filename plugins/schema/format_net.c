@@ -13,12 +13,6 @@
 #define LABEL_MAX 63
 #define LOCAL_PART_MAX 64   /* RFC 5321 4.5.3.1.1 */
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static bool is_alpha(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-
-static bool is_hex(char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
-
 /* dec-octet "." dec-octet "." dec-octet "." dec-octet, no leading zeros */
 bool pc_fmt_ipv4(const char *s, size_t len)
 {
@@ -28,7 +22,7 @@ bool pc_fmt_ipv4(const char *s, size_t len)
             return false;
         size_t start = i;
         int v = 0;
-        while (i < len && is_digit(s[i]) && i - start < 3)
+        while (i < len && pc_fmt_is_digit(s[i]) && i - start < 3)
             v = v * 10 + (s[i++] - '0');
         size_t n = i - start;
         if (n == 0 || v > 255 || (n > 1 && s[start] == '0'))
@@ -50,7 +44,7 @@ bool pc_fmt_ipv6(const char *s, size_t len)
     }
     while (i < len) {
         size_t start = i;
-        while (i < len && is_hex(s[i]) && i - start < 5)
+        while (i < len && pc_fmt_is_hex(s[i]) && i - start < 5)
             i++;
         if (i < len && s[i] == '.') {
             if (!pc_fmt_ipv4(s + start, len - start))
@@ -101,7 +95,7 @@ bool pc_fmt_hostname(const char *s, size_t len)
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && s[i] != '.') {
-            if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '-')
+            if (!pc_fmt_is_alpha(s[i]) && !pc_fmt_is_digit(s[i]) && s[i] != '-')
                 return false;
             continue;
         }
@@ -119,7 +113,7 @@ bool pc_fmt_hostname(const char *s, size_t len)
 
 static bool is_atext(char c)
 {
-    return is_alpha(c) || is_digit(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+    return pc_fmt_is_alpha(c) || pc_fmt_is_digit(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* Local-part = Dot-string / Quoted-string; returns its length, 0 when
@@ -160,7 +154,9 @@ bool pc_fmt_email(const char *s, size_t len)
     const char *d = s + n + 1;
     size_t dn = len - n - 1;
     if (dn >= 2 && d[0] == '[' && d[dn - 1] == ']') {
-        if (dn > 7 && memcmp(d + 1, "IPv6:", 5) == 0)
+        /* ABNF strings ignore case: "IPv6:" and "ipv6:" are one tag. */
+        if (dn > 7 && (d[1] | 0x20) == 'i' && (d[2] | 0x20) == 'p' && (d[3] | 0x20) == 'v' &&
+            d[4] == '6' && d[5] == ':')
             return pc_fmt_ipv6(d + 6, dn - 7);
         return pc_fmt_ipv4(d + 1, dn - 2);
     }

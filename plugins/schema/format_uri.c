@@ -7,15 +7,9 @@
 
 #include <string.h>
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static bool is_alpha(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-
-static bool is_hex(char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
-
 static bool is_unreserved(char c)
 {
-    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+    return pc_fmt_is_alpha(c) || pc_fmt_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 static bool is_sub_delim(char c) { return c && strchr("!$&'()*+,;=", c) != NULL; }
@@ -27,7 +21,7 @@ static bool all_of(const char *s, size_t len, const char *extra)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '%') {
-            if (len - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+            if (len - i < 3 || !pc_fmt_is_hex(s[i + 1]) || !pc_fmt_is_hex(s[i + 2]))
                 return false;
             i += 2;
         } else if (!is_unreserved(c) && !is_sub_delim(c) && !(c && strchr(extra, c))) {
@@ -42,7 +36,7 @@ static bool ip_literal(const char *s, size_t len)
 {
     if (len > 0 && (s[0] | 0x20) == 'v') {
         size_t i = 1;
-        while (i < len && is_hex(s[i]))
+        while (i < len && pc_fmt_is_hex(s[i]))
             i++;
         return i > 1 && i < len && s[i] == '.' && i + 1 < len &&
                all_of(s + i + 1, len - i - 1, ":");
@@ -77,7 +71,7 @@ static bool authority(const char *s, size_t len)
     if (s[host] != ':')
         return false;
     for (size_t i = host + 1; i < len; i++)
-        if (!is_digit(s[i]))
+        if (!pc_fmt_is_digit(s[i]))
             return false;
     return true;
 }
@@ -121,10 +115,10 @@ static bool after_scheme(const char *s, size_t len, bool noscheme)
 /* Length of "scheme:" at s, 0 when s does not start with one. */
 static size_t scheme_len(const char *s, size_t len)
 {
-    if (len == 0 || !is_alpha(s[0]))
+    if (len == 0 || !pc_fmt_is_alpha(s[0]))
         return 0;
     size_t i = 1;
-    while (i < len && (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' ||
+    while (i < len && (pc_fmt_is_alpha(s[i]) || pc_fmt_is_digit(s[i]) || s[i] == '+' || s[i] == '-' ||
                        s[i] == '.'))
         i++;
     return i < len && s[i] == ':' ? i + 1 : 0;

@@ -27,16 +27,12 @@ pc_format_t pc_format_lookup(const char *name)
     return PC_FORMAT_UNKNOWN;
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static bool is_hex(char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
-
 /* n ASCII digits at s as a number; -1 when any is not a digit. */
 static int digits(const char *s, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
+        if (!pc_fmt_is_digit(s[i]))
             return -1;
         v = v * 10 + (s[i] - '0');
     }
@@ -71,7 +67,7 @@ bool pc_fmt_time(const char *s, size_t len)
     size_t i = 8;
     if (s[i] == '.') {
         size_t start = ++i;
-        while (i < len && is_digit(s[i]))
+        while (i < len && pc_fmt_is_digit(s[i]))
             i++;
         if (i == start)
             return false;
@@ -113,8 +109,8 @@ bool pc_fmt_date_time(const char *s, size_t len)
 static int dur_run(const char *s, size_t len, size_t *i, const char *order)
 {
     int n = 0, prev = -1;
-    while (*i < len && is_digit(s[*i])) {
-        while (*i < len && is_digit(s[*i]))
+    while (*i < len && pc_fmt_is_digit(s[*i])) {
+        while (*i < len && pc_fmt_is_digit(s[*i]))
             (*i)++;
         const char *u = *i < len && s[*i] ? strchr(order, s[*i]) : NULL;
         int idx = u ? (int)(u - order) : -1;
@@ -133,7 +129,7 @@ bool pc_fmt_duration(const char *s, size_t len)
     if (len < 3 || s[0] != 'P')
         return false;
     size_t i = 1;
-    while (i < len && is_digit(s[i]))
+    while (i < len && pc_fmt_is_digit(s[i]))
         i++;
     if (i > 1 && i + 1 == len && s[i] == 'W')
         return true;
@@ -158,7 +154,7 @@ static bool uuid(const char *s, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !is_hex(s[i]))
+        if (dash ? s[i] != '-' : !pc_fmt_is_hex(s[i]))
             return false;
     }
     return true;

@@ -8,6 +8,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* ASCII classes: no locale, no table (isdigit() would take the locale). */
+static inline bool pc_fmt_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static inline bool pc_fmt_is_alpha(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
+static inline bool pc_fmt_is_hex(char c)
+{
+    return pc_fmt_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
 bool pc_fmt_date_time(const char *s, size_t len);
 bool pc_fmt_date(const char *s, size_t len);
 bool pc_fmt_time(const char *s, size_t len);
