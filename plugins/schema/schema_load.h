@@ -21,14 +21,14 @@
 #define PC_SLOAD_FILE_MAX (4u * 1024 * 1024)
 
 /* Long-lived bump memory (the trees a compiled schema points into). */
-typedef struct pc_sarena pc_sarena_t;
-pc_sarena_t *pc_sarena_new(void);
-void pc_sarena_free(pc_sarena_t *a);
-/* A pc_json_alloc_fn over a pc_sarena_t (ud); aborts on OOM like pc_xmalloc. */
-void *pc_sarena_alloc(void *ud, size_t size);
+typedef struct pc_slmem pc_slmem_t;
+pc_slmem_t *pc_slmem_new(void);
+void pc_slmem_free(pc_slmem_t *a);
+/* A pc_json_alloc_fn over a pc_slmem_t (ud); aborts on OOM like pc_xmalloc. */
+void *pc_slmem_alloc(void *ud, size_t size);
 
 typedef struct pc_sload {
-    pc_sarena_t *mem;        /* trees of the documents */
+    pc_slmem_t *mem;        /* trees of the documents */
     const char *dir;         /* the schema directory, or NULL */
     char *dir_real;          /* its realpath */
     char *base_uri;          /* "file://<dir>/" or NULL */
