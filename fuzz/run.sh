@@ -65,6 +65,14 @@ build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_
 # The schema plugin's request text readers, over the strict JSON reader.
 build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \
     plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ')
+# The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
+# hostnames) are the system's, uninstrumented.
+PCRE2=$(pkg-config --cflags --libs libpcre2-8)
+build fuzz_regex -I"$src/plugins" fuzz/fuzz_regex.c plugins/schema/regex.c plugins/schema/regex_ecma.c \
+    $PCRE2 -lpthread
+build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c \
+    plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
+    plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
 
 run() {
     name=$1
@@ -95,4 +103,6 @@ run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_schema_params fuzz/corpus/schema_params
+run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
+run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 echo "== fuzzing: no findings"
