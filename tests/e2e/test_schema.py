@@ -219,6 +219,25 @@ def test_chunked_body_validated(env):
     assert raw == b""
 
 
+def test_chunked_oversized_413(env):
+    u, g, _ = env
+    body = b'{"id": 7, "price": 1, "items": [], "pad": "' + b"x" * 70000 + b'"}'
+    res, raw = forwarded(u, g, lambda: chunked_post(g, "/orders", body))
+    assert_problem(res, 413)
+    assert raw == b""
+
+
+def test_format_asserted(env):
+    u, g, _ = env
+    r, raw = forwarded(u, g, lambda: post(g, "/orders", b'{"id": 1, "price": 1, "items": [], '
+                                                         b'"email": "not an address"}'))
+    doc = assert_problem(r, 400)
+    assert doc["errors"][0]["keyword"] == "format" and doc["errors"][0]["instance"] == "/email"
+    assert raw == b""
+    ok = b'{"id": 1, "price": 1, "items": [], "email": "a@example.com"}'
+    assert post(g, "/orders", ok).status_code == 200
+
+
 def test_catastrophic_regex_answered_quickly(env):
     u, g, _ = env
     hostile = '{"id": 7, "price": 1, "items": [], "coupon": "%s!"}' % ("a" * 5000)
