@@ -50,12 +50,12 @@ conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c g
 # The real plugin registry and every built-in plugin's config code, so that
 # their parsers are fuzzed too (fuzz_conf.c refuses files and "load").
 plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c plugins/headers.c
-    $(ls plugins/jwt/*.c | tr '\n' ' ')"
+    $(ls plugins/jwt/*.c plugins/schema/*.c | tr '\n' ' ')"
 # shellcheck disable=SC2086 # conf_srcs and plugin_srcs are lists of words
 build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
     gateway/store/redis_url.c "$libpcore" \
-    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
+    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto libpcre2-8 libidn2) $JANSSON -lev \
     -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
