@@ -108,17 +108,36 @@ typedef void *(*pc_json_alloc_fn)(void *ud, size_t size);
 const pc_json_t *pc_json_parse(const char *buf, size_t len, const pc_json_limits_t *lim,
                                pc_json_alloc_fn alloc, void *ud, pc_json_error_t *err);
 
+/* An object from pc_json_parse with more than PC_JSON_INDEX_MIN members
+ * carries, right after its members array, an index: the members' positions
+ * (uint32_t, len of them) sorted by (khash, klen, key bytes). pc_json_get
+ * and pc_json_equal use it for O(log n) lookups, so a tree built by hand
+ * must keep its objects at or below this size (or carry the index). */
+#define PC_JSON_INDEX_MIN 16
+
+/* FNV-1a over the decoded key bytes. */
 uint32_t pc_json_key_hash(const char *key, size_t klen);
-/* The member named key, or NULL. Linear for small objects. */
+/* The member named key, or NULL. Linear for small objects, a binary search
+ * of the index above for larger ones. */
 const pc_json_t *pc_json_get(const pc_json_t *obj, const char *key, size_t klen);
 
 /* JSON equality (uniqueItems, const, enum): numbers by value, exactly
  * (1.0 == 1, 1e2 == 100), objects regardless of member order. */
 bool pc_json_equal(const pc_json_t *a, const pc_json_t *b);
 
-/* Exact comparison of two numbers' values from their literals: <0, 0, >0. */
+/* Exact comparison of two numbers' values from their literals: <0, 0, >0;
+ * any length, any exponent; -0 == 0 == 0e5. Exponents are read exactly up
+ * to 10^36 in magnitude and saturate there: two values beyond it compare by
+ * their digits alone (no request body gets near: that is 10^36 bytes). */
 int pc_json_num_cmp(const pc_json_t *a, const pc_json_t *b);
-/* Exact: is a an integer multiple of the positive number d (620.03 of 0.01)? */
+/* Exact: is a an integer multiple of the positive number d (620.03 of 0.01)?
+ * false when d is not > 0. Exact whenever d has at most 19 significant
+ * digits (whatever the exponents: 1e308 of 0.01 is decided exactly). For a
+ * longer d the work is bounded: when (significant digits of a + the decimal
+ * exponent gap) * (significant digits of d) exceeds PC_JSON_MULTIPLE_WORK,
+ * the answer is false ("not a multiple"), so a validator refuses rather
+ * than spends. */
+#define PC_JSON_MULTIPLE_WORK 1000000u
 bool pc_json_num_multiple_of(const pc_json_t *a, const pc_json_t *d);
 /* Exact: is the value an integer (1.0 and 1e2 are)? */
 bool pc_json_num_is_integer(const pc_json_t *n);
