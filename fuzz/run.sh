@@ -50,7 +50,7 @@ conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c g
 # The real plugin registry and every built-in plugin's config code, so that
 # their parsers are fuzzed too (fuzz_conf.c refuses files and "load").
 plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c plugins/headers.c
-    $(ls plugins/jwt/*.c plugins/allowlist/*.c | tr '\n' ' ')"
+    $(ls plugins/jwt/*.c plugins/allowlist/*.c plugins/schema/*.c plugins/openapi/*.c | tr '\n' ' ')"
 # shellcheck disable=SC2086 # conf_srcs and plugin_srcs are lists of words
 build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \

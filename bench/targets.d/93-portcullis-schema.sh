@@ -29,25 +29,13 @@
 SC_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 declare -A SC_WRK_LUA
 
-sc_portcullis_bin() {
-	local b
-	if [[ -n ${PORTCULLIS_BIN:-} ]]; then
-		[[ -x $PORTCULLIS_BIN ]] || die "PORTCULLIS_BIN=$PORTCULLIS_BIN is not an executable"
-		echo "$PORTCULLIS_BIN"; return
-	fi
-	for b in "$SC_REPO/build/portcullis" /tmp/bench-build/portcullis; do
-		[[ -x $b ]] && { echo "$b"; return; }
-	done
-	die "no portcullis binary: set PORTCULLIS_BIN"
-}
-
 # sc_start NAME PORT TEMPLATE: the POST script's directory, the config
 # (PORT, ADMIN_PORT = PORT + 50, WORKERS, UP1, SCHEMA_DIR) checked with -t,
 # then the gateway in the foreground.
 sc_start() {
 	local name=$1 port=$2 tmpl=$3 dir bin
 	dir="$RUN/$name"
-	bin=$(sc_portcullis_bin) || exit 1
+	bin=$(rl_portcullis_bin) || exit 1 # 92-portcullis-ratelimit.sh, sourced before this file
 	mkdir -p "$dir/wrk"
 	cp "$SC_REPO/bench/wrk/post_order.lua" "$dir/wrk/plain.lua"
 	cp "$SC_REPO/bench/wrk/order-1k-valid.json" "$LUA/report.lua" "$dir/wrk/"

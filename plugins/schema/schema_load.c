@@ -16,16 +16,16 @@ typedef struct sa_chunk {
     _Alignas(max_align_t) char data[];
 } sa_chunk_t;
 
-struct pc_slarena {
+struct pc_slmem {
     sa_chunk_t *head;
 };
 
-pc_slarena_t *pc_slarena_new(void)
+pc_slmem_t *pc_slmem_new(void)
 {
-    return pc_xcalloc(1, sizeof(pc_slarena_t));
+    return pc_xcalloc(1, sizeof(pc_slmem_t));
 }
 
-void pc_slarena_free(pc_slarena_t *a)
+void pc_slmem_free(pc_slmem_t *a)
 {
     if (!a)
         return;
@@ -36,9 +36,9 @@ void pc_slarena_free(pc_slarena_t *a)
     free(a);
 }
 
-void *pc_slarena_alloc(void *ud, size_t size)
+void *pc_slmem_alloc(void *ud, size_t size)
 {
-    pc_slarena_t *a = ud;
+    pc_slmem_t *a = ud;
     size = (size + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
     sa_chunk_t *c = a->head;
     if (!c || c->cap - c->used < size) {
@@ -148,10 +148,10 @@ static const pc_json_limits_t schema_limits = {
 static const pc_json_t *parse_kept(pc_sload_t *l, const char *text, size_t len,
                                    pc_json_error_t *je)
 {
-    char *kept = pc_slarena_alloc(l->mem, len + 1);
+    char *kept = pc_slmem_alloc(l->mem, len + 1);
     memcpy(kept, text, len);
     kept[len] = '\0';
-    return pc_json_parse(kept, len, &schema_limits, pc_slarena_alloc, l->mem, je);
+    return pc_json_parse(kept, len, &schema_limits, pc_slmem_alloc, l->mem, je);
 }
 
 const pc_json_t *pc_sload_tree(pc_sload_t *l, const json_t *v, const char *key, pc_err_t *err)
@@ -248,9 +248,9 @@ static const pc_json_t *sl_loader(void *ud, const char *uri)
         pc_err_set(c->err, c->key, "%.200s: %s at byte %zu", path, je.msg, je.offset);
         return NULL;
     }
-    sl_doc_t *d = pc_slarena_alloc(c->l->mem, sizeof(*d));
+    sl_doc_t *d = pc_slmem_alloc(c->l->mem, sizeof(*d));
     size_t ul = strlen(uri);
-    char *u = pc_slarena_alloc(c->l->mem, ul + 1);
+    char *u = pc_slmem_alloc(c->l->mem, ul + 1);
     memcpy(u, uri, ul + 1);
     *d = (sl_doc_t){c->l->docs, u, t};
     c->l->docs = d;
@@ -261,7 +261,7 @@ int pc_sload_init(pc_sload_t *l, const char *dir, bool formats, int default_draf
                   const char *key, pc_err_t *err)
 {
     memset(l, 0, sizeof(*l));
-    l->mem = pc_slarena_new();
+    l->mem = pc_slmem_new();
     l->opts.formats = formats;
     l->opts.default_draft = (pc_schema_draft_t)default_draft;
     if (!dir)
@@ -279,7 +279,7 @@ int pc_sload_init(pc_sload_t *l, const char *dir, bool formats, int default_draf
 
 void pc_sload_free(pc_sload_t *l)
 {
-    pc_slarena_free(l->mem);
+    pc_slmem_free(l->mem);
     free(l->dir_real);
     free(l->base_uri);
     memset(l, 0, sizeof(*l));

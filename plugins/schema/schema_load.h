@@ -21,14 +21,14 @@
 #define PC_SLOAD_FILE_MAX (4u * 1024 * 1024)
 
 /* Long-lived bump memory (the trees a compiled schema points into). */
-typedef struct pc_slarena pc_slarena_t;
-pc_slarena_t *pc_slarena_new(void);
-void pc_slarena_free(pc_slarena_t *a);
-/* A pc_json_alloc_fn over a pc_slarena_t (ud); aborts on OOM like pc_xmalloc. */
-void *pc_slarena_alloc(void *ud, size_t size);
+typedef struct pc_slmem pc_slmem_t;
+pc_slmem_t *pc_slmem_new(void);
+void pc_slmem_free(pc_slmem_t *a);
+/* A pc_json_alloc_fn over a pc_slmem_t (ud); aborts on OOM like pc_xmalloc. */
+void *pc_slmem_alloc(void *ud, size_t size);
 
 typedef struct pc_sload {
-    pc_slarena_t *mem;        /* trees of the documents */
+    pc_slmem_t *mem;        /* trees of the documents */
     const char *dir;         /* the schema directory, or NULL */
     char *dir_real;          /* its realpath */
     char *base_uri;          /* "file://<dir>/" or NULL */

@@ -202,7 +202,7 @@ static pc_status_t sp_on_body(pc_request_t *r, void *conf, void *ctx)
 /* The exact status first, then its class, then "default". */
 static const pc_schema_t *sp_response_schema(const sp_conf_t *c, int status)
 {
-    char exact[8], cls[8];
+    char exact[16], cls[16];
     snprintf(exact, sizeof(exact), "%d", status);
     snprintf(cls, sizeof(cls), "%dXX", status / 100);
     const pc_schema_t *by_class = NULL, *by_default = NULL;
