@@ -7,7 +7,11 @@
  *    "on_deny": "forbid" (403) | "hide" (404),
  *    "formats": true,                 "format" asserts in the schemas
  *    "validate_responses": false,     only false for now (refused otherwise)
- *    "base_path": "/v1"}              overrides the servers' base path
+ *    "base_path": "/v1",              overrides the servers' base path
+ *    "consumers": {"client_id": [...], "subject": [...], "group": [...]},
+ *                                     who may call the operations at all
+ *                                     (allow-list consumers; absent: anyone)
+ *    "group_claim": "groups"}         the claim path holding groups
  *
  * The importer (oa_import.h) turns the document into allow-list entries
  * and one schema_op per operation; this file owns their lifetimes and the
@@ -45,6 +49,19 @@ typedef struct oa_conf {
     size_t nentries;
 } oa_conf_t;
 
+/* "consumers", read here only to be checked under its own path; the
+ * allow-list parses the same shape again in every generated list. */
+typedef struct oa_consumers {
+    pc_conf_strings_t client_id, subject, group;
+} oa_consumers_t;
+
+static const pc_conf_field_t oa_consumer_fields[] = {
+    {.key = "client_id", .type = PC_CONF_STRINGS, .offset = offsetof(oa_consumers_t, client_id)},
+    {.key = "subject", .type = PC_CONF_STRINGS, .offset = offsetof(oa_consumers_t, subject)},
+    {.key = "group", .type = PC_CONF_STRINGS, .offset = offsetof(oa_consumers_t, group)},
+    {0},
+};
+
 typedef struct oa_ctx {
     const pc_sop_t *op;    /* the matched operation, when it checks a body */
 } oa_ctx_t;
@@ -63,6 +80,8 @@ static const pc_conf_field_t oa_fields[] = {
      .offset = offsetof(oa_conf_t, validate_responses)},
     {.key = "base_path", .type = PC_CONF_STRING, .offset = offsetof(oa_conf_t, base_path),
      .flags = PC_CONF_EMPTY_OK, .max = 256},
+    {.key = "consumers", .type = PC_CONF_OBJECT},
+    {.key = "group_claim", .type = PC_CONF_ANY},
     {0},
 };
 
@@ -129,20 +148,43 @@ static int oa_templates(const pc_oa_t *oa, pc_err_t *err)
     return 0;
 }
 
-static int oa_build(oa_conf_t *c, const pc_oa_t *oa, pc_err_t *err)
+static int oa_consumers_check(const json_t *consumers, pc_err_t *err)
 {
-    if (oa_templates(oa, err))
-        return -1;
+    oa_consumers_t tmp = {0};
+    int rc = consumers ? pc_conf_parse(consumers, "consumers", oa_consumer_fields, &tmp, err) : 0;
+    pc_conf_fields_free(oa_consumer_fields, &tmp);
+    return rc;
+}
+
+/* The allow-list node: one list per security alternative (oa_import.h),
+ * each with the instance's consumers. */
+static json_t *oa_allowlist_node(const oa_conf_t *c, const pc_oa_t *oa, const json_t *node)
+{
+    const json_t *consumers = json_object_get(node, "consumers");
     json_t *lists = json_array();
     size_t k;
     json_t *entries;
     json_array_foreach(oa->lists, k, entries) {
         char name[32];
         snprintf(name, sizeof(name), k ? "openapi.%zu" : "openapi", k + 1);
-        json_array_append_new(lists, json_pack("{s:s,s:O}", "name", name, "entries", entries));
+        json_t *l = json_pack("{s:s,s:O}", "name", name, "entries", entries);
+        if (consumers)
+            json_object_set(l, "consumers", (json_t *)consumers);
+        json_array_append_new(lists, l);
     }
-    json_t *node = json_pack("{s:s,s:s,s:o}", "mode", oa_modes[c->mode], "on_deny",
-                             oa_denies[c->on_deny], "lists", lists);
+    json_t *al = json_pack("{s:s,s:s,s:o}", "mode", oa_modes[c->mode], "on_deny",
+                           oa_denies[c->on_deny], "lists", lists);
+    const json_t *gc = json_object_get(node, "group_claim");
+    if (gc)
+        json_object_set(al, "group_claim", (json_t *)gc);
+    return al;
+}
+
+static int oa_build(oa_conf_t *c, const pc_oa_t *oa, const json_t *conf_node, pc_err_t *err)
+{
+    if (oa_templates(oa, err))
+        return -1;
+    json_t *node = oa_allowlist_node(c, oa, conf_node);
     int rc = pc_allowlist_create(node, &c->al, err);
     json_decref(node);
     if (rc)
@@ -173,6 +215,11 @@ static int oa_conf_create(const json_t *node, void **conf, pc_err_t *err)
         return pc_err_set(err, "validate_responses", "response validation is not supported yet");
     if (c->base_path && c->base_path[0] && c->base_path[0] != '/')
         return pc_err_set(err, "base_path", "must be \"\" or start with '/'");
+    const json_t *gc = json_object_get(node, "group_claim");
+    if (gc && (!json_is_string(gc) || json_string_length(gc) == 0))
+        return pc_err_set(err, "group_claim", "must be a claim path such as \"groups\"");
+    if (oa_consumers_check(json_object_get(node, "consumers"), err))
+        return -1;
     size_t len;
     char *text = pc_conf_file(json_object_get(node, "document"), "document", OA_DOC_MAX, &len,
                               err);
@@ -189,7 +236,7 @@ static int oa_conf_create(const json_t *node, void **conf, pc_err_t *err)
     json_decref(doc);
     if (rc)
         pc_err_set(err, "document", "%s", msg);
-    else if ((rc = oa_build(c, &oa, err)) == 0)
+    else if ((rc = oa_build(c, &oa, node, err)) == 0)
         oa_describe(&oa, err);
     pc_oa_free(&oa);
     return rc;

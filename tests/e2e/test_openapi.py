@@ -234,3 +234,37 @@ def test_report_mode_forwards_and_counts(stack):
             'reason="allowlist.not_listed"} 1') in metrics, metrics
     assert 'portcullis_schema_requests_total{decision="reported",reason="schema.invalid"} 1' \
         in metrics, metrics
+
+
+def test_consumers_restrict_every_operation(stack, ring):
+    up = stack.upstream("u")
+    g = stack.gateway({
+        "upstreams": {"u": upstream_conf(up)},
+        "plugins": {
+            "auth": {"type": "jwt", "issuer": ring.issuer, "audiences": [ring.audience],
+                     "keys": [{"jwks": ring.jwks(["ES256"])}]},
+            "travel": {"type": "openapi", "document": {"file": TRAVEL}, "base_path": "/t",
+                       "consumers": {"subject": ["carol"]}}},
+        "routes": [{"name": "barrier", "match": {"path_prefix": "/__barrier__"}, "upstream": "u"},
+                   {"name": "t", "match": {"path_prefix": "/t/"}, "upstream": "u",
+                    "plugins": ["auth", "travel"]}]})
+    tok = lambda sub: {"Authorization": "Bearer " + ring.token("ES256", sub=sub, scope="read")}  # noqa: E731
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/t/stations", headers=tok("carol"),
+                                                 timeout=5))
+    assert seen["target"] == "/t/stations"
+    r = never_forwarded(up, g, lambda: requests.get(g.url + "/t/stations", headers=tok("alice"),
+                                                    timeout=5))
+    assert_problem(r, 403)
+    assert r.json()["type"].endswith("allowlist.consumer"), r.text
+
+
+def test_check_consumers_path(env, tmp_path):
+    up, _ = env
+    cfg = {"listen": [{"port": 1}], "upstreams": {"u": upstream_conf(up)},
+           "plugins": {"pets": {"type": "openapi", "document": {"file": PETSTORE},
+                                "consumers": {"subject": "alice"}}},
+           "routes": [{"name": "r", "match": {"path_prefix": "/"}, "upstream": "u",
+                       "plugins": ["pets"]}]}
+    rc, err = rl_check_config(tmp_path, cfg)
+    assert rc == 1
+    assert "plugins.pets.consumers.subject: " in err, err
