@@ -27,6 +27,13 @@ void pc_oa_ptr_push(char *ptr, size_t len, const char *token)
     ptr[n] = '\0';
 }
 
+const char *pc_oa_join(char *buf, size_t len, const char *ptr, const char *tok)
+{
+    snprintf(buf, len, "%s", ptr);
+    pc_oa_ptr_push(buf, len, tok);
+    return buf;
+}
+
 void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
 {
     char msg[768];

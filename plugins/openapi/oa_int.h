@@ -17,6 +17,8 @@ typedef struct oa {
     json_t *raw;              /* [[alternative, op, entry], ...] in document order */
 } oa_t;
 
+/* ptr + "/" + tok (escaped) into buf; returns buf. */
+const char *pc_oa_join(char *buf, size_t len, const char *ptr, const char *tok);
 void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int pc_oa_server_path(oa_t *o, const json_t *server, const char *ptr, char *out, size_t len);
@@ -25,6 +27,9 @@ int pc_oa_local_servers(oa_t *o, const json_t *node, const char *ptr);
  * its allow-list entries. */
 int pc_oa_operation(oa_t *o, const char *path, const json_t *item, const char *item_ptr,
                     const char *m, const json_t *op);
+/* The scope sets any one of which lets a request of the operation at op_ptr
+ * in: [[]] for anonymous (oa_security.c). NULL with the error set. */
+json_t *pc_oa_security(oa_t *o, const char *op_ptr, const json_t *op);
 /* Takes op's members; entries added before pc_oa_add_op belong to it. */
 void pc_oa_add_op(oa_t *o, pc_oa_op_t *op);
 /* Takes entry, the operation's security alternative number alt. */

@@ -33,13 +33,6 @@ typedef struct oa_opb {
     json_t *used[IN_N];   /* component schemas each part references */
 } oa_opb_t;
 
-static const char *oa_join(char *buf, size_t len, const char *ptr, const char *tok)
-{
-    snprintf(buf, len, "%s", ptr);
-    pc_oa_ptr_push(buf, len, tok);
-    return buf;
-}
-
 /* ---- parameters --------------------------------------------------------------- */
 
 static int oa_collect(oa_opb_t *b, const json_t *list, const char *ptr)
@@ -47,7 +40,7 @@ static int oa_collect(oa_opb_t *b, const json_t *list, const char *ptr)
     if (!list)
         return 0;
     char lp[1024];
-    oa_join(lp, sizeof(lp), ptr, "parameters");
+    pc_oa_join(lp, sizeof(lp), ptr, "parameters");
     if (!json_is_array(list))
         return pc_oas_fail(&b->o->s, lp, "must be an array");
     size_t i;
@@ -56,7 +49,7 @@ static int oa_collect(oa_opb_t *b, const json_t *list, const char *ptr)
         oa_param_t pp = {0};
         char idx[24];
         snprintf(idx, sizeof(idx), "%zu", i);
-        oa_join(pp.ptr, sizeof(pp.ptr), lp, idx);
+        pc_oa_join(pp.ptr, sizeof(pp.ptr), lp, idx);
         pp.p = pc_oas_deref(&b->o->s, e, pp.ptr, sizeof(pp.ptr));
         if (!pp.p)
             return -1;
@@ -64,14 +57,14 @@ static int oa_collect(oa_opb_t *b, const json_t *list, const char *ptr)
         const char *in = json_string_value(json_object_get(pp.p, "in"));
         char f[1100];
         if (!pp.name || !*pp.name)
-            return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp.ptr, "name"), "required");
+            return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp.ptr, "name"), "required");
         if (in && strcmp(in, "cookie") == 0)
-            return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp.ptr, "in"),
+            return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp.ptr, "in"),
                                "\"cookie\" parameters are not supported");
         pp.in = !in ? -1 : !strcmp(in, "path") ? IN_PATH : !strcmp(in, "query") ? IN_QUERY
               : !strcmp(in, "header") ? IN_HEADER : -1;
         if (pp.in < 0)
-            return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp.ptr, "in"),
+            return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp.ptr, "in"),
                                "must be path, query, header or cookie");
         size_t k = 0;
         while (k < b->nparams && !(b->params[k].in == pp.in &&
@@ -115,21 +108,21 @@ static int oa_param_style(oa_opb_t *b, const oa_param_t *pp, const char *type)
     const char *style = json_string_value(json_object_get(pp->p, "style"));
     char f[1100];
     if (style && strcmp(style, styles[pp->in]) != 0)
-        return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "style"),
+        return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp->ptr, "style"),
                            "\"%.40s\" is not supported", style);
     if (json_object_get(pp->p, "content"))
-        return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "content"),
+        return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp->ptr, "content"),
                            "parameters described by content are not supported (use schema)");
     if (json_is_true(json_object_get(pp->p, "allowEmptyValue")))
-        return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "allowEmptyValue"),
+        return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp->ptr, "allowEmptyValue"),
                            "is not supported");
     if (type && strcmp(type, "object") == 0)
-        return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "schema"),
+        return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp->ptr, "schema"),
                            "object parameters are not supported");
     if (type && strcmp(type, "array") == 0) {
         /* The query reader takes both forms: ?id=1&id=2 and ?id=1,2. */
         if (pp->in != IN_QUERY)
-            return pc_oas_fail(&b->o->s, oa_join(f, sizeof(f), pp->ptr, "schema"),
+            return pc_oas_fail(&b->o->s, pc_oa_join(f, sizeof(f), pp->ptr, "schema"),
                                "array %s parameters are not supported", oa_in_names[pp->in]);
     }
     return 0;
@@ -152,11 +145,11 @@ static int oa_param(oa_opb_t *b, oa_param_t *pp)
     const json_t *schema = json_object_get(pp->p, "schema");
     json_t *empty = json_object();
     const json_t *target = NULL;
-    const char *type = schema ? oa_type(b, schema, oa_join(f, sizeof(f), pp->ptr, "schema"),
+    const char *type = schema ? oa_type(b, schema, pc_oa_join(f, sizeof(f), pp->ptr, "schema"),
                                         &target) : NULL;
     int rc = oa_param_style(b, pp, type);
     json_t *tr = rc ? NULL : pc_oas_translate(&o->s, schema ? schema : empty,
-                                              oa_join(f, sizeof(f), pp->ptr, "schema"),
+                                              pc_oa_join(f, sizeof(f), pp->ptr, "schema"),
                                               b->used[pp->in]);
     json_decref(empty);
     if (!tr)
@@ -164,7 +157,7 @@ static int oa_param(oa_opb_t *b, oa_param_t *pp)
     bool required = json_is_true(json_object_get(pp->p, "required"));
     if (pp->in == IN_PATH && !required) {
         json_decref(tr);
-        return pc_oas_fail(&o->s, oa_join(f, sizeof(f), pp->ptr, "required"),
+        return pc_oas_fail(&o->s, pc_oa_join(f, sizeof(f), pp->ptr, "required"),
                            "a path parameter must be required: true");
     }
     json_object_set_new(b->props[pp->in], name, tr);
@@ -191,7 +184,7 @@ static void oa_token(oa_opb_t *b, oa_param_t *pp, char *out, size_t len)
 {
     const json_t *schema = json_object_get(pp->p, "schema"), *t = NULL;
     char f[1100];
-    const char *type = schema ? oa_type(b, schema, oa_join(f, sizeof(f), pp->ptr, "schema"), &t)
+    const char *type = schema ? oa_type(b, schema, pc_oa_join(f, sizeof(f), pp->ptr, "schema"), &t)
                               : NULL;
     const json_t *min = json_object_get(t, "minimum");
     const json_t *xmin = json_object_get(t, "exclusiveMinimum");
@@ -276,12 +269,12 @@ static int oa_body(oa_opb_t *b, const json_t *op, pc_oa_op_t *res)
     if (!rb)
         return 0;
     char ptr[1024], f[1100], cp[1100];
-    oa_join(ptr, sizeof(ptr), b->ptr, "requestBody");
+    pc_oa_join(ptr, sizeof(ptr), b->ptr, "requestBody");
     rb = pc_oas_deref(&o->s, rb, ptr, sizeof(ptr));
     if (!rb)
         return -1;
     const json_t *content = json_object_get(rb, "content");
-    oa_join(cp, sizeof(cp), ptr, "content");
+    pc_oa_join(cp, sizeof(cp), ptr, "content");
     if (!json_is_object(content))
         return pc_oas_fail(&o->s, cp, "must be an object");
     json_t *types = json_array();
@@ -302,12 +295,12 @@ static int oa_body(oa_opb_t *b, const json_t *op, pc_oa_op_t *res)
         if (schema && !json_equal(schema, s)) {
             json_decref(empty);
             json_decref(types);
-            return pc_oas_fail(&o->s, oa_join(f, sizeof(f), cp, k),
+            return pc_oas_fail(&o->s, pc_oa_join(f, sizeof(f), cp, k),
                                "a second JSON media type with another schema is not supported");
         }
         if (!schema) {
             schema = s == empty ? NULL : s;
-            oa_join(sptr, sizeof(sptr), oa_join(f, sizeof(f), cp, k), "schema");
+            pc_oa_join(sptr, sizeof(sptr), pc_oa_join(f, sizeof(f), cp, k), "schema");
         }
         json_decref(empty);
         size_t i;
@@ -341,141 +334,6 @@ static int oa_body(oa_opb_t *b, const json_t *op, pc_oa_op_t *res)
     return 0;
 }
 
-/* ---- security ------------------------------------------------------------------- */
-
-/* RFC 6750 scope-token, as the allow-list (and WWW-Authenticate) takes it. */
-static bool oa_scope_ok(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\')
-            return false;
-    return true;
-}
-
-static int oa_scheme(oa_opb_t *b, const char *name, const json_t *list, const char *rptr,
-                     json_t *scopes, char *why, size_t wlen)
-{
-    oa_t *o = b->o;
-    char sp[1024] = "/components/securitySchemes", f[1100];
-    pc_oa_ptr_push(sp, sizeof(sp), name);
-    const json_t *s = json_object_get(json_object_get(json_object_get(o->doc, "components"),
-                                                      "securitySchemes"), name);
-    if (!s)
-        return pc_oas_fail(&o->s, oa_join(f, sizeof(f), rptr, name),
-                           "\"%.100s\" is not in /components/securitySchemes", name);
-    if (!(s = pc_oas_deref(&o->s, s, sp, sizeof(sp))))
-        return -1;
-    const char *type = json_string_value(json_object_get(s, "type"));
-    const char *scheme = json_string_value(json_object_get(s, "scheme"));
-    if (!json_is_array(list))
-        return pc_oas_fail(&o->s, oa_join(f, sizeof(f), rptr, name), "must be an array");
-    if (type && (!strcmp(type, "oauth2") || !strcmp(type, "openIdConnect"))) {
-        size_t i;
-        const json_t *e;
-        json_array_foreach(list, i, e) {
-            if (!json_is_string(e) || !oa_scope_ok(json_string_value(e)))
-                return pc_oas_fail(&o->s, oa_join(f, sizeof(f), rptr, name),
-                                   "a scope is printable ASCII without space, '\"' or '\\'");
-            size_t j;
-            const json_t *t;
-            bool dup = false;
-            json_array_foreach(scopes, j, t) dup |= json_equal(t, e);
-            if (!dup)
-                json_array_append(scopes, (json_t *)e);
-        }
-        return 1;
-    }
-    if (type && !strcmp(type, "http") && scheme && !strcasecmp(scheme, "bearer")) {
-        if (json_array_size(list))
-            return pc_oas_fail(&o->s, oa_join(f, sizeof(f), rptr, name),
-                               "roles on an http scheme are not supported");
-        return 1;
-    }
-    snprintf(why, wlen, "%s \"%s\"", type ? type : "?", name);
-    return 0;
-}
-
-static int oa_scope_cmp(const void *a, const void *b)
-{
-    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
-}
-
-static json_t *oa_sorted(json_t *scopes)
-{
-    size_t n = json_array_size(scopes);
-    json_t **v = calloc(n + 1, sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(scopes, i);
-    qsort(v, n, sizeof(*v), oa_scope_cmp);
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append(out, v[i]);
-    free(v);
-    json_decref(scopes);
-    return out;
-}
-
-/* The scope sets any one of which lets a request in: [[]] for anonymous. */
-static json_t *oa_security(oa_opb_t *b, const json_t *op)
-{
-    oa_t *o = b->o;
-    char ptr[1024];
-    const json_t *reqs = json_object_get(op, "security");
-    if (reqs)
-        oa_join(ptr, sizeof(ptr), b->ptr, "security");
-    else
-        snprintf(ptr, sizeof(ptr), "/security"), reqs = json_object_get(o->doc, "security");
-    json_t *alts = json_array();
-    if (!json_array_size(reqs)) {
-        if (reqs && !json_is_array(reqs))
-            return json_decref(alts), pc_oas_fail(&o->s, ptr, "must be an array"), NULL;
-        json_array_append_new(alts, json_array());
-        return alts;
-    }
-    char why[256] = "";
-    size_t i;
-    const json_t *r;
-    json_array_foreach(reqs, i, r) {
-        char rptr[1100];
-        snprintf(rptr, sizeof(rptr), "%s/%zu", ptr, i);
-        if (!json_is_object(r))
-            return json_decref(alts), pc_oas_fail(&o->s, rptr, "must be an object"), NULL;
-        if (json_object_size(r) == 0) { /* {} : anonymous is one of the ways in */
-            json_array_clear(alts);
-            json_array_append_new(alts, json_array());
-            return alts;
-        }
-        json_t *scopes = json_array();
-        int ok = 1;
-        const char *name;
-        const json_t *list;
-        json_object_foreach((json_t *)r, name, list) {
-            int rc = oa_scheme(b, name, list, rptr, scopes, why, sizeof(why));
-            if (rc < 0)
-                return json_decref(scopes), json_decref(alts), NULL;
-            ok &= rc;
-        }
-        scopes = oa_sorted(scopes);
-        bool dup = false;
-        size_t j;
-        const json_t *a;
-        json_array_foreach(alts, j, a) dup |= json_equal(a, scopes);
-        if (!ok)
-            pc_oa_note(o, rptr, "refused: the gateway cannot verify %s", why);
-        if (ok && !dup)
-            json_array_append(alts, scopes);
-        json_decref(scopes);
-    }
-    if (!json_array_size(alts)) {
-        json_decref(alts);
-        pc_oas_fail(&o->s, ptr, "no security requirement the gateway can verify (%s)", why);
-        return NULL;
-    }
-    return alts;
-}
-
 /* ---- the operation -------------------------------------------------------------- */
 
 static const char *const oa_op_fields[] = {"tags", "summary", "description", "externalDocs",
@@ -492,7 +350,7 @@ static int oa_fields(oa_opb_t *b, const json_t *op)
             ok = strcmp(*f, k) == 0;
         char p[1100];
         if (!ok)
-            return pc_oas_fail(&b->o->s, oa_join(p, sizeof(p), b->ptr, k),
+            return pc_oas_fail(&b->o->s, pc_oa_join(p, sizeof(p), b->ptr, k),
                                "is not an Operation field");
     }
     return 0;
@@ -504,10 +362,10 @@ static int oa_id(oa_opb_t *b, const json_t *op, const char *M, const char *path,
     char buf[1100];
     size_t n = json_string_length(id);
     if (id && (!json_is_string(id) || n == 0 || n > 256 || strlen(json_string_value(id)) != n))
-        return pc_oas_fail(&b->o->s, oa_join(buf, sizeof(buf), b->ptr, "operationId"),
+        return pc_oas_fail(&b->o->s, pc_oa_join(buf, sizeof(buf), b->ptr, "operationId"),
                            "must be a string of 1 to 256 bytes");
     if (id && json_object_get(b->o->op_ids, json_string_value(id)))
-        return pc_oas_fail(&b->o->s, oa_join(buf, sizeof(buf), b->ptr, "operationId"),
+        return pc_oas_fail(&b->o->s, pc_oa_join(buf, sizeof(buf), b->ptr, "operationId"),
                            "\"%.100s\" is used twice", json_string_value(id));
     if (id) {
         json_object_set_new(b->o->op_ids, json_string_value(id), json_true());
@@ -553,7 +411,7 @@ static int oa_build(oa_opb_t *b, const char *path, const json_t *item, const cha
             return -1;
     if (oa_body(b, op, res))
         return -1;
-    json_t *alts = oa_security(b, op);
+    json_t *alts = pc_oa_security(b->o, b->ptr, op);
     if (!alts)
         return -1;
     size_t i;
@@ -576,7 +434,7 @@ int pc_oa_operation(oa_t *o, const char *path, const json_t *item, const char *i
     if (!b)
         abort();
     b->o = o;
-    oa_join(b->ptr, sizeof(b->ptr), item_ptr, m);
+    pc_oa_join(b->ptr, sizeof(b->ptr), item_ptr, m);
     for (int i = 0; i < 3; i++) {
         b->props[i] = json_object();
         b->req[i] = json_array();
