@@ -268,3 +268,71 @@ def test_check_consumers_path(env, tmp_path):
     rc, err = rl_check_config(tmp_path, cfg)
     assert rc == 1
     assert "plugins.pets.consumers.subject: " in err, err
+
+
+# ---- 3.0 translation and parameters through the real engine ----------------------------
+
+TREE_DOC = """\
+openapi: 3.0.3
+info: {title: tree, version: '1'}
+servers: [{url: 'https://{host}/api/{v}', variables: {host: {default: h}, v: {default: v2}}}]
+paths:
+  /items/{slug}:
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string, pattern: '^[a-z]+$'}}
+      - {name: X-Tenant, in: header, required: true, schema: {type: integer, minimum: 1}}
+    put:
+      operationId: putItem
+      parameters:
+        - {name: tags, in: query, schema: {type: array, items: {type: string, maxLength: 3}}}
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: {$ref: '#/components/schemas/Node'}}
+components:
+  schemas:
+    Node:
+      type: object
+      required: [id, name]
+      properties:
+        id: {type: integer, readOnly: true}
+        name: {type: string, nullable: true}
+        weight: {type: number, minimum: 0, exclusiveMinimum: true}
+        children: {type: array, items: {$ref: '#/components/schemas/Node'}}
+"""
+
+
+def test_translated_document_end_to_end(stack, tmp_path):
+    doc = tmp_path / "tree.yaml"
+    doc.write_text(TREE_DOC)
+    up = stack.upstream("u")
+    g = stack.gateway({
+        "upstreams": {"u": upstream_conf(up)},
+        "plugins": {"tree": {"type": "openapi", "document": {"file": str(doc)}}},
+        "routes": [{"name": "barrier", "match": {"path_prefix": "/__barrier__"}, "upstream": "u"},
+                   {"name": "r", "match": {"path_prefix": "/"}, "upstream": "u",
+                    "plugins": ["tree"]}]})
+    h = {"Content-Type": "application/json", "X-Tenant": "7"}
+    put = lambda path, body, headers=h: requests.put(  # noqa: E731
+        g.url + path, data=json.dumps(body), headers=headers, timeout=5)
+    # readOnly id is not required in a request; nullable name; a recursive schema
+    good = {"name": None, "weight": 0.5, "children": [{"name": "leaf", "children": []}]}
+    _, seen = forwarded(up, lambda: put("/api/v2/items/abc?tags=a&tags=bc", good))
+    assert seen["target"] == "/api/v2/items/abc?tags=a&tags=bc"
+    assert seen["body_len"] == len(json.dumps(good))
+    bad_cases = [
+        ("/api/v2/items/abc", {"name": "x", "weight": 0}, "/weight"),        # exclusiveMinimum
+        ("/api/v2/items/abc", {"name": "x", "children": [{"name": 5}]}, "/children/0/name"),
+        ("/api/v2/items/abc", {"children": []}, ""),                          # name required
+        ("/api/v2/items/ABC", good, "/slug"),                                 # the pattern
+        ("/api/v2/items/abc?tags=long", good, "/tags/0"),
+    ]
+    for path, body, instance in bad_cases:
+        r = never_forwarded(up, g, lambda: put(path, body))
+        assert_problem(r, 400)
+        assert any(e.get("instance") == instance for e in r.json()["errors"]), (path, r.text)
+    r = never_forwarded(up, g, lambda: put("/api/v2/items/abc", good,
+                                           {"Content-Type": "application/json"}))
+    assert_problem(r, 400)  # X-Tenant is required
+    r = never_forwarded(up, g, lambda: put("/items/abc", good))  # the servers' base path
+    assert_problem(r, 403)
