@@ -29,6 +29,11 @@
 
 typedef struct pc_oa_opts {
     const char *base_path; /* overrides the servers' base path; NULL: from "servers" */
+    /* Security schemes (by name) the operator leaves to the upstream: a
+     * requirement on one of them asks nothing of the gateway (no scope),
+     * and each use is noted. */
+    const char *const *unverified;
+    size_t nunverified;
 } pc_oa_opts_t;
 
 typedef struct pc_oa_op {

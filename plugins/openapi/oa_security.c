@@ -3,7 +3,8 @@
  * entries. oauth2 and openIdConnect give scopes, http bearer none; apiKey,
  * basic and mutualTLS cannot be verified by the gateway, so an alternative
  * that needs one is dropped with a note, and an operation left with none
- * is refused. Rules in docs/filtering.md, "Security". */
+ * is refused, unless the operator named the scheme in "unverified_schemes"
+ * (then it asks nothing of the gateway, noted at each use). Rules in docs/filtering.md, "Security". */
 #include "oa_int.h"
 
 #include <stdio.h>
@@ -59,6 +60,14 @@ static int oa_scheme(oa_t *o, const char *name, const json_t *list, const char *
             return pc_oas_fail(&o->s, pc_oa_join(f, sizeof(f), rptr, name),
                                "roles on an http scheme are not supported");
         return 1;
+    }
+    for (size_t i = 0; o->opts && i < o->opts->nunverified; i++) {
+        if (strcmp(o->opts->unverified[i], name) == 0) {
+            pc_oa_note(o, pc_oa_join(f, sizeof(f), rptr, name),
+                       "%s \"%s\" is not verified by the gateway (unverified_schemes): "
+                       "the upstream must check it", type ? type : "?", name);
+            return 1;
+        }
     }
     snprintf(why, wlen, "%s \"%s\"", type ? type : "?", name);
     return 0;
@@ -137,6 +146,15 @@ json_t *pc_oa_security(oa_t *o, const char *op_ptr, const json_t *op)
         json_decref(alts);
         pc_oas_fail(&o->s, ptr, "no security requirement the gateway can verify (%s)", why);
         return NULL;
+    }
+    /* An alternative without scopes lets every request the others would
+     * through: it is the only entry needed. */
+    json_array_foreach(alts, i, r) {
+        if (json_array_size(r) == 0) {
+            json_array_clear(alts);
+            json_array_append_new(alts, json_array());
+            break;
+        }
     }
     return alts;
 }

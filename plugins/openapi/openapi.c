@@ -8,6 +8,8 @@
  *    "formats": true,                 "format" asserts in the schemas
  *    "validate_responses": false,     only false for now (refused otherwise)
  *    "base_path": "/v1",              overrides the servers' base path
+ *    "unverified_schemes": ["api_key"], security schemes the gateway cannot
+ *                                     verify, left to the upstream (noted)
  *    "consumers": {"client_id": [...], "subject": [...], "group": [...]},
  *                                     who may call the operations at all
  *                                     (allow-list consumers; absent: anyone)
@@ -37,6 +39,7 @@
 #define OA_DOC_NODES 4000000u   /* after alias expansion (yaml_json.h) */
 
 typedef struct oa_conf {
+    pc_conf_strings_t unverified; /* security schemes left to the upstream */
     int mode;              /* 0 enforce, 1 report */
     int on_deny;           /* 0 forbid, 1 hide */
     bool formats;
@@ -80,6 +83,8 @@ static const pc_conf_field_t oa_fields[] = {
      .offset = offsetof(oa_conf_t, validate_responses)},
     {.key = "base_path", .type = PC_CONF_STRING, .offset = offsetof(oa_conf_t, base_path),
      .flags = PC_CONF_EMPTY_OK, .max = 256},
+    {.key = "unverified_schemes", .type = PC_CONF_STRINGS,
+     .offset = offsetof(oa_conf_t, unverified), .max = 64},
     {.key = "consumers", .type = PC_CONF_OBJECT},
     {.key = "group_claim", .type = PC_CONF_ANY},
     {0},
@@ -231,7 +236,9 @@ static int oa_conf_create(const json_t *node, void **conf, pc_err_t *err)
     if (!doc)
         return pc_err_set(err, "document", "%s", msg);
     pc_oa_t oa;
-    pc_oa_opts_t opts = {.base_path = c->base_path};
+    pc_oa_opts_t opts = {.base_path = c->base_path,
+                         .unverified = (const char *const *)c->unverified.v,
+                         .nunverified = c->unverified.n};
     int rc = pc_oa_import(doc, &opts, &oa, msg, sizeof(msg));
     json_decref(doc);
     if (rc)

@@ -336,3 +336,29 @@ def test_translated_document_end_to_end(stack, tmp_path):
     assert_problem(r, 400)  # X-Tenant is required
     r = never_forwarded(up, g, lambda: put("/items/abc", good))  # the servers' base path
     assert_problem(r, 403)
+
+
+def test_unverified_schemes(stack, tmp_path):
+    doc = tmp_path / "key.yaml"
+    doc.write_text("openapi: 3.0.3\ninfo: {title: k, version: '1'}\nsecurity: [{key: []}]\n"
+                   "paths:\n  /inventory:\n    get: {operationId: inv}\ncomponents:\n"
+                   "  securitySchemes:\n    key: {type: apiKey, in: header, name: X-Key}\n")
+    up = stack.upstream("u")
+    base = {"listen": [{"port": 1}], "upstreams": {"u": upstream_conf(up)},
+            "routes": [{"name": "r", "match": {"path_prefix": "/"}, "upstream": "u",
+                        "plugins": ["k"]}]}
+    cfg = dict(base, plugins={"k": {"type": "openapi", "document": {"file": str(doc)}}})
+    rc, err = rl_check_config(tmp_path, cfg)
+    assert rc == 1
+    assert 'plugins.k.document: /security: no security requirement the gateway can verify ' \
+           '(apiKey "key")' in err, err
+    cfg["plugins"]["k"]["unverified_schemes"] = ["key"]
+    rc, err = rl_check_config(tmp_path, cfg)
+    assert rc == 0, err
+    assert ('warning: plugins.k.document: /security/0/key: apiKey "key" is not verified by the '
+            'gateway (unverified_schemes): the upstream must check it') in err, err
+    del cfg["listen"]
+    g = stack.gateway(cfg)
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/inventory",
+                                                 headers={"X-Key": "k1"}, timeout=5))
+    assert ["X-Key", "k1"] in seen["headers"]

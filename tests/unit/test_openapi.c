@@ -479,6 +479,7 @@ START_TEST(test_security)
         {"[{oauth: [a]}, {oidc: [b]}]", NULL, "[\"a\"];[\"b\"];"},
         {"[{oauth: [a], oidc: [b, a]}]", NULL, "[\"a\",\"b\"];"},
         {"[{bearer: []}]", NULL, "-;"},
+        {"[{oauth: [a]}, {bearer: []}]", NULL, "-;"}, /* a scopeless way in: one entry */
         {"[{oauth: [a]}, {key: []}]", NULL, "[\"a\"];"},
         {NULL, NULL, "-;"},
     };
@@ -492,13 +493,25 @@ START_TEST(test_security)
         ck_assert_msg(!strcmp(scopes_of(&oa), cases[i].want), "case %zu: %s", i, scopes_of(&oa));
         ck_assert_uint_eq(oa.entry_op[json_array_size(oa.entries) - 1], 0);
         ck_assert_uint_eq(json_array_size(oa.lists), i == 4 ? 2 : 1);
-        if (i == 7)
+        if (i == 8)
             ck_assert_msg(strstr(dump(oa.notes), "/security/1: refused: the gateway cannot verify "
                                  "apiKey \\\"key\\\""), "%s", dump(oa.notes));
         pc_oa_free(&oa);
     }
     refused(HEAD30 "security: [{key: []}]\npaths:\n  /a:\n    get: {}\n" SEC_COMPONENTS,
             "/security: no security requirement the gateway can verify (apiKey \"key\")");
+    /* unless the operator leaves the scheme to the upstream, said at each use */
+    json_t *d = yaml(HEAD30 "security: [{key: [], oauth: [a]}]\npaths:\n  /a:\n    get: {}\n"
+                     SEC_COMPONENTS);
+    static const char *const unverified[] = {"key"};
+    pc_oa_opts_t o = {.unverified = unverified, .nunverified = 1};
+    pc_oa_t oa;
+    ck_assert_msg(pc_oa_import(d, &o, &oa, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(scopes_of(&oa), "[\"a\"];");
+    ck_assert_msg(strstr(dump(oa.notes), "/security/0/key: apiKey \\\"key\\\" is not verified by "
+                         "the gateway (unverified_schemes)"), "%s", dump(oa.notes));
+    pc_oa_free(&oa);
+    json_decref(d);
     refused(HEAD30 "paths:\n  /a:\n    get: {security: [{oauth: ['a b']}]}\n" SEC_COMPONENTS,
             "/paths/~1a/get/security/0/oauth: a scope is printable ASCII without space");
     refused(HEAD30 "paths:\n  /a:\n    get: {operationId: ''}\n",
