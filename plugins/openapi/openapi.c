@@ -120,9 +120,10 @@ static void oa_describe(const pc_oa_t *oa, pc_err_t *err)
                 continue;
             json_t *sc = json_object_get(json_array_get(oa->entries, e), "scopes");
             char *s = sc ? json_dumps(sc, JSON_COMPACT) : NULL;
-            n += (size_t)snprintf(scopes + n, n < sizeof(scopes) ? sizeof(scopes) - n : 0,
-                                  "%s%s", n ? " or " : "", s ? s : "anonymous");
+            int w = snprintf(scopes + n, sizeof(scopes) - n, "%s%s", n ? " or " : "",
+                             s ? s : "anonymous");
             free(s);
+            n = w < 0 || (size_t)w >= sizeof(scopes) - n ? sizeof(scopes) - 1 : n + (size_t)w;
         }
         const json_t *sop = oa->ops[i].sop;
         pc_conf_note(err, "document", "%s: %s %s%s%s%s%s; scopes %s", oa->ops[i].id,
