@@ -53,11 +53,11 @@ static int fz_visit(al_walk_t *w, const al_node_t *node)
 }
 
 /* The naive matcher: 1 match, 0 not, -1 a regex hit a limit. */
-static int fz_naive(const al_tmpl_t *t, const al_walk_t *w, const pcre2_match_context *mc)
+static int fz_naive(const al_tmpl_t *t, const al_walk_t *w, al_rx_env_t *rx)
 {
     if (t->n != w->nsegs)
         return 0;
-    int limit = 0;
+    rx->limit_hit = 0;
     for (size_t i = 0; i < t->n; i++) {
         const al_seg_t *g = &t->segs[i];
         const al_span_t *s = &w->segs[i];
@@ -66,11 +66,11 @@ static int fz_naive(const al_tmpl_t *t, const al_walk_t *w, const pcre2_match_co
         case AL_SEG_LITERAL: ok = g->len == s->len && memcmp(g->text, s->p, s->len) == 0; break;
         case AL_SEG_INT: ok = s->len && al_is_int(s->p, s->len); break;
         case AL_SEG_UUID: ok = s->len && al_is_uuid(s->p, s->len); break;
-        case AL_SEG_REGEX: ok = s->len && al_rx_match(g->re, mc, NULL, s->p, s->len, &limit); break;
+        case AL_SEG_REGEX: ok = s->len && al_rx_match(g->re, rx, s->p, s->len); break;
         default: ok = s->len > 0; break;
         }
         if (!ok)
-            return limit ? -1 : 0;
+            return rx->limit_hit ? -1 : 0;
     }
     return 1;
 }
@@ -128,15 +128,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t slashes = 0;
     for (const char *q = path; *q; q++)
         slashes += *q == '/';
+    al_rx_env_t rx = {.mc = tr.mc};
     for (size_t i = 0; i + 1 < nl; i++) {
         if (!ok[i] || path[0] != '/' || slashes > AL_MAX_SEGS)
             continue; /* not walked at all */
-        int want = fz_naive(&t[i], &f.w, tr.mc);
-        if (want >= 0 && !(want == 0 && f.w.limit_hit))
+        int want = fz_naive(&t[i], &f.w, &rx);
+        if (want >= 0 && !(want == 0 && f.w.rx.limit_hit))
             FUZZ_CHECK(want == f.seen[i]);
         if (f.seen[i] && f.first >= 0)
             FUZZ_CHECK(fz_cmp(&t[f.first], &t[i]) <= 0);
     }
+    al_rx_env_done(&rx);
     al_trie_free(&tr);
     for (size_t i = 0; i + 1 < nl; i++)
         if (ok[i])

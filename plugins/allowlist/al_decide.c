@@ -87,8 +87,7 @@ static al_stage_t al_entry_stage(al_eval_t *ev, const al_entry_t *e)
         return AL_ST_CONSUMER;
     if (!pc_jwt_scopes_has_all(ev->claims, (const char *const *)e->scopes.v, e->scopes.n))
         return AL_ST_SCOPE;
-    if (e->query && al_query_check(e->query, pc_request_query(ev->r), ev->al->trie.mc,
-                                   ev->scratch, &ev->w.limit_hit) < 0)
+    if (e->query && al_query_check(e->query, pc_request_query(ev->r), &ev->w.rx, ev->scratch) < 0)
         return AL_ST_QUERY;
     return AL_ST_OK;
 }
@@ -113,10 +112,22 @@ static int al_visit(al_walk_t *w, const al_node_t *node)
     return 0;
 }
 
+/* PCRE2's match data and backtracking frames come from the request's
+ * arena: no malloc per request, and nothing to free. */
+static void *al_arena_malloc(size_t n, void *r)
+{
+    return pc_alloc(r, n);
+}
+
+static void al_arena_free(void *p, void *r)
+{
+}
+
 static void al_eval_init(al_eval_t *ev, pc_request_t *r, const pc_allowlist_t *al)
 {
     memset(ev, 0, sizeof(*ev));
     ev->w.visit = al_visit;
+    ev->w.rx.gc = pcre2_general_context_create(al_arena_malloc, al_arena_free, r);
     ev->r = r;
     ev->al = al;
     ev->best = -1;
@@ -202,7 +213,7 @@ pc_status_t pc_allowlist_decide(pc_request_t *r, const pc_allowlist_t *al,
     al_strip_overrides(r);
     al_eval_init(&ev, r, al);
     al_trie_walk(&al->trie, pc_request_path(r), &ev.w);
-    if (ev.w.limit_hit && pc_log_every((_Atomic long *)&al->limit_log, 60))
+    if (ev.w.rx.limit_hit && pc_log_every((_Atomic long *)&al->limit_log, 60))
         pc_rlog(r, PC_LOG_WARN, "a pattern hit its match limit on %s (counted as "
                 "no match)", pc_request_path(r));
     if (hit)

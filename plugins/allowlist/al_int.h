@@ -74,10 +74,9 @@ unsigned al_method_bit(const char *m);
 /* Query checks (al_query.c). raw is pc_request_query's (may be NULL). */
 /* 1 when some parameter's decoded name is "_method" (any case). */
 int al_query_has_method(const char *raw);
-/* 0 when raw meets q, -1 when not; *limit_hit as for al_rx_match.
- * scratch holds strlen(raw) + 2 bytes (decoded names and values). */
-int al_query_check(const al_query_t *q, const char *raw, const pcre2_match_context *mc,
-                   char *scratch, int *limit_hit);
+/* 0 when raw meets q, -1 when not; patterns match in rx. scratch holds
+ * strlen(raw) + 2 bytes (decoded names and values). */
+int al_query_check(const al_query_t *q, const char *raw, al_rx_env_t *rx, char *scratch);
 int al_query_parse(const json_t *v, const char *path, al_query_t **out, pc_err_t *err);
 void al_query_free(al_query_t *q);
 

@@ -15,17 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int aq_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..len) into out (NUL-terminated); returns the decoded length,
  * or -1 for a malformed escape or an encoded NUL. */
 static long aq_decode(const char *s, size_t len, char *out)
@@ -33,8 +22,8 @@ static long aq_decode(const char *s, size_t len, char *out)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%') {
-            int hi = i + 2 < len ? aq_hex(s[i + 1]) : -1;
-            int lo = hi >= 0 ? aq_hex(s[i + 2]) : -1;
+            int hi = i + 2 < len ? al_hex_val(s[i + 1]) : -1;
+            int lo = hi >= 0 ? al_hex_val(s[i + 2]) : -1;
             if (lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             out[o++] = (char)(hi * 16 + lo);
@@ -69,20 +58,18 @@ static const al_qparam_t *aq_rule(const al_query_t *q, const char *name, size_t 
     return NULL;
 }
 
-static int aq_value_ok(const al_qparam_t *p, const char *v, size_t len,
-                       const pcre2_match_context *mc, int *limit_hit)
+static int aq_value_ok(const al_qparam_t *p, const char *v, size_t len, al_rx_env_t *rx)
 {
     switch (p->type) {
     case AL_Q_INT: return al_is_int(v, len);
     case AL_Q_UUID: return al_is_uuid(v, len);
     case AL_Q_BOOL: return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
-    case AL_Q_PATTERN: return al_rx_match(p->re, mc, NULL, v, len, limit_hit);
+    case AL_Q_PATTERN: return al_rx_match(p->re, rx, v, len);
     default: return 1;
     }
 }
 
-int al_query_check(const al_query_t *q, const char *raw, const pcre2_match_context *mc,
-                   char *scratch, int *limit_hit)
+int al_query_check(const al_query_t *q, const char *raw, al_rx_env_t *rx, char *scratch)
 {
     unsigned char seen[AL_MAX_QUERY_PARAMS] = {0};
     while (raw && *raw) {
@@ -109,7 +96,7 @@ int al_query_check(const al_query_t *q, const char *raw, const pcre2_match_conte
         } else {
             if (seen[idx]++ && !p->repeat)
                 return -1;
-            if (!aq_value_ok(p, val, (size_t)vl, mc, limit_hit))
+            if (!aq_value_ok(p, val, (size_t)vl, rx))
                 return -1;
         }
         raw += plen + (raw[plen] == '&');

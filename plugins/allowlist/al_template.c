@@ -27,9 +27,15 @@ bool al_is_int(const char *p, size_t len)
     return len < sizeof(max) - 1 || memcmp(p, max, len) <= 0;
 }
 
-static bool al_hex(char c)
+int al_hex_val(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 bool al_is_uuid(const char *p, size_t len)
@@ -38,7 +44,7 @@ bool al_is_uuid(const char *p, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? p[i] != '-' : !al_hex(p[i]))
+        if (dash ? p[i] != '-' : al_hex_val(p[i]) < 0)
             return false;
     }
     return true;
@@ -81,22 +87,21 @@ pcre2_match_context *al_rx_context(void)
     return mc;
 }
 
-int al_rx_match(const pcre2_code *re, const pcre2_match_context *mc, pcre2_match_data **md,
-                const char *p, size_t len, int *limit_hit)
+int al_rx_match(const pcre2_code *re, al_rx_env_t *env, const char *p, size_t len)
 {
-    pcre2_match_data *own = NULL, *use;
-
-    if (md && !*md)
-        *md = pcre2_match_data_create(1, NULL);
-    use = md ? *md : (own = pcre2_match_data_create(1, NULL));
-    if (!use)
+    if (!env->md && !(env->md = pcre2_match_data_create(1, env->gc)))
         return 0; /* out of memory: no match, i.e. refused */
-    int rc = pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, use, (pcre2_match_context *)mc);
-    pcre2_match_data_free(own);
+    int rc = pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, env->md, (pcre2_match_context *)env->mc);
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_HEAPLIMIT)
-        *limit_hit = 1;
+        env->limit_hit = 1;
     return rc >= 0;
+}
+
+void al_rx_env_done(al_rx_env_t *env)
+{
+    pcre2_match_data_free(env->md);
+    env->md = NULL;
 }
 
 /* ---- templates ----------------------------------------------------------------- */
@@ -120,11 +125,7 @@ static bool tm_unreserved(int c)
 
 static int tm_upper_hex(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return c >= 'a' && c <= 'f' ? -1 : al_hex_val(c);
 }
 
 /* A literal must be spelt as the canonicaliser writes it, or it could
@@ -466,7 +467,7 @@ static int tr_walk(const al_trie_t *tr, const al_node_t *n, size_t i, al_walk_t 
     if (n->uuids && al_is_uuid(s->p, s->len) && (rc = tr_walk(tr, n->uuids, i + 1, w)))
         return rc;
     for (size_t k = 0; k < n->nrx; k++)
-        if (al_rx_match(n->rx[k].seg->re, tr->mc, &w->md, s->p, s->len, &w->limit_hit) &&
+        if (al_rx_match(n->rx[k].seg->re, &w->rx, s->p, s->len) &&
             (rc = tr_walk(tr, n->rx[k].child, i + 1, w)))
             return rc;
     if (n->any && (rc = tr_walk(tr, n->any, i + 1, w)))
@@ -477,8 +478,9 @@ static int tr_walk(const al_trie_t *tr, const al_node_t *n, size_t i, al_walk_t 
 int al_trie_walk(const al_trie_t *tr, const char *path, al_walk_t *w)
 {
     w->nsegs = 0;
-    w->limit_hit = 0;
-    w->md = NULL;
+    w->rx.mc = tr->mc;
+    w->rx.md = NULL;
+    w->rx.limit_hit = 0;
     if (!path || path[0] != '/')
         return 0;
     const char *p = path + 1;
@@ -492,7 +494,6 @@ int al_trie_walk(const al_trie_t *tr, const char *path, al_walk_t *w)
         p = end + 1;
     }
     int rc = tr_walk(tr, tr->root, 0, w);
-    pcre2_match_data_free(w->md);
-    w->md = NULL;
+    al_rx_env_done(&w->rx);
     return rc;
 }

@@ -75,14 +75,25 @@ void al_tmpl_free(al_tmpl_t *t);
 /* The typed checks, also used for query values. */
 bool al_is_int(const char *p, size_t len);
 bool al_is_uuid(const char *p, size_t len);
+/* The value of a hex digit (either case), -1 for any other byte. */
+int al_hex_val(char c);
 /* Compiles pattern (NUL-terminated) anchored at both ends, UTF mode.
  * NULL with a message in err. */
 pcre2_code *al_rx_compile(const char *pattern, char *err, size_t errlen);
-/* 1 match, 0 no match; *limit_hit set to 1 when a limit ended the match
- * (which then counts as no match). md: from al_rx_match_data, or NULL to
- * allocate one for this call. */
-int al_rx_match(const pcre2_code *re, const pcre2_match_context *mc, pcre2_match_data **md,
-                const char *p, size_t len, int *limit_hit);
+/* What a pattern match needs besides the pattern: the limits, where its
+ * match data (with PCRE2's backtracking frames) comes from, and whether a
+ * limit ended a match. One per thread at a time. */
+typedef struct al_rx_env {
+    const pcre2_match_context *mc; /* from al_rx_context */
+    pcre2_general_context *gc;     /* allocates md; NULL: malloc */
+    pcre2_match_data *md;          /* made on first use, kept for the next */
+    int limit_hit;                 /* a limit ended a match (counted as no match) */
+} al_rx_env_t;
+
+/* 1 match, 0 no match (a limit hit included; see env->limit_hit). */
+int al_rx_match(const pcre2_code *re, al_rx_env_t *env, const char *p, size_t len);
+/* Frees env->md. */
+void al_rx_env_done(al_rx_env_t *env);
 /* A match context carrying the AL_RX_* limits; never NULL. */
 pcre2_match_context *al_rx_context(void);
 
@@ -115,8 +126,7 @@ typedef struct al_walk {
     void *ctx;
     al_span_t segs[AL_MAX_SEGS];
     size_t nsegs;
-    int limit_hit;            /* a regex gave up on a limit */
-    pcre2_match_data *md;     /* allocated on the first regex, freed by the walk */
+    al_rx_env_t rx;           /* the caller may set rx.gc; the walk sets the rest */
 } al_walk_t;
 
 /* Walks path (canonical, starting with '/'); returns what the last visit

@@ -136,7 +136,7 @@ static long t_first(const al_trie_t *tr, const char *path, int *limit_hit)
     t_walk_t t = {.w.visit = t_visit, .first = -1};
     al_trie_walk(tr, path, &t.w);
     if (limit_hit)
-        *limit_hit = t.w.limit_hit;
+        *limit_hit = t.w.rx.limit_hit;
     return t.first;
 }
 
@@ -259,10 +259,13 @@ START_TEST(regex_limits)
     char err[128];
     pcre2_code *re = al_rx_compile("[a-z]+", err, sizeof(err));
     pcre2_match_context *mc = al_rx_context();
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "abc", 3, &limit), 1);
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "abc1", 4, &limit), 0);
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "1abc", 4, &limit), 0);
-    ck_assert_int_eq(al_rx_match(re, mc, NULL, "ab\xff", 3, &limit), 0); /* not UTF-8 */
+    al_rx_env_t rx = {.mc = mc};
+    ck_assert_int_eq(al_rx_match(re, &rx, "abc", 3), 1);
+    ck_assert_int_eq(al_rx_match(re, &rx, "abc1", 4), 0);
+    ck_assert_int_eq(al_rx_match(re, &rx, "1abc", 4), 0);
+    ck_assert_int_eq(al_rx_match(re, &rx, "ab\xff", 3), 0); /* not UTF-8 */
+    ck_assert_int_eq(rx.limit_hit, 0);
+    al_rx_env_done(&rx);
     pcre2_code_free(re);
     pcre2_match_context_free(mc);
 }
@@ -382,6 +385,27 @@ START_TEST(deny_by_default_and_typed_params)
     REFUSED("GET", "/v1/tags/redshoe", NULL, 403, "allowlist.not_listed");
     ALLOWED("POST", "/v1/notes/%E2%82%AC", NULL);
     REFUSED("GET", "/v1/notes/", NULL, 403, "allowlist.not_listed");
+    unplug();
+}
+END_TEST
+
+START_TEST(pattern_limit_refuses_quickly)
+{
+    plug("{\"lists\": [{\"name\": \"l\", \"entries\": ["
+         " {\"methods\": \"GET\", \"path\": \"/r/{x:(?:a|aa)+(?:b|c)}\"},"
+         " {\"methods\": \"GET\", \"path\": \"/q\", \"query\": {\"params\": "
+         "   {\"s\": {\"pattern\": \"(?:a|aa)+(?:b|c)\"}}}}]}]}");
+    char path[128] = "/r/", query[128] = "/q?s=";
+    memset(path + 3, 'a', 60);
+    memset(query + 5, 'a', 60);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    REFUSED("GET", path, NULL, 403, "allowlist.not_listed");
+    REFUSED("GET", query, NULL, 403, "allowlist.query");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(t_ms(t0, t1) < 400, "%.1f ms", t_ms(t0, t1));
+    ALLOWED("GET", "/r/aaab", NULL);
+    ALLOWED("GET", "/q?s=aac", NULL);
     unplug();
 }
 END_TEST
@@ -681,6 +705,7 @@ static Suite *allowlist_suite(void)
     suite_add_tcase(s, t);
     TCase *p = tcase_create("plugin");
     tcase_add_test(p, deny_by_default_and_typed_params);
+    tcase_add_test(p, pattern_limit_refuses_quickly);
     tcase_add_test(p, consumers_and_lists);
     tcase_add_test(p, scopes);
     tcase_add_test(p, query_rules);
