@@ -115,14 +115,17 @@ const pc_json_t *pc_json_parse(const char *buf, size_t len, const pc_json_limits
  * must keep its objects at or below this size (or carry the index). */
 #define PC_JSON_INDEX_MIN 16
 
-/* FNV-1a over the decoded key bytes. */
+/* A fixed hash of the decoded key bytes (json_tree.c); the same in every
+ * process, so compiled schemas can keep property hashes. */
 uint32_t pc_json_key_hash(const char *key, size_t klen);
 /* The member named key, or NULL. Linear for small objects, a binary search
  * of the index above for larger ones. */
 const pc_json_t *pc_json_get(const pc_json_t *obj, const char *key, size_t klen);
 
 /* JSON equality (uniqueItems, const, enum): numbers by value, exactly
- * (1.0 == 1, 1e2 == 100), objects regardless of member order. */
+ * (1.0 == 1, 1e2 == 100), objects regardless of member order (O(n log n)
+ * through the index above). Recursive: as deep as the trees, which
+ * pc_json_parse bounds by max_depth. */
 bool pc_json_equal(const pc_json_t *a, const pc_json_t *b);
 
 /* Exact comparison of two numbers' values from their literals: <0, 0, >0;
