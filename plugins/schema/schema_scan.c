@@ -41,7 +41,7 @@ static const struct {
     {"$defs", SH_MAP, D2020},
     {"definitions", SH_MAP, DBOTH},
     {"dependentSchemas", SH_MAP, D2020},
-    {"dependencies", SH_MAP, D7},
+    {"dependencies", SH_MAP, DBOTH}, /* 2020-12 takes draft-07's spelling too */
     {"allOf", SH_ARR, DBOTH},
     {"anyOf", SH_ARR, DBOTH},
     {"oneOf", SH_ARR, DBOTH},
@@ -199,7 +199,10 @@ static uint8_t vocab_of(const pc_json_t *voc)
     static const struct {
         const char *suffix;
         uint8_t bit;
-    } v[] = {{"/vocab/applicator", PC_V_APPL}, {"/vocab/validation", PC_V_VALID}, {"/vocab/unevaluated", PC_V_UNEVAL}};
+    } v[] = {{"/vocab/applicator", PC_V_APPL},
+             {"/vocab/validation", PC_V_VALID},
+             {"/vocab/unevaluated", PC_V_UNEVAL},
+             {"/vocab/format-assertion", PC_V_FORMAT}};
     uint8_t bits = 0;
     for (uint32_t i = 0; i < voc->len; i++) {
         const char *k = voc->u.members[i].key;
@@ -480,18 +483,22 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
     char *h = strchr(abs, '#');
     const pc_json_t *raw;
     pc_rinfo_t *last = NULL;
+    char *tpath = NULL; /* the target's location, for a target not scanned */
     if (!h || !h[1] || h[1] == '/') {
         if (h)
             *h++ = '\0';
         raw = doc_for(c, abs);
-        if (raw && h && *h) {
+        const pc_rinfo_t *rr = raw ? pc_cc_rinfo(c, raw) : NULL;
+        if (rr && h && *h) {
             pct_decode(h);
+            size_t n = strlen(rr->path) + strlen(h) + 1;
+            if ((tpath = pc_sarena_alloc(&c->s->arena, n)))
+                snprintf(tpath, n, "%s%s", rr->path, h);
             raw = walk(c, raw, h, &last);
         }
     } else {
         *h = '\0';
-        if (!doc_for(c, abs))
-            raw = NULL;
+        doc_for(c, abs); /* loads the document the anchor is in */
         *h = '#';
         raw = uri_get(c, abs);
     }
@@ -501,11 +508,11 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
         return NULL;
     }
     pc_rinfo_t *t = pc_cc_rinfo(c, raw);
-    if (!t && last) {
+    if (!t && last && tpath) {
         /* a pointer into a place the scan did not visit (an unknown
          * keyword): a schema there, in the enclosing resource */
-        scan_at_t at = {last->base, pc_cc_path(c, last->path, "~", 1), last->draft, last->vocab, last->res, false};
-        if (!at.path || scan(c, raw, at, 0) < 0)
+        scan_at_t at = {last->base, tpath, last->draft, last->vocab, last->res, false};
+        if (scan(c, raw, at, 0) < 0)
             return NULL;
         t = pc_cc_rinfo(c, raw);
     }
