@@ -73,6 +73,8 @@ build fuzz_regex -I"$src/plugins" fuzz/fuzz_regex.c plugins/schema/regex.c plugi
 build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c \
     plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
     plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
+build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
+    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 
 run() {
     name=$1
@@ -105,4 +107,5 @@ run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_schema_params fuzz/corpus/schema_params
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
+run fuzz_json_read fuzz/corpus/json fuzz/json.dict
 echo "== fuzzing: no findings"

@@ -99,6 +99,10 @@ static const bad_case_t bad[] = {
     BAD("\"abc\\", SYNTAX, 4),
     BAD("\xEF\xBB\xBF{}", SYNTAX, 0),
     BAD("[1]\0", SYNTAX, 3),
+    BAD("true\0", SYNTAX, 4), /* jansson accepts this one (json_diff.c) */
+    BAD("1\0", SYNTAX, 1),
+    BAD("[1\0]", SYNTAX, 2),
+    BAD("[true\0]", SYNTAX, 5),
     BAD("\x80", SYNTAX, 0),
     /* UTF-8 */
     BAD("\"\xC0\x80\"", UTF8, 1),
