@@ -64,7 +64,7 @@ build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_
     gateway/base/util.c gateway/base/clock.c $JANSSON
 # The schema plugin's request text readers, over the strict JSON reader.
 build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \
-    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ')
+    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ') -lm
 # The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
 # hostnames) are the system's, uninstrumented.
 PCRE2=$(pkg-config --cflags --libs libpcre2-8)
@@ -75,6 +75,15 @@ build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c
     plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
 build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
     plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
+# The schema engine with the JSON reader, formats and patterns it runs on.
+schema_srcs="plugins/schema/schema_arena.c plugins/schema/schema_uri.c plugins/schema/schema_scan.c
+    plugins/schema/schema_compile.c plugins/schema/schema_validate.c plugins/schema/schema_err.c
+    $(ls plugins/schema/json_*.c plugins/schema/format*.c plugins/schema/regex*.c | tr '\n' ' ')"
+schema_libs="$(pkg-config --libs libpcre2-8 libidn2) -lm"
+# shellcheck disable=SC2086 # schema_srcs and schema_libs are lists of words
+build fuzz_schema_compile -I"$src/plugins/schema" fuzz/fuzz_schema_compile.c $schema_srcs $schema_libs
+# shellcheck disable=SC2086
+build fuzz_schema_validate -I"$src/plugins/schema" fuzz/fuzz_schema_validate.c $schema_srcs $schema_libs
 
 run() {
     name=$1
@@ -105,6 +114,8 @@ run fuzz_conf fuzz/corpus/conf fuzz/conf.dict
 run fuzz_jwt fuzz/corpus/jwt fuzz/jwt.dict
 run fuzz_jwt_docs fuzz/corpus/jwt_docs fuzz/jwt_docs.dict
 run fuzz_schema_params fuzz/corpus/schema_params
+run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
+run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
 run fuzz_regex fuzz/corpus/regex fuzz/regex.dict
 run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 run fuzz_json_read fuzz/corpus/json fuzz/json.dict

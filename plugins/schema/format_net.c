@@ -154,7 +154,9 @@ bool pc_fmt_email(const char *s, size_t len)
     const char *d = s + n + 1;
     size_t dn = len - n - 1;
     if (dn >= 2 && d[0] == '[' && d[dn - 1] == ']') {
-        if (dn > 7 && memcmp(d + 1, "IPv6:", 5) == 0)
+        /* ABNF strings ignore case: "IPv6:" and "ipv6:" are one tag. */
+        if (dn > 7 && (d[1] | 0x20) == 'i' && (d[2] | 0x20) == 'p' && (d[3] | 0x20) == 'v' &&
+            d[4] == '6' && d[5] == ':')
             return pc_fmt_ipv6(d + 6, dn - 7);
         return pc_fmt_ipv4(d + 1, dn - 2);
     }

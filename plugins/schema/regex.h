@@ -17,7 +17,10 @@
  *     literal (no POSIX "[:alpha:]");
  *   - \p{...}: General_Category values by any name or alias ("Letter",
  *     "L", "gc=Lu", "digit"), Script=/sc=, Script_Extensions=/scx=, and
- *     binary properties PCRE2 knows ("Alphabetic", "ASCII", "Any");
+ *     ECMA's binary properties ("Alphabetic", "ASCII", "Any", "Assigned";
+ *     not Changes_When_NFKC_Casefolded, which PCRE2 10.42 lacks); bare
+ *     script names and loose spellings ("\p{Greek}", "\p{letter}") are
+ *     refused as ECMA refuses them;
  *   - a backreference to a group not yet matched matches the empty string
  *     (PCRE2_MATCH_UNSET_BACKREF), one to a group that does not exist is
  *     refused.

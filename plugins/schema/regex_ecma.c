@@ -1,8 +1,8 @@
 /* plugins/schema/regex_ecma.c: ECMA-262 ("u" flag) pattern syntax to PCRE2
  * syntax. One left-to-right pass; the rules are in regex.h. Every literal
- * that is not an ASCII letter or digit is written as \x{...} or a
- * backslash-escaped ASCII punctuation character, so nothing in the output
- * can take a PCRE2-only meaning. */
+ * that is not an ASCII letter or digit is written as \x{...}, so nothing in
+ * the output can take a PCRE2-only meaning (POSIX classes, \Q, comments,
+ * verbs) and the output is printable ASCII. */
 #include "regex.h"
 
 #include <stdarg.h>
@@ -48,14 +48,12 @@ static void tr_fail(tr_t *t, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t group_name(tr_t *t, const unsigned char *q);
-
 static void put(tr_t *t, const char *s, size_t n)
 {
     if (t->failed)
         return;
     if (t->len + n + 1 > TR_MAX_OUT) {
-        tr_fail(t, "pattern too large");
+        tr_fail(t, "pattern too large once written for PCRE2");
         return;
     }
     if (t->len + n + 1 > t->cap) {
@@ -205,6 +203,39 @@ static const char *gc_short(const char *v, size_t n)
     return NULL;
 }
 
+/* The binary properties ECMA-262 takes as a bare name (its table
+ * "Binary Unicode property aliases"), long and short. PCRE2 would take
+ * more (bare script names, loose spellings): those are refused here.
+ * Assigned is spelled \P{Cn} below; PCRE2 10.42 lacks
+ * Changes_When_NFKC_Casefolded, so it fails at compile. */
+static const char *const binary_props[] = {
+    "ASCII", "ASCII_Hex_Digit", "AHex", "Alphabetic", "Alpha", "Any", "Assigned",
+    "Bidi_Control", "Bidi_C", "Bidi_Mirrored", "Bidi_M", "Case_Ignorable", "CI", "Cased",
+    "Changes_When_Casefolded", "CWCF", "Changes_When_Casemapped", "CWCM",
+    "Changes_When_Lowercased", "CWL", "Changes_When_NFKC_Casefolded", "CWKCF",
+    "Changes_When_Titlecased", "CWT", "Changes_When_Uppercased", "CWU", "Dash",
+    "Default_Ignorable_Code_Point", "DI", "Deprecated", "Dep", "Diacritic", "Dia", "Emoji",
+    "Emoji_Component", "EComp", "Emoji_Modifier", "EMod", "Emoji_Modifier_Base", "EBase",
+    "Emoji_Presentation", "EPres", "Extended_Pictographic", "ExtPict", "Extender", "Ext",
+    "Grapheme_Base", "Gr_Base", "Grapheme_Extend", "Gr_Ext", "Hex_Digit", "Hex",
+    "IDS_Binary_Operator", "IDSB", "IDS_Trinary_Operator", "IDST", "ID_Continue", "IDC",
+    "ID_Start", "IDS", "Ideographic", "Ideo", "Join_Control", "Join_C",
+    "Logical_Order_Exception", "LOE", "Lowercase", "Lower", "Math", "Noncharacter_Code_Point",
+    "NChar", "Pattern_Syntax", "Pat_Syn", "Pattern_White_Space", "Pat_WS", "Quotation_Mark",
+    "QMark", "Radical", "Regional_Indicator", "RI", "Sentence_Terminal", "STerm",
+    "Soft_Dotted", "SD", "Terminal_Punctuation", "Term", "Unified_Ideograph", "UIdeo",
+    "Uppercase", "Upper", "Variation_Selector", "VS", "White_Space", "space", "XID_Continue",
+    "XIDC", "XID_Start", "XIDS",
+};
+
+static bool is_binary_prop(const char *v, size_t n)
+{
+    for (size_t i = 0; i < sizeof binary_props / sizeof binary_props[0]; i++)
+        if (strlen(binary_props[i]) == n && memcmp(binary_props[i], v, n) == 0)
+            return true;
+    return false;
+}
+
 static bool key_is(const char *k, size_t n, const char *a, const char *b)
 {
     return (strlen(a) == n && memcmp(k, a, n) == 0) || (strlen(b) == n && memcmp(k, b, n) == 0);
@@ -253,6 +284,13 @@ static void tr_property(tr_t *t, bool neg)
         }
     } else {
         gc = gc_short(val, vn);
+        if (!gc && vn == 8 && memcmp(val, "Assigned", 8) == 0) {
+            gc = "Cn";
+            neg = !neg;
+        } else if (!gc && !is_binary_prop(val, vn)) {
+            tr_fail(t, "unknown property");
+            return;
+        }
     }
     puts_(t, neg ? "\\P{" : "\\p{");
     if (gc) {
@@ -303,7 +341,54 @@ static long tr_char_escape(tr_t *t, int c)
     }
 }
 
+/* A group name at q, up to its ">": its length when it is an ASCII
+ * identifier (PCRE2 takes no other), else 0 (reported). */
+static size_t group_name(tr_t *t, const unsigned char *q)
+{
+    const unsigned char *n = q;
+    while (q < t->end && (*q == '_' || (*q >= '0' && *q <= '9' && q > n) ||
+                          ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z')))
+        q++;
+    if (q == n || q >= t->end || *q != '>') {
+        tr_fail(t, "group names must be ASCII identifiers");
+        return 0;
+    }
+    return (size_t)(q - n);
+}
+
 static bool is_surrogate(long cp) { return cp >= 0xd800 && cp <= 0xdfff; }
+
+/* After "\k": <name>. PCRE2 refuses a name no group has. */
+static void tr_named_ref(tr_t *t)
+{
+    size_t n = t->p < t->end && *t->p == '<' ? group_name(t, t->p + 1) : 0;
+    if (n == 0) {
+        tr_fail(t, "\\k needs <name>");
+        return;
+    }
+    puts_(t, "\\k");
+    put(t, (const char *)t->p, n + 2);
+    t->p += n + 2;
+}
+
+/* "\1".."\9" and the digits after: a backreference, which in "u" mode
+ * must name an existing group (a forward one is fine and matches empty). */
+static void tr_number_ref(tr_t *t, int first)
+{
+    unsigned long n = (unsigned long)(first - '0');
+    while (t->p < t->end && *t->p >= '0' && *t->p <= '9') {
+        n = n * 10 + (unsigned long)(*t->p++ - '0');
+        if (n > 100000)
+            n = 100000;   /* saturate: any such number is refused below */
+    }
+    if (n > t->ngroups) {
+        tr_fail(t, "backreference to a group that does not exist");
+        return;
+    }
+    char b[24];
+    int k = snprintf(b, sizeof b, "\\g{%lu}", n);
+    put(t, b, (size_t)k);
+}
 
 /* "\" outside a class. */
 static void tr_escape(tr_t *t)
@@ -345,34 +430,14 @@ static void tr_escape(tr_t *t)
     case 'p': case 'P':
         tr_property(t, c == 'P');
         return;
-    case 'k': {
-        size_t n = t->p < t->end && *t->p == '<' ? group_name(t, t->p + 1) : 0;
-        if (n == 0) {
-            tr_fail(t, "\\k needs <name>");
-            return;
-        }
-        puts_(t, "\\k");
-        put(t, (const char *)t->p, n + 2);
-        t->p += n + 2;
+    case 'k':
+        tr_named_ref(t);
         return;
-    }
     default:
         break;
     }
     if (c >= '1' && c <= '9') {
-        unsigned long n = (unsigned long)(c - '0');
-        while (t->p < t->end && *t->p >= '0' && *t->p <= '9') {
-            n = n * 10 + (unsigned long)(*t->p++ - '0');
-            if (n > 100000)
-                n = 100000;   /* saturate: any such number is refused below */
-        }
-        if (n > t->ngroups) {
-            tr_fail(t, "backreference to a group that does not exist");
-            return;
-        }
-        char b[24];
-        int k = snprintf(b, sizeof b, "\\g{%lu}", n);
-        put(t, b, (size_t)k);
+        tr_number_ref(t, c);
         return;
     }
     t->p--;
@@ -513,21 +578,6 @@ static void tr_class(tr_t *t)
         puts_(t, "])");
     }
     free(body);
-}
-
-/* A group name at q, up to its ">": its length when it is an ASCII
- * identifier (PCRE2 takes no other), else 0 (reported). */
-static size_t group_name(tr_t *t, const unsigned char *q)
-{
-    const unsigned char *n = q;
-    while (q < t->end && (*q == '_' || (*q >= '0' && *q <= '9' && q > n) ||
-                          ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z')))
-        q++;
-    if (q == n || q >= t->end || *q != '>') {
-        tr_fail(t, "group names must be ASCII identifiers");
-        return 0;
-    }
-    return (size_t)(q - n);
 }
 
 /* After "(": the group kinds ECMA has. */

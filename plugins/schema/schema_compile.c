@@ -107,9 +107,13 @@ static const pc_json_t *jcopy(pc_cc_t *c, const pc_json_t *x, unsigned depth)
         break;
     }
     case PC_JSON_OBJECT: {
-        pc_json_member_t *m = pc_sarena_alloc(a, (x->len + 1) * sizeof *m);
+        /* a large object's sorted index follows its members (json_read.h) */
+        size_t idx = x->len > PC_JSON_INDEX_MIN ? x->len * sizeof(uint32_t) : 0;
+        pc_json_member_t *m = pc_sarena_alloc(a, (x->len + 1) * sizeof *m + idx);
         if (!m)
             return NULL;
+        if (idx)
+            memcpy(m + x->len, x->u.members + x->len, idx);
         for (uint32_t i = 0; i < x->len; i++) {
             m[i] = x->u.members[i];
             if (!(m[i].key = pc_sarena_strndup(a, m[i].key, m[i].klen)) ||

@@ -140,20 +140,6 @@ static bool try_node(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const p
 
 /* ---- scalars ---- */
 
-static int num_cmp(const pc_json_t *a, const pc_json_t *b)
-{
-    if (a->num_flags & b->num_flags & PC_JSON_NUM_I64)
-        return (a->u.num.i > b->u.num.i) - (a->u.num.i < b->u.num.i);
-    return pc_json_num_cmp(a, b);
-}
-
-static bool multiple_of(const pc_json_t *a, const pc_json_t *d)
-{
-    if (a->num_flags & d->num_flags & PC_JSON_NUM_I64)
-        return a->u.num.i % d->u.num.i == 0;
-    return pc_json_num_multiple_of(a, d);
-}
-
 static uint64_t code_points(const pc_json_t *x)
 {
     uint64_t n = 0;
@@ -194,19 +180,19 @@ static bool v_scalar(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc
     int r;
     switch (k->op) {
     case PC_K_MULOF:
-        return multiple_of(x, k->u.num) ||
+        return pc_json_num_multiple_of(x, k->u.num) ||
                fail(c, n, k->kw, ip, x, "must be a multiple of %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MAX:
-        return num_cmp(x, k->u.num) <= 0 ||
+        return pc_json_num_cmp(x, k->u.num) <= 0 ||
                fail(c, n, k->kw, ip, x, "must be <= %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_XMAX:
-        return num_cmp(x, k->u.num) < 0 ||
+        return pc_json_num_cmp(x, k->u.num) < 0 ||
                fail(c, n, k->kw, ip, x, "must be < %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MIN:
-        return num_cmp(x, k->u.num) >= 0 ||
+        return pc_json_num_cmp(x, k->u.num) >= 0 ||
                fail(c, n, k->kw, ip, x, "must be >= %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_XMIN:
-        return num_cmp(x, k->u.num) > 0 ||
+        return pc_json_num_cmp(x, k->u.num) > 0 ||
                fail(c, n, k->kw, ip, x, "must be > %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MAXLEN:
         return x->len <= k->u.n || code_points(x) <= k->u.n ||
@@ -375,13 +361,87 @@ static bool v_contains(vctx_t *c, const pc_snode_t *n, const pc_scontains_t *ct,
     return true;
 }
 
+/* A hash that equal values share (pc_json_equal): numbers by their
+ * nearest double (1.0 and 1, -0 and 0 agree; values that only round alike
+ * collide, and the exact comparison sorts them out), objects regardless
+ * of member order. */
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t jhash(const pc_json_t *x)
+{
+    uint64_t h = x->type == PC_JSON_TRUE ? 3 : x->type;
+    double d;
+    switch (x->type) {
+    case PC_JSON_NUMBER:
+        d = x->u.num.d == 0 ? 0.0 : x->u.num.d;
+        memcpy(&h, &d, sizeof h);
+        return mix(h ^ 4);
+    case PC_JSON_STRING:
+        h = 1469598103934665603ull;
+        for (uint32_t i = 0; i < x->len; i++)
+            h = (h ^ (unsigned char)x->u.str[i]) * 1099511628211ull;
+        return mix(h ^ 5);
+    case PC_JSON_ARRAY:
+        for (uint32_t i = 0; i < x->len; i++)
+            h = mix(h * 31 + jhash(x->u.items[i]));
+        return h;
+    case PC_JSON_OBJECT:
+        for (uint32_t i = 0; i < x->len; i++)
+            h += mix(x->u.members[i].khash * 0x9e3779b97f4a7c15ull + jhash(x->u.members[i].value));
+        return mix(h);
+    default:
+        return mix(h);
+    }
+}
+
+static bool dup_found(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const pc_ipath_t *ip, uint32_t j,
+                      uint32_t i)
+{
+    return fail(c, n, "uniqueItems", ip, x, "must not have duplicate items (%u and %u)", j, i);
+}
+
+/* Pairs for short arrays; a hash table of item positions for long ones,
+ * so a hostile body costs O(n), not O(n^2). */
 static bool v_unique(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const pc_ipath_t *ip)
 {
-    for (uint32_t i = 1; i < x->len; i++)
-        for (uint32_t j = 0; j < i; j++)
-            if (x->u.items[i]->type == x->u.items[j]->type && pc_json_equal(x->u.items[i], x->u.items[j]))
-                return fail(c, n, "uniqueItems", ip, x, "must not have duplicate items (%u and %u)", j, i);
-    return true;
+    if (x->len <= 16) {
+        for (uint32_t i = 1; i < x->len; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (pc_json_equal(x->u.items[i], x->u.items[j]))
+                    return dup_found(c, n, x, ip, j, i);
+        return true;
+    }
+    uint32_t size = 32;
+    while (size < 2 * x->len)
+        size *= 2;
+    /* slot: 32 bits of hash, 32 bits of position + 1 (0: empty) */
+    uint64_t *tab = bits_get(c, size * 64u);
+    if (!tab)
+        return abort_walk(c, n, "uniqueItems", ip, x, "out of memory");
+    bool ok = true;
+    for (uint32_t i = 0; i < x->len && ok; i++) {
+        uint64_t h = jhash(x->u.items[i]);
+        uint32_t tag = (uint32_t)(h >> 32);
+        for (uint32_t k = (uint32_t)h & (size - 1);; k = (k + 1) & (size - 1)) {
+            if (!tab[k]) {
+                tab[k] = (uint64_t)tag << 32 | (i + 1u);
+                break;
+            }
+            uint32_t j = (uint32_t)tab[k] - 1u;
+            if ((uint32_t)(tab[k] >> 32) == tag && pc_json_equal(x->u.items[i], x->u.items[j])) {
+                ok = dup_found(c, n, x, ip, j, i);
+                break;
+            }
+        }
+    }
+    bits_put(c, tab, size * 64u);
+    return ok;
 }
 
 static bool v_uneval(vctx_t *c, const pc_skw_t *k, const pc_json_t *x, const pc_ipath_t *ip, const uint64_t *ev)

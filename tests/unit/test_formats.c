@@ -109,6 +109,8 @@ static const extra_case_t extra[] = {
     C(EMAIL, "\"a\\\"b\"@example.com", true),
     C(EMAIL, "a@[IPv6:1::2:3.4.5.6]", true),
     C(EMAIL, "a@[IPv6:1::2:3.4.5]", false),
+    C(EMAIL, "a@[ipv6:::1]", true),
+    C(EMAIL, "a@[IPv7:::1]", false),
     C(EMAIL, "a\0b@example.com", false),
     C(EMAIL, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.com", false),
     C(HOSTNAME, "a", true),

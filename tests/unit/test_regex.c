@@ -176,7 +176,9 @@ static const diff_case_t diffs[] = {
     D("^(?<x>a)\\k<x>$", "aa", 1),
     D("\\bé", " é", 0), D("\\bé", "aé", 1), D("\\w", "é", 0), D("^\\W$", "é", 1),
     D("^\\p{Lu}\\P{Lu}$", "Éa", 1), D("^\\p{Script=Greek}+$", "πβ", 1),
-    D("^\\p{gc=Nd}$", "\xd9\xa3", 1), D("(?<!a)b", "ab", 0), D("(?<=a)b", "ab", 1),
+    D("^\\p{gc=Nd}$", "\xd9\xa3", 1), D("^\\p{Assigned}$", "a", 1),
+    D("^\\P{Assigned}$", "\xcd\xb8", 1),   /* U+0378 is unassigned */
+    D("^\\p{ASCII_Hex_Digit}+$", "09aF", 1), D("^\\p{Emoji}$", "\xf0\x9f\x90\xb2", 1), D("(?<!a)b", "ab", 0), D("(?<=a)b", "ab", 1),
     D("a|b", "xb", 1), D("^\\/$", "/", 1),
 };
 
@@ -195,7 +197,8 @@ static const char *const refused[] = {
     "a**", "a*+", "a{2}+", "*a", "+", "(?=a)*", "(?<=a)+", "\\b*", "^*", "a{", "a}", "]",
     "{1}", "a{2,1}", "[b-a]", "[\\d-z]", "[a-\\d]", "[\\B]", "[\\1]", "(?i)a", "(?#c)",
     "(?P<n>a)", "(?>a)", "(?|a)", "(*UTF)a", "(a", "a)", "[a", "\\p{Nope}", "\\p{gc=Nope}",
-    "\\p{Foo=Bar}", "\\pL", "(?<1a>x)", "(?<=a+)b", "\xff", "\xc3", "\xed\xa0\x80",
+    "\\p{Foo=Bar}", "\\pL", "\\p{Greek}", "\\p{letter}", "\\p{CWKCF}", "(?<1a>x)",
+    "(?<=a+)b", "\xff", "\xc3", "\xed\xa0\x80",
     "[\\ud800]",
 };
 

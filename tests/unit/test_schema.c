@@ -316,6 +316,71 @@ START_TEST(formats_assert_only_when_asked)
 }
 END_TEST
 
+/* const and enum values are copied into the schema, a large object's
+ * member index with them (an instance in another member order needs it) */
+static void big_object(char *out, size_t cap, bool reversed, int changed)
+{
+    snprintf(out, cap, "{");
+    for (int k = 0; k < 24; k++) {
+        int i = reversed ? 23 - k : k;
+        snprintf(out + strlen(out), cap - strlen(out), "%s\"k%02d\": %d", k ? ", " : "", i, i == changed ? -1 : i);
+    }
+    snprintf(out + strlen(out), cap - strlen(out), "}");
+}
+
+START_TEST(const_survives_its_document)
+{
+    char obj[512], rev[512], text[1200];
+    big_object(obj, sizeof obj, false, -1);
+    snprintf(text, sizeof text, "{\"properties\": {\"c\": {\"const\": %s}, \"e\": {\"enum\": [1, %s]}}}", obj, obj);
+    pc_schema_t *s = compile(text, NULL);
+    memset(heap, 0xA5, heap_used); /* the schema's document is gone */
+    heap_used = 0;
+    big_object(rev, sizeof rev, true, -1);
+    snprintf(text, sizeof text, "{\"c\": %s, \"e\": %s}", rev, rev);
+    ck_assert(pc_schema_validate(s, parse(text), NULL));
+    big_object(rev, sizeof rev, true, 7);
+    snprintf(text, sizeof text, "{\"c\": %s}", rev);
+    ck_assert(!pc_schema_validate(s, parse(text), NULL));
+    snprintf(text, sizeof text, "{\"e\": %s}", rev);
+    ck_assert(!pc_schema_validate(s, parse(text), NULL));
+    pc_schema_free(s);
+}
+END_TEST
+
+/* long arrays are checked by hashing (a hostile body costs O(n)); equal
+ * values that differ in spelling or member order still collide */
+START_TEST(unique_items_long_arrays)
+{
+    pc_schema_t *s = compile("{\"uniqueItems\": true}", NULL);
+    enum { N = 50000 };
+    char *text = malloc(N * 12 + 64);
+    size_t o = (size_t)sprintf(text, "[");
+    for (int i = 0; i < N; i++)
+        o += (size_t)sprintf(text + o, "%s%d", i ? "," : "", i);
+    strcpy(text + o, "]");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert(pc_schema_validate(s, parse_lim(text, 0), NULL));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
+    strcpy(text + o, ",7.0]");
+    pc_schema_error_t e[1];
+    pc_schema_errors_t errs = {.max = 1, .e = e};
+    ck_assert(!pc_schema_validate(s, parse(text), &errs));
+    ck_assert_str_eq(e[0].message, "must not have duplicate items (7 and 50000)");
+    o = (size_t)sprintf(text, "[{\"a\": 1, \"b\": [0, -0]}");
+    for (int i = 0; i < 40; i++)
+        o += (size_t)sprintf(text + o, ",{\"a\": %d}", i + 2);
+    strcpy(text + o, ",{\"b\": [0e3, 0], \"a\": 1.0}]");
+    ck_assert(!pc_schema_validate(s, parse(text), NULL));
+    strcpy(text + o, ",{\"b\": [0, 1], \"a\": 1}]");
+    ck_assert(pc_schema_validate(s, parse(text), NULL));
+    free(text);
+    pc_schema_free(s);
+}
+END_TEST
+
 START_TEST(numbers_are_exact)
 {
     pc_schema_t *s = compile("{\"multipleOf\": 0.01, \"maximum\": 18446744073709551616}", NULL);
@@ -367,6 +432,8 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, catastrophic_pattern_is_bounded);
     tcase_add_test(tc, draft7_ref_overrides_siblings);
     tcase_add_test(tc, formats_assert_only_when_asked);
+    tcase_add_test(tc, const_survives_its_document);
+    tcase_add_test(tc, unique_items_long_arrays);
     tcase_add_test(tc, numbers_are_exact);
     tcase_add_test(tc, loader_documents);
     suite_add_tcase(s, tc);

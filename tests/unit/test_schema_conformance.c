@@ -1,6 +1,5 @@
 /* tests/unit/test_schema_conformance.c: the JSON-Schema-Test-Suite
- * (/work/shared/conformance, found as $PC_SRCDIR/../shared/conformance)
- * against plugins/schema: every top-level file of draft2020-12 and draft7
+ * (found by suite_files.h; the test fails without it) against plugins/schema: every top-level file of draft2020-12 and draft7
  * (required), plus the optional files for the formats we assert, bignum
  * and float-overflow. Each file is read with pc_json_parse, so big numbers
  * keep their literal. "http://localhost:1234/..." is served from the
@@ -9,10 +8,12 @@
  * verdicts must match the suite's. A missing suite fails.
  */
 #include "schema.h"
+#include "suite_files.h"
 
 #include <check.h>
 #include <dirent.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,22 @@ static const struct {
     {NULL, NULL, NULL, NULL},
 };
 
-static char suite[PATH_MAX], meta[PATH_MAX];
+static const char *suite;
+static char meta[PATH_MAX];
+
+/* snprintf into a PATH_MAX buffer; a path that does not fit fails. */
+static void pathf(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pathf(char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, PATH_MAX, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= PATH_MAX) {
+        fprintf(stderr, "path too long: %s\n", fmt);
+        exit(EXIT_FAILURE);
+    }
+}
 
 /* ---- a bump arena for every document read (kept to the end) ---- */
 
@@ -105,9 +121,9 @@ static const pc_json_t *loader(void *ud, const char *uri)
             continue;
         char path[PATH_MAX];
         if (i == 0)
-            snprintf(path, sizeof path, "%s/remotes/%s", suite, rest);
+            pathf(path, "%s/remotes/%s", suite, rest);
         else
-            snprintf(path, sizeof path, "%s/%s%s%s", meta, map[i].dir, rest, map[i].suffix);
+            pathf(path, "%s/%s%s%s", meta, map[i].dir, rest, map[i].suffix);
         return read_doc(path);
     }
     return NULL;
@@ -177,7 +193,7 @@ static void run_group(const char *file, const pc_json_t *g, pc_schema_draft_t dr
 static void run_file(const char *dir, const char *name, pc_schema_draft_t draft, bool formats, counts_t *n)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    pathf(path, "%s/%s", dir, name);
     const pc_json_t *doc = read_doc(path);
     ck_assert_msg(doc != NULL, "cannot read %s", path);
     ck_assert_int_eq(doc->type, PC_JSON_ARRAY);
@@ -218,18 +234,18 @@ static const char *const asserted[] = {"date-time", "date", "time", "duration", 
 static void run_optional(const char *dir, pc_schema_draft_t draft, counts_t *n)
 {
     char fdir[PATH_MAX], name[64];
-    snprintf(fdir, sizeof fdir, "%s/optional/format", dir);
+    pathf(fdir, "%s/optional/format", dir);
     for (size_t i = 0; i < sizeof asserted / sizeof asserted[0]; i++) {
         char path[PATH_MAX];
         snprintf(name, sizeof name, "%s.json", asserted[i]);
-        snprintf(path, sizeof path, "%s/%s", fdir, name);
+        pathf(path, "%s/%s", fdir, name);
         FILE *f = fopen(path, "r");
         if (!f)
             continue; /* draft7 has no duration or uuid file */
         fclose(f);
         run_file(fdir, name, draft, true, n);
     }
-    snprintf(fdir, sizeof fdir, "%s/optional", dir);
+    pathf(fdir, "%s/optional", dir);
     run_file(fdir, "bignum.json", draft, false, n);
     run_file(fdir, "float-overflow.json", draft, false, n);
 }
@@ -237,7 +253,8 @@ static void run_optional(const char *dir, pc_schema_draft_t draft, counts_t *n)
 static void run_draft(const char *sub, pc_schema_draft_t draft)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/tests/%s", suite, sub);
+    suite = suite_root();
+    pathf(dir, "%s/tests/%s", suite, sub);
     counts_t req = {0}, opt = {0};
     run_dir(dir, draft, &req);
     run_optional(dir, draft, &opt);
@@ -273,27 +290,12 @@ static Suite *conformance_suite(void)
     return s;
 }
 
-static bool opendir_ok(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d)
-        closedir(d);
-    return d != NULL;
-}
-
 int main(void)
 {
     const char *src = getenv("PC_SRCDIR");
-    if (!src)
-        src = getenv("srcdir");
-    if (!src)
-        src = ".";
-    /* the checkout's sibling shared/ (/work/main), or a worktree's
-     * (/work/wt/NAME) two levels up */
-    snprintf(suite, sizeof suite, "%s/../shared/conformance/JSON-Schema-Test-Suite", src);
-    if (!opendir_ok(suite))
-        snprintf(suite, sizeof suite, "%s/../../shared/conformance/JSON-Schema-Test-Suite", src);
-    snprintf(meta, sizeof meta, "%s/tests/unit/schema-meta", src);
+    if (!src || !*src)
+        src = PC_TOP_SRCDIR;
+    pathf(meta, "%s/tests/unit/schema-meta", src);
     SRunner *sr = srunner_create(conformance_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
