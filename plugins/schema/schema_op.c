@@ -187,7 +187,7 @@ static pc_status_t refuse(pc_request_t *r, const pc_sop_t *op, int status, const
             at[0] ? " " : "", at, first ? first : "");
     if (!errs)
         return pc_deny(r, status, reason, detail);
-    json_t *extra = pc_sproblem_errors(errs, in);
+    json_t *extra = pc_sproblem_errors(errs, in, op->load.base_uri);
     pc_status_t st = pc_deny_json(r, status, reason, detail, extra);
     json_decref(extra);
     return st;

@@ -275,6 +275,8 @@ def test_ref_to_schema_dir_file(env):
     assert post(g, "/filedir", b'{"sku": "abc"}').status_code == 200
     doc = assert_problem(post(g, "/filedir", b'{"sku": "abcdef"}'), 400)
     assert doc["errors"][0]["keyword"] == "maxLength"
+    # the location is relative to schema_dir: the gateway's paths stay its own
+    assert doc["errors"][0]["schema"] == "item.json#/properties/sku/maxLength", doc
 
 
 def get_item(g, path, tenant="abc"):
