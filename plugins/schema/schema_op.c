@@ -174,8 +174,9 @@ static void *req_alloc(void *ud, size_t size)
 static pc_status_t refuse(pc_request_t *r, const pc_sop_t *op, int status, const char *reason,
                           const char *detail, const char *in, const pc_schema_errors_t *errs)
 {
+    char safe[sizeof(errs->e[0].instance)];
     const char *first = errs && errs->n ? errs->e[0].message : detail;
-    const char *at = errs && errs->n ? errs->e[0].instance : "";
+    const char *at = errs && errs->n ? pc_sproblem_log_safe(safe, sizeof(safe), errs->e[0].instance) : "";
     if (op->env.report) {
         count("reported", reason);
         pc_rlog(r, PC_LOG_WARN, "report mode: would refuse %d %s (%s%s%s%s)", status, reason,

@@ -50,3 +50,12 @@ json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in, const
         json_object_set_new(extra, "errors_truncated", json_true());
     return extra;
 }
+
+const char *pc_sproblem_log_safe(char *buf, size_t len, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}

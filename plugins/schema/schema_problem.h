@@ -16,4 +16,8 @@
  * gateway's paths. A new reference. */
 json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in, const char *base_uri);
 
+/* s with control bytes as '?', into buf (NUL-terminated, truncated): an
+ * instance pointer names the client's keys, and goes to the log. */
+const char *pc_sproblem_log_safe(char *buf, size_t len, const char *s);
+
 #endif
