@@ -53,6 +53,11 @@ def plugins(schema_dir):
                                    "properties": {"X-Tenant": {"type": "string",
                                                                "pattern": "^[a-z]{3}$"}}}}}},
         "report": {"type": "schema", "mode": "report", "requests": {"POST": {"body": ORDER}}},
+        "d07": {"type": "schema", "draft": "draft-07",
+                "requests": {"POST": {"body": {"dependencies": {"a": ["b"]}}}}},
+        "d2020": {"type": "schema", "requests": {"POST": {"body": {"dependencies": {"a": ["b"]}}}}},
+        "nofmt": {"type": "schema", "formats": False,
+                  "requests": {"POST": {"body": {"properties": {"e": {"format": "email"}}}}}},
         "resp_ok": {"type": "schema", "requests": {},
                     "responses": {"200": {"type": "object", "required": ["method", "body"]}}},
         "resp_bad": {"type": "schema", "requests": {},
@@ -73,6 +78,11 @@ def config(u, schema_dir):
              "plugins": ["params"]},
             {"name": "report", "match": {"path_prefix": "/report"}, "upstream": "u",
              "plugins": ["report"]},
+            {"name": "d07", "match": {"path_prefix": "/d07"}, "upstream": "u", "plugins": ["d07"]},
+            {"name": "d2020", "match": {"path_prefix": "/d2020"}, "upstream": "u",
+             "plugins": ["d2020"]},
+            {"name": "nofmt", "match": {"path_prefix": "/nofmt"}, "upstream": "u",
+             "plugins": ["nofmt"]},
             {"name": "resp_ok", "match": {"path_prefix": "/resp_ok"}, "upstream": "u",
              "plugins": ["resp_ok"]},
             {"name": "resp_bad", "match": {"path_prefix": "/resp_bad"}, "upstream": "u",
@@ -236,6 +246,17 @@ def test_format_asserted(env):
     assert raw == b""
     ok = b'{"id": 1, "price": 1, "items": [], "email": "a@example.com"}'
     assert post(g, "/orders", ok).status_code == 200
+
+
+def test_draft_option_and_formats_off(env):
+    u, g, _ = env
+    # "dependencies" is a draft-07 keyword; 2020-12 ignores it (dependentRequired)
+    doc = assert_problem(post(g, "/d07", b'{"a": 1}'), 400)
+    assert doc["errors"][0]["keyword"] == "dependencies", doc
+    assert post(g, "/d07", b'{"a": 1, "b": 2}').status_code == 200
+    assert post(g, "/d2020", b'{"a": 1}').status_code == 200
+    # "formats": false: format annotates only
+    assert post(g, "/nofmt", b'{"e": "not an address"}').status_code == 200
 
 
 def test_catastrophic_regex_answered_quickly(env):
