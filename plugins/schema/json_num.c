@@ -52,8 +52,52 @@ static inline bool pj_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* The common cases in one go: an integer or a decimal without exponent,
+ * of at most 18 digits ("42", "-7", "751.31"). An integer fits an int64
+ * and converts exactly rounded; a decimal below 2^53 over 10^1..10^18 is
+ * one correctly rounded division. 0 when the literal is anything else (the
+ * general scan then reads it, errors included). */
+static size_t pj_simple(const char *s, size_t n, pc_json_numparse_t *out)
+{
+    bool neg = s[0] == '-';
+    size_t p = neg, q = p, f = 0;
+    uint64_t m = 0;
+    if (q >= n || !pj_digit(s[q]))
+        return 0;
+    if (s[q] == '0')
+        q++;
+    else
+        for (; q < n && pj_digit(s[q]); q++) {
+            if (q - p >= 18)
+                return 0;
+            m = m * 10 + (uint64_t)(s[q] - '0');
+        }
+    if (q < n && s[q] == '.') {
+        size_t r = ++q;
+        for (; q < n && pj_digit(s[q]); q++) {
+            if (q - p > 18)
+                return 0;
+            m = m * 10 + (uint64_t)(s[q] - '0');
+        }
+        f = q - r;
+        if (!f || m > (1ull << 53))
+            return 0;
+    }
+    if (q < n && (pj_digit(s[q]) || s[q] == 'e' || s[q] == 'E'))
+        return 0;
+    out->nomem = false;
+    out->flags = (neg ? PC_JSON_NUM_NEG : 0) | (f ? 0 : PC_JSON_NUM_INT | PC_JSON_NUM_I64);
+    out->i = f ? 0 : neg ? -(int64_t)m : (int64_t)m;
+    double d = f ? (double)m / pj_pow10[f] : (double)m;
+    out->d = neg ? -d : d;
+    return q;
+}
+
 size_t pc_json_num_scan(const char *s, size_t n, pc_json_numparse_t *out)
 {
+    size_t fast = n ? pj_simple(s, n, out) : 0;
+    if (fast)
+        return fast;
     size_t p = 0;
     uint64_t mant = 0;
     unsigned nd = 0;          /* significant digits in mant */

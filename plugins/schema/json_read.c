@@ -4,12 +4,12 @@
  * Iterative, so nesting costs a small frame instead of C stack. Finished
  * values wait on a scratch stack (pc_json_t by value); when a container
  * closes, its children are copied once into the tree's memory together with
- * the pointer or member array that names them: one sub-allocation per
- * container, none per scalar. Tree memory comes from the caller's allocator
- * in chunks; decoded strings go to one pool sized by the bytes left in the
- * input, which always suffices since a decoded string plus its NUL is never
- * longer than its quoted form. Strings are scanned eight bytes at a time
- * for the only bytes that need attention ('"', '\\', < 0x20, >= 0x80). */
+ * the pointer or member array that names them: one allocation per
+ * container, none per scalar, nothing wasted (the caller's arena is a bump
+ * allocator). Decoded strings go one after another into pool chunks of
+ * PJ_POOL bytes; a string that outgrows its chunk moves to a larger one.
+ * Strings are scanned eight bytes at a time for the only bytes that need
+ * attention ('"', '\\', < 0x20, >= 0x80). */
 #include "json_read_impl.h"
 
 #include <stdlib.h>
@@ -19,8 +19,8 @@ enum {
     PJ_INLINE_NODES = 128,
     PJ_INLINE_KEYS = 64,
     PJ_INLINE_FRAMES = 32,
-    PJ_CHUNK_MIN = 4096,
-    PJ_CHUNK_MAX = 256 * 1024,
+    PJ_POOL = 4096,
+    PJ_NODES_GUESS_MAX = 65536,
 };
 
 typedef struct pj_key {
@@ -41,17 +41,14 @@ typedef struct pj {
     void *ud;
     pc_json_error_t *err;
     uint32_t nodes;
-    /* tree memory */
-    char *cur, *lim_mem;
-    size_t chunk;
-    char *spool, *spool_end;
+    char *spool, *spool_end;  /* string pool: what is left of its chunk */
     /* scratch stacks: inline first, heap when they outgrow it */
     pc_json_t *ns;
     uint32_t nlen, ncap;
     pj_key_t *ks;
-    uint32_t klen_, kcap;
+    uint32_t nkeys, kcap;
     pj_frame_t *fs;
-    unsigned depth, fcap;
+    uint32_t depth, fcap;
     pc_json_t ns_inline[PJ_INLINE_NODES];
     pj_key_t ks_inline[PJ_INLINE_KEYS];
     pj_frame_t fs_inline[PJ_INLINE_FRAMES];
@@ -67,24 +64,12 @@ static bool pj_fail(pj_t *ps, pc_json_err_t code, const unsigned char *at, const
 
 /* ---- memory ---- */
 
+/* Empty containers point here, so they cost no allocation. */
+static const max_align_t pj_empty[1];
+
 static void *pj_mem(pj_t *ps, size_t size)
 {
-    size = size ? (size + 7u) & ~(size_t)7u : 8; /* an empty container still gets a pointer */
-    if ((size_t)(ps->lim_mem - ps->cur) < size) {
-        size_t want = ps->chunk;
-        if (want < size)
-            want = size;
-        char *c = ps->alloc(ps->ud, want);
-        if (!c)
-            return NULL;
-        ps->cur = c;
-        ps->lim_mem = c + want;
-        if (ps->chunk < PJ_CHUNK_MAX)
-            ps->chunk *= 2;
-    }
-    void *r = ps->cur;
-    ps->cur += size;
-    return r;
+    return size ? ps->alloc(ps->ud, size) : (void *)pj_empty;
 }
 
 /* Grows a scratch stack to hold at least need entries. */
@@ -109,6 +94,9 @@ static bool pj_grow(pj_t *ps, void **arr, uint32_t *cap, void *inl, size_t esize
 
 static inline const unsigned char *pj_ws(const unsigned char *p, const unsigned char *end)
 {
+    /* most tokens follow no blank, or a single space */
+    if (p < end && *p > ' ')
+        return p;
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
@@ -119,7 +107,9 @@ static inline const unsigned char *pj_ws(const unsigned char *p, const unsigned 
 #define PJ_ONES 0x0101010101010101ull
 #define PJ_HIGHS 0x8080808080808080ull
 
-/* Non-zero when any byte of v is '"', '\\', < 0x20 or >= 0x80. */
+/* Non-zero when any byte of v is '"', '\\', < 0x20 or >= 0x80: the high
+ * bit of each such byte is set. Bytes above the first flagged one may be
+ * flagged wrongly (borrows), the first one never is. */
 static inline uint64_t pj_special(uint64_t v)
 {
     uint64_t q = v ^ (PJ_ONES * '"');
@@ -128,6 +118,23 @@ static inline uint64_t pj_special(uint64_t v)
     uint64_t hb = (b - PJ_ONES) & ~b;
     uint64_t lt = (v - PJ_ONES * 0x20) & ~v;
     return (hq | hb | lt | v) & PJ_HIGHS;
+}
+
+/* v as if loaded little-endian: the first byte in memory is the lowest,
+ * so borrows run from earlier bytes to later ones. */
+static inline uint64_t pj_le(uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(v);
+#else
+    return v;
+#endif
+}
+
+/* Index of the first flagged byte of m (non-zero, from pj_le). */
+static inline unsigned pj_first_byte(uint64_t m)
+{
+    return (unsigned)__builtin_ctzll(m) >> 3;
 }
 
 static int pj_hex4(const unsigned char *p)
@@ -236,34 +243,79 @@ static bool pj_escape(pj_t *ps, const unsigned char **pp, char **o)
     return true;
 }
 
-/* Reads the string whose opening quote is at ps->p into the pool. */
+/* A new pool chunk for a string that has written o - o0 bytes so far and
+ * whose raw text starts at start: at least PJ_POOL, or twice what the
+ * string has used, never more than the rest of the input can decode to
+ * (a decoded string plus its NUL is never longer than its quoted form). */
+static bool pj_pool(pj_t *ps, const unsigned char *start, const unsigned char *p, char **o0, char **o)
+{
+    size_t used = (size_t)(*o - *o0), rest = (size_t)(ps->end - start) + 1;
+    size_t want = 2 * (size_t)(p - start) + PJ_POOL;
+    if (want > rest)
+        want = rest;
+    char *n = ps->alloc(ps->ud, want);
+    if (!n)
+        return pj_fail(ps, PC_JSON_NOMEM, start, "out of memory");
+    if (used) /* the first chunk comes with nothing to move, *o0 may be NULL */
+        memcpy(n, *o0, used);
+    ps->spool = *o0 = n;
+    ps->spool_end = n + want;
+    *o = n + used;
+    return true;
+}
+
+/* How far the string at p may be scanned before the chunk at o could
+ * overflow: decoding never writes more bytes than it reads, but an escape
+ * or UTF-8 sequence that starts before the limit may read up to 11 bytes
+ * past it, and the NUL needs one. NULL: the chunk is too full to start. */
+static const unsigned char *pj_lim(const pj_t *ps, const unsigned char *p, const char *o)
+{
+    size_t room = (size_t)(ps->spool_end - o);
+    if ((size_t)(ps->end - p) < room)
+        return ps->end;
+    return room > 16 ? p + (room - 16) : NULL;
+}
+
+/* Reads the string whose opening quote is at ps->p into the pool. Below
+ * lim no byte needs a bounds check of its own (pj_lim). */
 static bool pj_string(pj_t *ps, const char **out, uint32_t *outlen)
 {
     const unsigned char *start = ps->p, *p = start + 1, *end = ps->end;
-    if (!ps->spool || (size_t)(ps->spool_end - ps->spool) < (size_t)(end - start)) {
-        /* Every string from here on fits in what is left of the input. */
-        size_t want = (size_t)(end - start) + 1;
-        ps->spool = ps->alloc(ps->ud, want);
-        if (!ps->spool)
-            return pj_fail(ps, PC_JSON_NOMEM, start, "out of memory");
-        ps->spool_end = ps->spool + want;
-    }
     char *o0 = ps->spool, *o = o0;
+    const unsigned char *lim = pj_lim(ps, p, o);
+    if (!lim) {
+        if (!pj_pool(ps, start, p, &o0, &o))
+            return false;
+        lim = pj_lim(ps, p, o);
+    }
     for (;;) {
-        const unsigned char *s = p;
-        while ((size_t)(end - p) >= 8) {
-            uint64_t v;
+        /* Eight bytes at a time, stored before they are judged (the chunk
+         * has the room, pj_lim): the first special byte ends the run. */
+        while (lim - p >= 8) {
+            uint64_t v, m;
             memcpy(&v, p, 8);
-            if (pj_special(v))
-                break;
+            memcpy(o, &v, 8);
+            if ((m = pj_special(pj_le(v)))) {
+                unsigned k = pj_first_byte(m);
+                p += k;
+                o += k;
+                goto special;
+            }
             p += 8;
+            o += 8;
         }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        memcpy(o, s, (size_t)(p - s));
-        o += p - s;
-        if (p >= end)
-            return pj_fail(ps, PC_JSON_SYNTAX, start, "unterminated string");
+        while (p < lim && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            *o++ = (char)*p++;
+        if (p >= lim) {
+            if (p >= end)
+                return pj_fail(ps, PC_JSON_SYNTAX, start, "unterminated string");
+            /* the chunk is nearly full: move what we have to a larger one */
+            if (!pj_pool(ps, start, p, &o0, &o))
+                return false;
+            lim = pj_lim(ps, p, o);
+            continue;
+        }
+    special:;
         unsigned char c = *p;
         if (c == '"')
             break;
@@ -307,6 +359,8 @@ static bool pj_number(pj_t *ps, pc_json_t *v)
     const unsigned char *s = ps->p, *p = s, *end = ps->end;
     pc_json_numparse_t np;
     size_t n = pc_json_num_scan((const char *)p, (size_t)(end - p), &np);
+    if (!n && np.nomem)
+        return pj_fail(ps, PC_JSON_NOMEM, p, "out of memory");
     if (!n)
         return pj_fail(ps, PC_JSON_SYNTAX, p + np.bad, "invalid number");
     if (n > UINT32_MAX)
@@ -388,13 +442,13 @@ static bool pj_close_object(pj_t *ps, pj_frame_t *f, pc_json_t *out)
     uint32_t n = ps->nlen - f->nbase;
     bool indexed = n > PC_JSON_INDEX_MIN;
     size_t msize = (size_t)n * sizeof(pc_json_member_t);
-    size_t isize = indexed ? (size_t)n * sizeof(uint32_t) : 0;
+    size_t isize = indexed ? ((size_t)n * sizeof(uint32_t) + 7u) & ~(size_t)7u : 0;
     char *mem = pj_mem(ps, msize + isize + (size_t)n * sizeof(pc_json_t));
     if (!mem)
         return pj_fail(ps, PC_JSON_NOMEM, ps->p, "out of memory");
     pc_json_member_t *m = (pc_json_member_t *)mem;
     uint32_t *idx = indexed ? (uint32_t *)(mem + msize) : NULL;
-    pc_json_t *vals = (pc_json_t *)(mem + msize + ((isize + 7u) & ~(size_t)7u));
+    pc_json_t *vals = (pc_json_t *)(mem + msize + isize);
     memcpy(vals, ps->ns + f->nbase, (size_t)n * sizeof(pc_json_t));
     for (uint32_t i = 0; i < n; i++) {
         const pj_key_t *k = &ps->ks[f->kbase + i];
@@ -420,7 +474,7 @@ static bool pj_close_object(pj_t *ps, pj_frame_t *f, pc_json_t *out)
     out->len = n;
     out->u.members = m;
     ps->nlen = f->nbase;
-    ps->klen_ = f->kbase;
+    ps->nkeys = f->kbase;
     return true;
 }
 
@@ -453,7 +507,7 @@ static bool pj_open(pj_t *ps, bool obj)
     pj_frame_t *f = &ps->fs[ps->depth++];
     f->obj = obj;
     f->nbase = ps->nlen;
-    f->kbase = ps->klen_;
+    f->kbase = ps->nkeys;
     ps->p++;
     return true;
 }
@@ -463,15 +517,15 @@ static bool pj_key(pj_t *ps)
 {
     if (ps->p >= ps->end || *ps->p != '"')
         return pj_fail(ps, PC_JSON_SYNTAX, ps->p, "expected a string key");
-    if (ps->klen_ == ps->kcap &&
-        !pj_grow(ps, (void **)&ps->ks, &ps->kcap, ps->ks_inline, sizeof *ps->ks, (size_t)ps->klen_ + 1))
+    if (ps->nkeys == ps->kcap &&
+        !pj_grow(ps, (void **)&ps->ks, &ps->kcap, ps->ks_inline, sizeof *ps->ks, (size_t)ps->nkeys + 1))
         return false;
-    pj_key_t *k = &ps->ks[ps->klen_];
+    pj_key_t *k = &ps->ks[ps->nkeys];
     k->off = (size_t)(ps->p - ps->buf);
     if (!pj_string(ps, &k->key, &k->klen))
         return false;
     k->khash = pc_json_key_hash(k->key, k->klen);
-    ps->klen_++;
+    ps->nkeys++;
     ps->p = pj_ws(ps->p, ps->end);
     if (ps->p >= ps->end || *ps->p != ':')
         return pj_fail(ps, PC_JSON_SYNTAX, ps->p, "expected ':' after key");
@@ -485,8 +539,14 @@ static bool pj_push(pj_t *ps, const pc_json_t *v)
     const pj_frame_t *f = &ps->fs[ps->depth - 1];
     if (ps->nlen - f->nbase >= ps->lim.max_members)
         return pj_fail(ps, PC_JSON_TOO_MANY, ps->p, "too many members in one object or array");
+    /* a large body outgrows the inline stack: start nearer to where it
+     * will likely end (a value per 32 bytes at most, 2 MiB of stack) */
+    size_t guess = (size_t)(ps->end - ps->buf) / 32;
+    if (guess > PJ_NODES_GUESS_MAX)
+        guess = PJ_NODES_GUESS_MAX;
     if (ps->nlen == ps->ncap &&
-        !pj_grow(ps, (void **)&ps->ns, &ps->ncap, ps->ns_inline, sizeof *ps->ns, (size_t)ps->nlen + 1))
+        !pj_grow(ps, (void **)&ps->ns, &ps->ncap, ps->ns_inline, sizeof *ps->ns,
+                 ps->ns == ps->ns_inline ? guess : (size_t)ps->nlen + 1))
         return false;
     ps->ns[ps->nlen++] = *v;
     return true;
@@ -601,15 +661,13 @@ const pc_json_t *pc_json_parse(const char *buf, size_t len, const pc_json_limits
     ps->ud = ud;
     ps->err = err;
     ps->nodes = 0;
-    ps->cur = ps->lim_mem = NULL;
-    ps->chunk = PJ_CHUNK_MIN;
     ps->spool = ps->spool_end = NULL;
     ps->ns = ps->ns_inline;
     ps->ncap = PJ_INLINE_NODES;
     ps->nlen = 0;
     ps->ks = ps->ks_inline;
     ps->kcap = PJ_INLINE_KEYS;
-    ps->klen_ = 0;
+    ps->nkeys = 0;
     ps->fs = ps->fs_inline;
     ps->fcap = PJ_INLINE_FRAMES;
     ps->depth = 0;

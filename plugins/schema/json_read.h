@@ -115,7 +115,8 @@ const pc_json_t *pc_json_parse(const char *buf, size_t len, const pc_json_limits
  * must keep its objects at or below this size (or carry the index). */
 #define PC_JSON_INDEX_MIN 16
 
-/* FNV-1a over the decoded key bytes. */
+/* A fixed hash of the decoded key bytes (json_tree.c); the same in every
+ * process, so compiled schemas can keep property hashes. */
 uint32_t pc_json_key_hash(const char *key, size_t klen);
 /* The member named key, or NULL. Linear for small objects, a binary search
  * of the index above for larger ones. */

@@ -40,9 +40,30 @@ json_diff_arena_t *json_diff_arena_new(void)
     return calloc(1, sizeof(json_diff_arena_t));
 }
 
+/* Under AddressSanitizer every allocation gets a block of its own, exactly
+ * its size, so that a write past what the reader asked for is caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define JD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JD_ASAN 1
+#endif
+#endif
+#ifndef JD_ASAN
+#define JD_ASAN 0
+#endif
+
 void *json_diff_arena_alloc(void *arena, size_t size)
 {
     json_diff_arena_t *a = arena;
+    if (JD_ASAN) {
+        struct block *b = malloc(sizeof *b + size);
+        if (!b)
+            return NULL;
+        b->next = a->head;
+        a->head = b;
+        return b->data;
+    }
     size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
     if ((size_t)(a->end - a->cur) < size) {
         size_t n = size > 65536 ? size : 65536;

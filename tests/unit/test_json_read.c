@@ -311,6 +311,16 @@ START_TEST(test_tree)
     for (uint32_t i = 0; i < v->len; i++)
         ck_assert_uint_eq(v->u.members[i].khash, pc_json_key_hash(v->u.members[i].key, v->u.members[i].klen));
 
+    /* an odd member count above PC_JSON_INDEX_MIN: the index needs padding
+     * before the values (ASan, with json_diff.c's exact-size blocks) */
+    v = parse("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,"
+              "\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,\"p\":16,\"q\":17}");
+    ck_assert_uint_eq(v->len, 17);
+    for (int i = 0; i < 17; i++) {
+        char k = (char)('a' + i);
+        ck_assert_int_eq(pc_json_get(v, &k, 1)->u.num.i, i + 1);
+    }
+
     /* a key holding NUL, told apart by klen */
     v = parse("{\"a\\u0000b\": 1, \"a\": 2}");
     ck_assert_uint_eq(v->u.members[0].klen, 3);
