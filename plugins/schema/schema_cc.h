@@ -15,7 +15,15 @@
 
 #include "schema_int.h"
 
-enum { PC_V_APPL = 1u << 0, PC_V_VALID = 1u << 1, PC_V_UNEVAL = 1u << 2, PC_V_ALL = 0xffu };
+/* Vocabularies in force; a custom metaschema's "$vocabulary" may drop the
+ * first three, or add format-assertion ("format" then asserts). */
+enum {
+    PC_V_APPL = 1u << 0,
+    PC_V_VALID = 1u << 1,
+    PC_V_UNEVAL = 1u << 2,
+    PC_V_FORMAT = 1u << 3,
+    PC_V_ALL = PC_V_APPL | PC_V_VALID | PC_V_UNEVAL,
+};
 
 /* What the scan knows of one subschema (keyed by its tree node). */
 typedef struct pc_rinfo {

@@ -223,6 +223,8 @@ static int kw_num(pc_cc_t *c, pc_rinfo_t *ri, kb_t *b, const pc_json_t *v, const
     pc_skw_t *k = kw_add(b, t[j].op, PC_T_NUM, t[j].name);
     if (!k || !(k->u.num = jcopy(c, v, 0)))
         return oom(c, ri);
+    if (t[j].op == PC_K_MULOF)
+        k->u.mul.fast = pc_dec_parse(v->u.num.text, v->len, &k->u.mul.m, &k->u.mul.e) && k->u.mul.m;
     return 0;
 }
 
@@ -280,7 +282,7 @@ static int kw_format(pc_cc_t *c, pc_rinfo_t *ri, kb_t *b, const pc_json_t *v, co
     if (v->type != PC_JSON_STRING)
         return pc_cc_fail(c, ri->path, kw, "must be a string");
     pc_format_t f = pc_format_lookup(v->u.str);
-    if (!c->opts->formats || f == PC_FORMAT_UNKNOWN)
+    if (!(c->opts->formats || (ri->vocab & PC_V_FORMAT)) || f == PC_FORMAT_UNKNOWN)
         return 0;
     pc_skw_t *k = kw_add(b, PC_K_FORMAT, PC_T_STR, "format");
     if (!k || !(k->u.fmt.name = pc_sarena_strndup(&c->s->arena, v->u.str, v->len)))
@@ -658,6 +660,9 @@ static int groups(pc_cc_t *c, pc_rinfo_t *ri, kb_t *b)
     if (d7)
         return (ri->vocab & PC_V_APPL) ? g_deps(c, ri, b, "dependencies", true, true) : 0;
     if ((ri->vocab & PC_V_VALID) && g_deps(c, ri, b, "dependentRequired", true, false) < 0)
+        return -1;
+    /* draft-07's "dependencies", still common in 2020-12 schemas */
+    if ((ri->vocab & PC_V_APPL) && g_deps(c, ri, b, "dependencies", true, true) < 0)
         return -1;
     return (ri->vocab & PC_V_APPL) ? g_deps(c, ri, b, "dependentSchemas", false, true) : 0;
 }

@@ -143,6 +143,12 @@ typedef struct pc_skw {
     const char *kw; /* keyword name for errors */
     union {
         const pc_json_t *num;
+        struct {
+            const pc_json_t *v;
+            uint64_t m; /* v = m * 10^e, when fast (pc_dec_parse) */
+            int32_t e;
+            bool fast;
+        } mul;
         uint64_t n;
         struct {
             const pc_json_t *const *v;
@@ -215,6 +221,10 @@ typedef struct pc_ipath {
     uint32_t klen;
     uint32_t idx;
 } pc_ipath_t;
+
+/* A decimal literal as m * 10^e with m below 10^18 (sign dropped); false
+ * when it does not fit (then the exact pc_json_num_* path decides). */
+bool pc_dec_parse(const char *s, uint32_t len, uint64_t *m, int32_t *e);
 
 void pc_schema_err_fill(pc_schema_error_t *e, const pc_snode_t *n, const char *kw,
                         const pc_ipath_t *ip, const pc_json_t *x, const char *msg);

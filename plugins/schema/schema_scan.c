@@ -41,7 +41,7 @@ static const struct {
     {"$defs", SH_MAP, D2020},
     {"definitions", SH_MAP, DBOTH},
     {"dependentSchemas", SH_MAP, D2020},
-    {"dependencies", SH_MAP, D7},
+    {"dependencies", SH_MAP, DBOTH}, /* 2020-12 takes draft-07's spelling too */
     {"allOf", SH_ARR, DBOTH},
     {"anyOf", SH_ARR, DBOTH},
     {"oneOf", SH_ARR, DBOTH},
@@ -199,7 +199,10 @@ static uint8_t vocab_of(const pc_json_t *voc)
     static const struct {
         const char *suffix;
         uint8_t bit;
-    } v[] = {{"/vocab/applicator", PC_V_APPL}, {"/vocab/validation", PC_V_VALID}, {"/vocab/unevaluated", PC_V_UNEVAL}};
+    } v[] = {{"/vocab/applicator", PC_V_APPL},
+             {"/vocab/validation", PC_V_VALID},
+             {"/vocab/unevaluated", PC_V_UNEVAL},
+             {"/vocab/format-assertion", PC_V_FORMAT}};
     uint8_t bits = 0;
     for (uint32_t i = 0; i < voc->len; i++) {
         const char *k = voc->u.members[i].key;

@@ -89,10 +89,14 @@ static void bits_all(uint64_t *dst, uint32_t len)
 
 /* ---- failures ---- */
 
-static bool fail(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
-                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Failures are off the hot path: kept out of line, so the checks stay
+ * small. */
+#define COLD __attribute__((cold, noinline))
 
-static bool record(vctx_t *c, pc_schema_errors_t *e, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip,
+static bool fail(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7))) COLD;
+
+static COLD bool record(vctx_t *c, pc_schema_errors_t *e, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip,
                    const pc_json_t *x, const char *msg)
 {
     if (e->n >= e->max) {
@@ -119,7 +123,7 @@ static bool fail(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_
 
 /* A limit was hit: the instance is invalid even where this failure was
  * only being tried (under "not"). */
-static bool abort_walk(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
+static COLD bool abort_walk(vctx_t *c, const pc_snode_t *n, const char *kw, const pc_ipath_t *ip, const pc_json_t *x,
                        const char *msg)
 {
     if (!c->abort && c->report && !c->stop)
@@ -140,6 +144,79 @@ static bool try_node(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const p
 
 /* ---- scalars ---- */
 
+bool pc_dec_parse(const char *s, uint32_t len, uint64_t *m, int32_t *e)
+{
+    uint64_t v = 0;
+    int32_t exp = 0;
+    bool frac = false;
+    unsigned digits = 0;
+    uint32_t i = len && s[0] == '-';
+    for (; i < len; i++) {
+        char ch = s[i];
+        if (ch >= '0' && ch <= '9') {
+            if (frac)
+                exp--;
+            if (v == 0 && ch == '0')
+                continue; /* a leading zero is no digit */
+            if (++digits > 18)
+                return false;
+            v = v * 10 + (uint64_t)(ch - '0');
+        } else if (ch == '.') {
+            frac = true;
+        } else if (ch == 'e' || ch == 'E') {
+            bool neg = ++i < len && s[i] == '-';
+            int32_t x = 0;
+            for (i += (i < len && (s[i] == '-' || s[i] == '+')); i < len; i++) {
+                if (s[i] < '0' || s[i] > '9' || x > 9999)
+                    return false;
+                x = x * 10 + (s[i] - '0');
+            }
+            exp += neg ? -x : x;
+            break;
+        } else {
+            return false;
+        }
+    }
+    *m = v;
+    *e = exp;
+    return true;
+}
+
+/* a = ma * 10^ea is a multiple of d = md * 10^ed (md > 0) when
+ * ma * 10^(ea-ed) / md is an integer; in 64 bits, exactly. -1: too big
+ * for this path. */
+static int mulof_fast(const pc_skw_t *k, const pc_json_t *x)
+{
+    uint64_t ma, md = k->u.mul.m;
+    int32_t ea;
+    if (!k->u.mul.fast || !pc_dec_parse(x->u.num.text, x->len, &ma, &ea))
+        return -1;
+    if (ma == 0)
+        return 1;
+    int32_t sh = ea - k->u.mul.e;
+    if (sh >= 0) {
+        if (sh > 64)
+            return -1;
+        uint64_t r = ma % md; /* r * 10 < 10^19 < 2^64 as md <= 10^18 */
+        while (sh-- > 0 && r)
+            r = r * 10 % md;
+        return r == 0;
+    }
+    uint64_t dd = md;
+    while (sh++ < 0) {
+        if (dd > ma / 10)
+            return 0; /* the divisor outgrew a */
+        dd *= 10;
+    }
+    return ma % dd == 0;
+}
+
+static bool multiple_of(const pc_skw_t *k, const pc_json_t *x)
+{
+    int r = mulof_fast(k, x);
+    return r >= 0 ? r == 1 : pc_json_num_multiple_of(x, k->u.mul.v);
+}
+
 static uint64_t code_points(const pc_json_t *x)
 {
     uint64_t n = 0;
@@ -156,7 +233,7 @@ static bool type_ok(uint16_t types, unsigned cls, const pc_json_t *x)
            ((x->num_flags & PC_JSON_NUM_INT) || pc_json_num_is_integer(x));
 }
 
-static bool fail_type(vctx_t *c, const pc_snode_t *n, const pc_ipath_t *ip, const pc_json_t *x)
+static COLD bool fail_type(vctx_t *c, const pc_snode_t *n, const pc_ipath_t *ip, const pc_json_t *x)
 {
     static const char *names[] = {"null", "boolean", "number", "string", "array", "object", "integer"};
     char msg[96] = "must be ";
@@ -180,7 +257,7 @@ static bool v_scalar(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc
     int r;
     switch (k->op) {
     case PC_K_MULOF:
-        return pc_json_num_multiple_of(x, k->u.num) ||
+        return multiple_of(k, x) ||
                fail(c, n, k->kw, ip, x, "must be a multiple of %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MAX:
         return pc_json_num_cmp(x, k->u.num) <= 0 ||
@@ -215,13 +292,24 @@ static bool v_scalar(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc
 
 /* ---- objects ---- */
 
+/* Keys are short: a loop beats a call to memcmp. */
+static inline bool key_eq(const char *a, const char *b, uint32_t n)
+{
+    if (n > 24)
+        return !memcmp(a, b, n);
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static const pc_sprop_t *prop_find(const pc_sprops_t *p, const pc_json_member_t *m)
 {
     for (uint32_t i = m->khash & p->mask;; i = (i + 1) & p->mask) {
         const pc_sprop_t *e = &p->tab[i];
         if (!e->key)
             return NULL;
-        if (e->khash == m->khash && e->klen == m->klen && !memcmp(e->key, m->key, m->klen))
+        if (e->khash == m->khash && e->klen == m->klen && key_eq(e->key, m->key, m->klen))
             return e;
     }
 }
@@ -400,7 +488,7 @@ static uint64_t jhash(const pc_json_t *x)
     }
 }
 
-static bool dup_found(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const pc_ipath_t *ip, uint32_t j,
+static COLD bool dup_found(vctx_t *c, const pc_snode_t *n, const pc_json_t *x, const pc_ipath_t *ip, uint32_t j,
                       uint32_t i)
 {
     return fail(c, n, "uniqueItems", ip, x, "must not have duplicate items (%u and %u)", j, i);

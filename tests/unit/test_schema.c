@@ -389,6 +389,25 @@ START_TEST(numbers_are_exact)
     ck_assert(pc_schema_validate(s, parse("18446744073709551616"), NULL));
     ck_assert(!pc_schema_validate(s, parse("18446744073709551617"), NULL));
     pc_schema_free(s);
+    /* multipleOf in 64 bits where the literals fit, exact beyond */
+    static const struct {
+        const char *d, *a;
+        bool ok;
+    } m[] = {
+        {"0.01", "1e-2", true},         {"0.01", "0.0100", true},       {"0.01", "-0.03", true},
+        {"0.01", "1.005", false},       {"0.01", "7e-3", false},        {"0.01", "0", true},
+        {"0.01", "12345678901234567.89", true}, {"0.01", "12345678901234567.891", false},
+        {"1e-5", "0.00001", true},      {"3", "9e1", true},             {"3", "10", false},
+        {"2.5e1", "75", true},          {"2.5e1", "50.5", false},       {"0.3", "0.9", true},
+        {"7", "1e30", false},           {"5", "1e30", true},            {"0.0001", "1e-5", false},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"multipleOf\": %s}", m[i].d);
+        s = compile(text, NULL);
+        ck_assert_msg(pc_schema_validate(s, parse(m[i].a), NULL) == m[i].ok, "%s of %s", m[i].a, m[i].d);
+        pc_schema_free(s);
+    }
 }
 END_TEST
 
