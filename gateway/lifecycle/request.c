@@ -115,9 +115,15 @@ const void *pc_request_body(const pc_request_t *r, size_t *len)
     return r->body;
 }
 
+void pc_response_body_keep(pc_request_t *r)
+{
+    if (r->route && r->route->sees_response_body)
+        r->cap_wanted = true;
+}
+
 const void *pc_response_body(const pc_request_t *r, size_t *len, bool *truncated)
 {
-    bool relayed = r->up_head_seen && !r->response_set;
+    bool relayed = r->cap_wanted && r->up_head_seen && !r->response_set;
     *len = relayed ? r->cap_len : 0;
     if (truncated)
         *truncated = relayed && (r->cap_truncated || !r->up_done || r->up_err != PC_UX_OK);

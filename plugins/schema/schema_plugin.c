@@ -189,6 +189,9 @@ static const pc_sop_t *sp_op(const sp_conf_t *c, pc_request_t *r)
 static pc_status_t sp_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     (void)ctx;
+    const sp_conf_t *c = conf;
+    if (c->nresponses)
+        pc_response_body_keep(r); /* only then does the core copy the response */
     const pc_sop_t *op = sp_op(conf, r);
     return op ? pc_sop_check_head(r, op, NULL) : PC_CONTINUE;
 }

@@ -253,6 +253,12 @@ START_TEST(response_body_capture)
     ck_assert_ptr_null(pc_response_body(r, &len, &trunc)); /* nothing relayed */
     ck_assert_uint_eq(len, 0);
     r->up_head_seen = true;
+    ck_assert_ptr_null(pc_response_body(r, &len, &trunc)); /* nothing kept */
+    pc_response_body_keep(r); /* no plugin of the route sees response bodies */
+    ck_assert(!r->cap_wanted);
+    h->route.sees_response_body = true;
+    pc_response_body_keep(r);
+    ck_assert(r->cap_wanted);
     r->up_content_length = -1;
     static char chunk[65536];
     memset(chunk, 'x', sizeof(chunk));
