@@ -279,6 +279,15 @@ START_TEST(response_body_capture)
     r->cap_truncated = false;
     pc_response_body(r, &len, &trunc);
     ck_assert(trunc);
+    /* a Content-Length decides, even before the exchange has ended */
+    r->up_done = false;
+    r->up_err = PC_UX_OK;
+    r->up_content_length = PC_RESPONSE_CAPTURE_MAX;
+    pc_response_body(r, &len, &trunc);
+    ck_assert(!trunc);
+    r->up_content_length = PC_RESPONSE_CAPTURE_MAX + 1;
+    pc_response_body(r, &len, &trunc);
+    ck_assert(trunc);
     pc_request_fail(r, 502, "upstream.failed", NULL); /* the gateway answered instead */
     ck_assert_ptr_null(pc_response_body(r, &len, &trunc));
     h_complete(h, r);
