@@ -70,7 +70,7 @@ build fuzz_openapi -I"$src/plugins/openapi" fuzz/fuzz_openapi.c plugins/openapi/
     $(pkg-config --libs yaml-0.1) $JANSSON
 # The schema plugin's request text readers, over the strict JSON reader.
 build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \
-    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ')
+    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ') -lm
 # The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
 # hostnames) are the system's, uninstrumented.
 PCRE2=$(pkg-config --cflags --libs libpcre2-8)

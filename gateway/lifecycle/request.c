@@ -115,12 +115,23 @@ const void *pc_request_body(const pc_request_t *r, size_t *len)
     return r->body;
 }
 
+void pc_response_body_keep(pc_request_t *r)
+{
+    if (r->route && r->route->sees_response_body)
+        r->cap_wanted = true;
+}
+
 const void *pc_response_body(const pc_request_t *r, size_t *len, bool *truncated)
 {
-    bool relayed = r->up_head_seen && !r->response_set;
+    bool relayed = r->cap_wanted && r->up_head_seen && !r->response_set;
     *len = relayed ? r->cap_len : 0;
+    /* With a Content-Length the client can have the whole body (and on_log
+     * run) before the upstream exchange has finished: the length says the
+     * copy is whole. Without one, the exchange must have ended well. */
+    bool whole = r->up_content_length >= 0 ? r->cap_len == (size_t)r->up_content_length
+                                            : r->up_done && r->up_err == PC_UX_OK;
     if (truncated)
-        *truncated = relayed && (r->cap_truncated || !r->up_done || r->up_err != PC_UX_OK);
+        *truncated = relayed && (r->cap_truncated || !whole);
     return relayed ? (r->cap_data ? r->cap_data : "") : NULL;
 }
 

@@ -161,6 +161,7 @@ struct pc_request {
     char *cap_data;
     size_t cap_len, cap_cap;
     bool cap_truncated;
+    bool cap_wanted;               /* pc_response_body_keep was called */
 
     /* response */
     pc_hdr_ops_t resp_ops;

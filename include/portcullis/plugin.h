@@ -61,8 +61,8 @@ typedef enum pc_status {
 enum {
     PC_PLUGIN_NEEDS_BODY = 1u << 0, /* buffer the body (route limit, 413 beyond) and call on_body */
     PC_PLUGIN_AUTHENTICATES = 1u << 1, /* counts as authentication for `-t` warnings */
-    PC_PLUGIN_SEES_RESPONSE_BODY = 1u << 2, /* keep a copy of the upstream's response body
-                                               (up to PC_RESPONSE_CAPTURE_MAX) for on_log */
+    PC_PLUGIN_SEES_RESPONSE_BODY = 1u << 2, /* may ask for a copy of the upstream's response
+                                               body (pc_response_body_keep) for on_log */
 };
 
 typedef struct pc_plugin {
@@ -266,13 +266,18 @@ const char *pc_request_id(const pc_request_t *r);
 const void *pc_request_body(const pc_request_t *r, size_t *len);
 /* Response status once known (on_response, on_log); 0 before. */
 int pc_request_status(const pc_request_t *r);
-/* on_log, for a plugin with PC_PLUGIN_SEES_RESPONSE_BODY: a copy of the
- * upstream response body as relayed to the client (dechunked), while the
- * client got it unchanged and undelayed. NULL when the upstream answered
- * nothing (the gateway answered, or the upstream failed before its head).
- * *truncated is set when the copy is not the whole body: longer than
- * PC_RESPONSE_CAPTURE_MAX bytes, or the exchange broke off. */
+/* A plugin with PC_PLUGIN_SEES_RESPONSE_BODY calls pc_response_body_keep
+ * in on_headers or on_body to have the core copy this request's upstream
+ * response body as it is relayed (dechunked; the client gets it unchanged
+ * and undelayed), up to PC_RESPONSE_CAPTURE_MAX bytes, into the request's
+ * memory. Without the flag on some plugin of the route, the call does
+ * nothing. pc_response_body, in on_log, returns that copy; NULL when
+ * nothing was kept or the upstream answered nothing (the gateway answered,
+ * or the upstream failed before its head). *truncated is set when the copy
+ * is not the whole body: longer than PC_RESPONSE_CAPTURE_MAX bytes, or the
+ * exchange broke off. */
 #define PC_RESPONSE_CAPTURE_MAX (1024u * 1024u)
+void pc_response_body_keep(pc_request_t *r);
 const void *pc_response_body(const pc_request_t *r, size_t *len, bool *truncated);
 
 /* ---- identity (set by an authentication plugin) ----------------------- */

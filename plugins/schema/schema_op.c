@@ -174,8 +174,9 @@ static void *req_alloc(void *ud, size_t size)
 static pc_status_t refuse(pc_request_t *r, const pc_sop_t *op, int status, const char *reason,
                           const char *detail, const char *in, const pc_schema_errors_t *errs)
 {
+    char safe[sizeof(errs->e[0].instance)];
     const char *first = errs && errs->n ? errs->e[0].message : detail;
-    const char *at = errs && errs->n ? errs->e[0].instance : "";
+    const char *at = errs && errs->n ? pc_sproblem_log_safe(safe, sizeof(safe), errs->e[0].instance) : "";
     if (op->env.report) {
         count("reported", reason);
         pc_rlog(r, PC_LOG_WARN, "report mode: would refuse %d %s (%s%s%s%s)", status, reason,
@@ -187,7 +188,7 @@ static pc_status_t refuse(pc_request_t *r, const pc_sop_t *op, int status, const
             at[0] ? " " : "", at, first ? first : "");
     if (!errs)
         return pc_deny(r, status, reason, detail);
-    json_t *extra = pc_sproblem_errors(errs, in);
+    json_t *extra = pc_sproblem_errors(errs, in, op->load.base_uri);
     pc_status_t st = pc_deny_json(r, status, reason, detail, extra);
     json_decref(extra);
     return st;

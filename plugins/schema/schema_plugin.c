@@ -13,6 +13,7 @@
  */
 #include "schema_load.h"
 #include "schema_op.h"
+#include "schema_problem.h"
 
 #include <portcullis/plugin.h>
 
@@ -188,6 +189,9 @@ static const pc_sop_t *sp_op(const sp_conf_t *c, pc_request_t *r)
 static pc_status_t sp_on_headers(pc_request_t *r, void *conf, void *ctx)
 {
     (void)ctx;
+    const sp_conf_t *c = conf;
+    if (c->nresponses)
+        pc_response_body_keep(r); /* only then does the core copy the response */
     const pc_sop_t *op = sp_op(conf, r);
     return op ? pc_sop_check_head(r, op, NULL) : PC_CONTINUE;
 }
@@ -262,8 +266,10 @@ static void sp_on_log(pc_request_t *r, void *conf, void *ctx)
         return;
     }
     sp_count_response("invalid");
+    char at[sizeof(e1.instance)];
     pc_rlog(r, PC_LOG_WARN, "response %d does not match its schema: %s %s (%s)", status,
-            errs.n ? e1.instance : "", errs.n ? e1.message : "", errs.n ? e1.schema : "");
+            errs.n ? pc_sproblem_log_safe(at, sizeof(at), e1.instance) : "",
+            errs.n ? e1.message : "", errs.n ? e1.schema : "");
 }
 
 const pc_plugin_t pc_plugin_schema = {

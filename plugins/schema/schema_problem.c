@@ -13,7 +13,23 @@ static void set_str(json_t *o, const char *key, const char *s)
         json_object_set_new(o, key, v);
 }
 
-json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in)
+static const char *schema_location(const char *loc, const char *base_uri)
+{
+    size_t bl = base_uri ? strlen(base_uri) : 0;
+    if (bl && strncmp(loc, base_uri, bl) == 0)
+        return loc + bl;
+    if (strncmp(loc, "file:", 5) == 0) {
+        const char *hash = strchr(loc, '#');
+        const char *slash = loc;
+        for (const char *p = loc; *p && p != hash; p++)
+            if (*p == '/')
+                slash = p + 1;
+        return slash;
+    }
+    return loc;
+}
+
+json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in, const char *base_uri)
 {
     json_t *list = json_array();
     for (unsigned i = 0; i < errs->n; i++) {
@@ -21,7 +37,7 @@ json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in)
         json_t *o = json_object();
         set_str(o, "in", in);
         set_str(o, "instance", e->instance);
-        set_str(o, "schema", e->schema);
+        set_str(o, "schema", schema_location(e->schema, base_uri));
         set_str(o, "keyword", e->keyword);
         set_str(o, "message", e->message);
         if (e->excerpt[0])
@@ -33,4 +49,13 @@ json_t *pc_sproblem_errors(const pc_schema_errors_t *errs, const char *in)
     if (errs->truncated)
         json_object_set_new(extra, "errors_truncated", json_true());
     return extra;
+}
+
+const char *pc_sproblem_log_safe(char *buf, size_t len, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
 }

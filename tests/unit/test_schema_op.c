@@ -12,11 +12,16 @@
 
 extern const pc_plugin_t pc_plugin_schema;
 
+/* Values live in one arena per test, as they live in a request's. */
+static pc_arena_t *arena;
+
+static void arena_setup(void) { arena = pc_arena_new(4096); }
+static void arena_teardown(void) { pc_arena_free(arena); }
+
 static void *heap_alloc(void *ud, size_t n)
 {
     (void)ud;
-    /* leaked on purpose: a test process, a few hundred bytes */
-    return calloc(1, n);
+    return pc_arena_alloc(arena, n);
 }
 
 /* ---- Content-Type ------------------------------------------------------------------- */
@@ -248,6 +253,12 @@ START_TEST(response_body_capture)
     ck_assert_ptr_null(pc_response_body(r, &len, &trunc)); /* nothing relayed */
     ck_assert_uint_eq(len, 0);
     r->up_head_seen = true;
+    ck_assert_ptr_null(pc_response_body(r, &len, &trunc)); /* nothing kept */
+    pc_response_body_keep(r); /* no plugin of the route sees response bodies */
+    ck_assert(!r->cap_wanted);
+    h->route.sees_response_body = true;
+    pc_response_body_keep(r);
+    ck_assert(r->cap_wanted);
     r->up_content_length = -1;
     static char chunk[65536];
     memset(chunk, 'x', sizeof(chunk));
@@ -268,6 +279,15 @@ START_TEST(response_body_capture)
     r->cap_truncated = false;
     pc_response_body(r, &len, &trunc);
     ck_assert(trunc);
+    /* a Content-Length decides, even before the exchange has ended */
+    r->up_done = false;
+    r->up_err = PC_UX_OK;
+    r->up_content_length = PC_RESPONSE_CAPTURE_MAX;
+    pc_response_body(r, &len, &trunc);
+    ck_assert(!trunc);
+    r->up_content_length = PC_RESPONSE_CAPTURE_MAX + 1;
+    pc_response_body(r, &len, &trunc);
+    ck_assert(trunc);
     pc_request_fail(r, 502, "upstream.failed", NULL); /* the gateway answered instead */
     ck_assert_ptr_null(pc_response_body(r, &len, &trunc));
     h_complete(h, r);
@@ -279,6 +299,7 @@ int main(void)
 {
     Suite *s = suite_create("schema_op");
     TCase *tc = tcase_create("all");
+    tcase_add_checked_fixture(tc, arena_setup, arena_teardown);
     tcase_add_test(tc, content_type_matching);
     tcase_add_test(tc, percent_decoding_is_strict);
     tcase_add_test(tc, values_typed_by_declared_type);
