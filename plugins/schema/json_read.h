@@ -123,7 +123,9 @@ uint32_t pc_json_key_hash(const char *key, size_t klen);
 const pc_json_t *pc_json_get(const pc_json_t *obj, const char *key, size_t klen);
 
 /* JSON equality (uniqueItems, const, enum): numbers by value, exactly
- * (1.0 == 1, 1e2 == 100), objects regardless of member order. */
+ * (1.0 == 1, 1e2 == 100), objects regardless of member order (O(n log n)
+ * through the index above). Recursive: as deep as the trees, which
+ * pc_json_parse bounds by max_depth. */
 bool pc_json_equal(const pc_json_t *a, const pc_json_t *b);
 
 /* Exact comparison of two numbers' values from their literals: <0, 0, >0;

@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -401,14 +402,44 @@ START_TEST(test_doubles_vs_strtod)
 }
 END_TEST
 
-/* ---- exact numbers ---- */
-
 static const pc_json_t *num(const char *lit)
 {
     const pc_json_t *v = parse(lit);
     ck_assert_int_eq(v->type, PC_JSON_NUMBER);
     return v;
 }
+
+/* The process locale must not matter: under a locale whose decimal mark
+ * is ',' (de_DE, compiled here with localedef into a scratch LOCPATH:
+ * needs the locales package, scripts/install-deps.sh), literals that take
+ * strtod's path and the fast path read the same as in "C". */
+START_TEST(test_locale_independent)
+{
+    static const char *lits[] = {"1.2345678901234567890123e-7", "3.14159265358979323846264338327950288",
+                                 "1e-320", "123456789012345678901234567890.5", "751.31", "2.5e300"};
+    double want[6];
+    for (int i = 0; i < 6; i++)
+        want[i] = strtod(lits[i], NULL);
+    char dir[] = "/tmp/pc_json_locale_XXXXXX", cmd[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+    int rc = system(cmd);
+    setenv("LOCPATH", dir, 1);
+    const char *set = setlocale(LC_NUMERIC, "de_DE.UTF-8");
+    ck_assert_msg(set, "cannot build the de_DE locale (localedef exit %d; the locales package?)", rc);
+    ck_assert_msg(strtod("1.5", NULL) == 1.0, "the de_DE locale is not in effect");
+    for (int i = 0; i < 6; i++) {
+        const pc_json_t *v = num(lits[i]);
+        ck_assert_msg(memcmp(&v->u.num.d, &want[i], sizeof want[i]) == 0, "%s: %.17g under de_DE", lits[i],
+                      v->u.num.d);
+    }
+    setlocale(LC_NUMERIC, "C");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* ---- exact numbers ---- */
 
 typedef struct cmp_case {
     const char *a, *b;
@@ -758,6 +789,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, test_nomem);
     tcase_add_test(tc, test_tree);
     tcase_add_test(tc, test_numbers);
+    tcase_add_test(tc, test_locale_independent);
     tcase_add_loop_test(tc, test_num_cmp, 0, (int)(sizeof cmps / sizeof *cmps));
     tcase_add_loop_test(tc, test_multiple_of, 0, (int)(sizeof muls / sizeof *muls));
     tcase_add_test(tc, test_is_integer);
