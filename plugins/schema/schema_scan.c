@@ -483,18 +483,22 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
     char *h = strchr(abs, '#');
     const pc_json_t *raw;
     pc_rinfo_t *last = NULL;
+    char *tpath = NULL; /* the target's location, for a target not scanned */
     if (!h || !h[1] || h[1] == '/') {
         if (h)
             *h++ = '\0';
         raw = doc_for(c, abs);
-        if (raw && h && *h) {
+        const pc_rinfo_t *rr = raw ? pc_cc_rinfo(c, raw) : NULL;
+        if (rr && h && *h) {
             pct_decode(h);
+            size_t n = strlen(rr->path) + strlen(h) + 1;
+            if ((tpath = pc_sarena_alloc(&c->s->arena, n)))
+                snprintf(tpath, n, "%s%s", rr->path, h);
             raw = walk(c, raw, h, &last);
         }
     } else {
         *h = '\0';
-        if (!doc_for(c, abs))
-            raw = NULL;
+        doc_for(c, abs); /* loads the document the anchor is in */
         *h = '#';
         raw = uri_get(c, abs);
     }
@@ -504,11 +508,11 @@ pc_snode_t *pc_cc_resolve(pc_cc_t *c, const pc_rinfo_t *ri, const char *kwpath, 
         return NULL;
     }
     pc_rinfo_t *t = pc_cc_rinfo(c, raw);
-    if (!t && last) {
+    if (!t && last && tpath) {
         /* a pointer into a place the scan did not visit (an unknown
          * keyword): a schema there, in the enclosing resource */
-        scan_at_t at = {last->base, pc_cc_path(c, last->path, "~", 1), last->draft, last->vocab, last->res, false};
-        if (!at.path || scan(c, raw, at, 0) < 0)
+        scan_at_t at = {last->base, tpath, last->draft, last->vocab, last->res, false};
+        if (scan(c, raw, at, 0) < 0)
             return NULL;
         t = pc_cc_rinfo(c, raw);
     }

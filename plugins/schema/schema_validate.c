@@ -273,10 +273,12 @@ static bool v_scalar(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc
                fail(c, n, k->kw, ip, x, "must be > %.*s", (int)k->u.num->len, k->u.num->u.num.text);
     case PC_K_MAXLEN:
         return x->len <= k->u.n || code_points(x) <= k->u.n ||
-               fail(c, n, k->kw, ip, x, "must have at most %llu characters", (unsigned long long)k->u.n);
+               fail(c, n, k->kw, ip, x, "must have at most %llu character%s", (unsigned long long)k->u.n,
+                    k->u.n == 1 ? "" : "s");
     case PC_K_MINLEN:
         return (x->len >= k->u.n && code_points(x) >= k->u.n) ||
-               fail(c, n, k->kw, ip, x, "must have at least %llu characters", (unsigned long long)k->u.n);
+               fail(c, n, k->kw, ip, x, "must have at least %llu character%s", (unsigned long long)k->u.n,
+                    k->u.n == 1 ? "" : "s");
     case PC_K_PATTERN:
         r = pc_regex_match(k->u.pat.re, x->u.str, x->len);
         if (r < 0)
@@ -442,10 +444,10 @@ static bool v_contains(vctx_t *c, const pc_snode_t *n, const pc_scontains_t *ct,
     }
     if (count < ct->min)
         return fail(c, n, ct->min == 1 ? "contains" : "minContains", ip, x,
-                    "must contain at least %llu matching items", (unsigned long long)ct->min);
+                    "must contain at least %llu matching item%s", (unsigned long long)ct->min, ct->min == 1 ? "" : "s");
     if (count > ct->max)
-        return fail(c, n, "maxContains", ip, x, "must contain at most %llu matching items",
-                    (unsigned long long)ct->max);
+        return fail(c, n, "maxContains", ip, x, "must contain at most %llu matching item%s",
+                    (unsigned long long)ct->max, ct->max == 1 ? "" : "s");
     return true;
 }
 
@@ -633,6 +635,11 @@ static bool v_list(vctx_t *c, const pc_skw_t *k, const pc_json_t *x, const pc_ip
     return ok;
 }
 
+static const char *count_noun(bool items, uint64_t n)
+{
+    return items ? (n == 1 ? "item" : "items") : (n == 1 ? "property" : "properties");
+}
+
 static bool v_kw(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc_json_t *x, const pc_ipath_t *ip,
                  uint64_t *ev)
 {
@@ -648,11 +655,11 @@ static bool v_kw(vctx_t *c, const pc_snode_t *n, const pc_skw_t *k, const pc_jso
     case PC_K_MAXITEMS:
     case PC_K_MAXPROPS:
         return x->len <= k->u.n || fail(c, n, k->kw, ip, x, "must have at most %llu %s", (unsigned long long)k->u.n,
-                                        k->op == PC_K_MAXITEMS ? "items" : "properties");
+                                        count_noun(k->op == PC_K_MAXITEMS, k->u.n));
     case PC_K_MINITEMS:
     case PC_K_MINPROPS:
         return x->len >= k->u.n || fail(c, n, k->kw, ip, x, "must have at least %llu %s",
-                                        (unsigned long long)k->u.n, k->op == PC_K_MINITEMS ? "items" : "properties");
+                                        (unsigned long long)k->u.n, count_noun(k->op == PC_K_MINITEMS, k->u.n));
     case PC_K_PROPS:
         return v_props(c, n, k->u.props, x, ip, ev);
     case PC_K_DEPREQ:

@@ -171,6 +171,36 @@ START_TEST(unevaluated_properties_reported)
 }
 END_TEST
 
+START_TEST(messages_read_well)
+{
+    static const struct {
+        const char *schema, *instance, *keyword, *message;
+    } m[] = {
+        {"{\"minItems\": 1}", "[]", "minItems", "must have at least 1 item"},
+        {"{\"maxProperties\": 2}", "{\"a\": 1, \"b\": 2, \"c\": 3}", "maxProperties", "must have at most 2 properties"},
+        {"{\"minLength\": 1}", "\"\"", "minLength", "must have at least 1 character"},
+        {"{\"contains\": {\"type\": \"null\"}}", "[1]", "contains", "must contain at least 1 matching item"},
+        {"{\"type\": [\"integer\", \"null\"]}", "1.5", "type", "must be null or integer"},
+        {"{\"exclusiveMinimum\": 0}", "0", "exclusiveMinimum", "must be > 0"},
+        {"{\"multipleOf\": 0.01}", "1.001", "multipleOf", "must be a multiple of 0.01"},
+        {"{\"pattern\": \"^a\"}", "\"b\"", "pattern", "must match the pattern \"^a\""},
+        {"{\"additionalProperties\": false}", "{\"x\": 1}", "additionalProperties", "must not have additional properties"},
+        {"{\"dependentRequired\": {\"a\": [\"b\"]}}", "{\"a\": 1}", "dependentRequired",
+         "must have property 'b' when 'a' is present"},
+        {"{\"oneOf\": [true, true]}", "1", "oneOf", "must match exactly one schema in oneOf (matches 0 and 1)"},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        pc_schema_t *s = compile(m[i].schema, NULL);
+        pc_schema_error_t e[1];
+        pc_schema_errors_t errs = {.max = 1, .e = e};
+        ck_assert_msg(!pc_schema_validate(s, parse(m[i].instance), &errs), "%s", m[i].schema);
+        ck_assert_str_eq(e[0].keyword, m[i].keyword);
+        ck_assert_str_eq(e[0].message, m[i].message);
+        pc_schema_free(s);
+    }
+}
+END_TEST
+
 /* ---- compile errors ---- */
 
 START_TEST(compile_errors_name_the_location)
@@ -411,6 +441,20 @@ START_TEST(numbers_are_exact)
 }
 END_TEST
 
+/* a "$ref" into a place no keyword makes a schema still works, and its
+ * errors say where that place is */
+START_TEST(ref_into_unknown_keyword)
+{
+    pc_schema_t *s = compile("{\"x-defs\": {\"n~m\": {\"type\": \"integer\"}}, \"$ref\": \"#/x-defs/n~0m\"}", NULL);
+    pc_schema_error_t e[1];
+    pc_schema_errors_t errs = {.max = 1, .e = e};
+    ck_assert(pc_schema_validate(s, parse("3"), NULL));
+    ck_assert(!pc_schema_validate(s, parse("\"a\""), &errs));
+    ck_assert_str_eq(e[0].schema, "/x-defs/n~0m/type");
+    pc_schema_free(s);
+}
+END_TEST
+
 static const pc_json_t *one_doc(void *ud, const char *uri)
 {
     (void)ud;
@@ -445,6 +489,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, excerpt_is_escaped_and_short);
     tcase_add_test(tc, applicators_report_once);
     tcase_add_test(tc, unevaluated_properties_reported);
+    tcase_add_test(tc, messages_read_well);
     tcase_add_test(tc, compile_errors_name_the_location);
     tcase_add_test(tc, ref_cycle_without_progress_is_refused);
     tcase_add_test(tc, deep_instance_is_bounded);
@@ -454,6 +499,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, const_survives_its_document);
     tcase_add_test(tc, unique_items_long_arrays);
     tcase_add_test(tc, numbers_are_exact);
+    tcase_add_test(tc, ref_into_unknown_keyword);
     tcase_add_test(tc, loader_documents);
     suite_add_tcase(s, tc);
     return s;
