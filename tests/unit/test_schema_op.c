@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "harness.h"
+#include "conf/conf_int.h"
+#include "schema_load.h"
 #include "schema_params.h"
 
 extern const pc_plugin_t pc_plugin_schema;
@@ -134,6 +136,39 @@ START_TEST(query_object)
     ck_assert_uint_eq(bad, 4);
     ck_assert_ptr_null(pc_query_object("=1", decls, 2, heap_alloc, NULL, &bad));
     ck_assert_ptr_null(pc_query_object("a=%ff", decls, 2, heap_alloc, NULL, &bad));
+}
+END_TEST
+
+/* ---- schemas from the config ------------------------------------------------------ */
+
+/* Reals from jansson go back to the reader as their shortest spelling: at
+ * 17 digits "multipleOf": 0.1 would become 0.10000000000000001, of which
+ * 0.3 is not a multiple. */
+START_TEST(config_reals_keep_their_value)
+{
+    pc_diag_t d = {0};
+    pc_err_t err = {&d, "plugins.s", 0};
+    pc_sload_t l;
+    ck_assert_int_eq(pc_sload_init(&l, NULL, true, 0, "schema_dir", &err), 0);
+    json_t *v = json_loads("{\"multipleOf\": 0.1, \"maximum\": 1e300}", 0, NULL);
+    pc_schema_t *s = pc_sload_compile(&l, v, "requests.POST.body", NULL, &err);
+    ck_assert_ptr_nonnull(s);
+    pc_json_error_t je;
+    const pc_json_t *n = pc_json_parse("0.3", 3, NULL, heap_alloc, NULL, &je);
+    ck_assert(pc_schema_validate(s, n, NULL));
+    n = pc_json_parse("0.35", 4, NULL, heap_alloc, NULL, &je);
+    ck_assert(!pc_schema_validate(s, n, NULL));
+    pc_schema_free(s);
+    json_decref(v);
+    /* a compile error names the JSON path below the key */
+    v = json_loads("{\"properties\": {\"a~b\": {\"minimum\": \"x\"}}}", 0, NULL);
+    ck_assert_ptr_null(pc_sload_compile(&l, v, "requests.POST.body", NULL, &err));
+    ck_assert_uint_eq(d.nerrors, 1);
+    ck_assert_msg(strncmp(d.errors[0], "plugins.s.requests.POST.body.properties.a~b.minimum: ",
+                          53) == 0, "%s", d.errors[0]);
+    json_decref(v);
+    pc_sload_free(&l);
+    pc_diag_free(&d);
 }
 END_TEST
 
@@ -308,6 +343,7 @@ int main(void)
     tcase_add_test(tc, query_checked_typed);
     tcase_add_test(tc, deny_json_keeps_standard_members);
     tcase_add_test(tc, response_body_capture);
+    tcase_add_test(tc, config_reals_keep_their_value);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
