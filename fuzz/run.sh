@@ -66,7 +66,7 @@ build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_
     gateway/base/util.c gateway/base/clock.c $JANSSON
 build fuzz_openapi -I"$src/plugins/openapi" fuzz/fuzz_openapi.c plugins/openapi/yaml_json.c \
     plugins/openapi/oa_import.c plugins/openapi/oa_op.c plugins/openapi/oa_security.c \
-    plugins/openapi/oa_schema.c \
+    plugins/openapi/oa_resp.c plugins/openapi/oa_schema.c \
     $(pkg-config --libs yaml-0.1) $JANSSON
 # The schema plugin's request text readers, over the strict JSON reader.
 build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \

@@ -326,7 +326,8 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
     out->entries = json_array();
     out->notes = json_array();
     oa_t o = {.doc = doc, .opts = opts, .out = out, .op_ids = json_object(), .raw = json_array()};
-    o.s = (pc_oas_t){.doc = doc, .cache = json_object(), .all_used = json_object(), .err = err,
+    o.s = (pc_oas_t){.doc = doc, .cache = json_object(), .rcache = json_object(),
+                     .all_used = json_object(), .err = err,
                      .errlen = errlen};
     int rc = -1;
     if (!json_is_object(doc))
@@ -342,6 +343,7 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
     if (rc)
         pc_oa_free(out); /* a refused document hands out nothing */
     json_decref(o.s.cache);
+    json_decref(o.s.rcache);
     json_decref(o.s.all_used);
     json_decref(o.op_ids);
     return rc;
@@ -355,6 +357,7 @@ void pc_oa_free(pc_oa_t *oa)
         free(oa->ops[i].path);
         free(oa->ops[i].ptr);
         json_decref(oa->ops[i].sop);
+        json_decref(oa->ops[i].responses);
     }
     free(oa->ops);
     free(oa->entry_op);

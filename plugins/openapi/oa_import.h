@@ -34,6 +34,7 @@ typedef struct pc_oa_opts {
      * and each use is noted. */
     const char *const *unverified;
     size_t nunverified;
+    bool responses;        /* also the responses' JSON schemas (pc_oa_op_t) */
 } pc_oa_opts_t;
 
 typedef struct pc_oa_op {
@@ -42,6 +43,8 @@ typedef struct pc_oa_op {
     char *path;     /* the allow-list template, base path included */
     char *ptr;      /* its pointer in the document: "/paths/~1pets/get" */
     json_t *sop;    /* the schema_op node */
+    json_t *responses; /* with opts.responses: {"200"|"2XX"|"default": schema} of
+                          the JSON responses, else NULL */
     bool body;      /* the op validates a body */
 } pc_oa_op_t;
 
@@ -58,6 +61,7 @@ typedef struct pc_oa {
     size_t nops;
     size_t nparams[3];     /* path, query, header parameters validated */
     size_t nbodies;        /* request bodies validated */
+    size_t nresponses;     /* response schemas (opts.responses) */
     size_t nschemas;       /* component schemas bundled (distinct names) */
     json_t *notes;         /* strings: "<pointer>: accepted, not validated: ..." */
 } pc_oa_t;

@@ -30,6 +30,9 @@ int pc_oa_operation(oa_t *o, const char *path, const json_t *item, const char *i
 /* The scope sets any one of which lets a request of the operation at op_ptr
  * in: [[]] for anonymous (oa_security.c). NULL with the error set. */
 json_t *pc_oa_security(oa_t *o, const char *op_ptr, const json_t *op);
+/* The JSON responses' schemas of the operation at op_ptr (oa_resp.c):
+ * {"200"|"2XX"|"default": schema}; NULL with the error set. */
+json_t *pc_oa_responses(oa_t *o, const char *op_ptr, const json_t *op);
 /* Takes op's members; entries added before pc_oa_add_op belong to it. */
 void pc_oa_add_op(oa_t *o, pc_oa_op_t *op);
 /* Takes entry, the operation's security alternative number alt. */

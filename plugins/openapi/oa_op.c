@@ -411,6 +411,9 @@ static int oa_build(oa_opb_t *b, const char *path, const json_t *item, const cha
             return -1;
     if (oa_body(b, op, res))
         return -1;
+    if (b->o->opts && b->o->opts->responses &&
+        !(res->responses = pc_oa_responses(b->o, b->ptr, op)))
+        return -1;
     json_t *alts = pc_oa_security(b->o, b->ptr, op);
     if (!alts)
         return -1;
@@ -454,6 +457,7 @@ int pc_oa_operation(oa_t *o, const char *path, const json_t *item, const char *i
         free(res.method);
         free(res.path);
         json_decref(res.sop);
+        json_decref(res.responses);
     }
     for (int i = 0; i < 3; i++) {
         json_decref(b->props[i]);

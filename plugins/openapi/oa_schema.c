@@ -204,6 +204,8 @@ static void oas_fix30(json_t *out)
 /* 3.0: required readOnly properties are required in responses only. */
 static void oas_readonly30(oas_walk_t *w, json_t *out, const json_t *s)
 {
+    if (w->c->response)
+        return;
     json_t *req = json_object_get(out, "required");
     const json_t *props = json_object_get(s, "properties");
     if (!json_is_array(req) || !json_is_object(props))
@@ -313,7 +315,8 @@ json_t *pc_oas_translate(pc_oas_t *c, const json_t *s, const char *ptr, json_t *
 /* The cached translation of component Name: {"schema", "deps"}. */
 static const json_t *oas_component(pc_oas_t *c, const char *name)
 {
-    const json_t *hit = json_object_get(c->cache, name);
+    json_t *cache = c->response ? c->rcache : c->cache;
+    const json_t *hit = json_object_get(cache, name);
     if (hit)
         return hit;
     const json_t *s = json_object_get(json_object_get(json_object_get(c->doc, "components"),
@@ -326,8 +329,8 @@ static const json_t *oas_component(pc_oas_t *c, const char *name)
     json_t *t = pc_oas_translate(c, s, ptr, deps);
     if (!t)
         return json_decref(deps), NULL;
-    json_object_set_new(c->cache, name, json_pack("{s:o,s:o}", "schema", t, "deps", deps));
-    return json_object_get(c->cache, name);
+    json_object_set_new(cache, name, json_pack("{s:o,s:o}", "schema", t, "deps", deps));
+    return json_object_get(cache, name);
 }
 
 int pc_oas_bundle(pc_oas_t *c, json_t *root, const json_t *used)

@@ -9,7 +9,8 @@
  *   $ref with siblings      the siblings are dropped (3.0 says they are
  *                           ignored)
  *   readOnly properties     dropped from "required" (3.0: required applies
- *                           to responses only); readOnly/writeOnly stay as
+ *                           to responses only) in requests' schemas; kept in
+ *                           responses' (response); readOnly/writeOnly stay as
  *                           annotations (requests carrying a readOnly
  *                           property are not refused)
  * In both versions the OpenAPI-only keywords example, discriminator, xml,
@@ -31,6 +32,8 @@ typedef struct pc_oas {
     const json_t *doc;
     bool v30;
     json_t *cache;     /* Name -> {"schema": translated, "deps": {Name: true}} */
+    json_t *rcache;    /* the same for responses (readOnly stays required) */
+    bool response;     /* translating a response's schema */
     json_t *all_used;  /* every Name bundled anywhere (the summary's count) */
     char *err;
     size_t errlen;

@@ -6,7 +6,8 @@
  *    "mode": "enforce" | "report",
  *    "on_deny": "forbid" (403) | "hide" (404),
  *    "formats": true,                 "format" asserts in the schemas
- *    "validate_responses": false,     only false for now (refused otherwise)
+ *    "validate_responses": false,     true: JSON responses checked against the
+ *                                     document, report only (oa_rcheck.h)
  *    "base_path": "/v1",              overrides the servers' base path
  *    "unverified_schemes": ["api_key"], security schemes the gateway cannot
  *                                     verify, left to the upstream (noted)
@@ -29,6 +30,7 @@
 #include "../schema/schema.h"
 #include "../schema/schema_op.h"
 #include "oa_import.h"
+#include "oa_rcheck.h"
 #include "yaml_json.h"
 
 #include <stdio.h>
@@ -50,6 +52,9 @@ typedef struct oa_conf {
     size_t nops;
     size_t *entry_op;      /* allow-list entry -> ops[] */
     size_t nentries;
+    pc_oa_rset_t **rsets;  /* validate_responses: per op, NULL when none */
+    pc_sload_t rload;      /* the responses' schemas */
+    bool rload_init;
 } oa_conf_t;
 
 /* "consumers", read here only to be checked under its own path; the
@@ -67,6 +72,7 @@ static const pc_conf_field_t oa_consumer_fields[] = {
 
 typedef struct oa_ctx {
     const pc_sop_t *op;    /* the matched operation, when it checks a body */
+    const pc_oa_rset_t *rset; /* its response schemas, when they are checked */
 } oa_ctx_t;
 
 static const char *const oa_modes[] = {"enforce", "report", NULL};
@@ -94,9 +100,15 @@ static void oa_conf_free(void *conf)
 {
     oa_conf_t *c = conf;
     pc_allowlist_free(c->al);
-    for (size_t i = 0; i < c->nops; i++)
+    for (size_t i = 0; i < c->nops; i++) {
         pc_sop_free(c->ops[i]);
+        if (c->rsets)
+            pc_oa_rset_free(c->rsets[i]);
+    }
     free(c->ops);
+    free(c->rsets);
+    if (c->rload_init)
+        pc_sload_free(&c->rload);
     free(c->entry_op);
     pc_conf_fields_free(oa_fields, c);
     free(c);
@@ -109,9 +121,9 @@ static void oa_describe(const pc_oa_t *oa, pc_err_t *err)
     pc_conf_note(err, "document",
                  "OpenAPI %s: %zu operations (%zu allow-list entries), base path \"%s\"; "
                  "parameters validated: %zu path, %zu query, %zu header; %zu request bodies; "
-                 "%zu component schemas", oa->version, oa->nops, json_array_size(oa->entries),
-                 oa->base_path, oa->nparams[0], oa->nparams[1], oa->nparams[2], oa->nbodies,
-                 oa->nschemas);
+                 "%zu response schemas; %zu component schemas", oa->version, oa->nops,
+                 json_array_size(oa->entries), oa->base_path, oa->nparams[0], oa->nparams[1],
+                 oa->nparams[2], oa->nbodies, oa->nresponses, oa->nschemas);
     for (size_t i = 0; i < oa->nops; i++) {
         char scopes[512] = "";
         size_t n = 0, e;
@@ -201,12 +213,22 @@ static int oa_build(oa_conf_t *c, const pc_oa_t *oa, const json_t *conf_node, pc
     c->ops = pc_xcalloc(oa->nops + 1, sizeof(*c->ops));
     pc_sop_env_t env = {.formats = c->formats, .default_draft = PC_SCHEMA_2020_12,
                         .max_errors = 10, .report = c->mode == 1};
+    if (c->validate_responses) {
+        c->rsets = pc_xcalloc(oa->nops + 1, sizeof(*c->rsets));
+        if (pc_sload_init(&c->rload, NULL, c->formats, PC_SCHEMA_2020_12, "validate_responses",
+                          err) < 0)
+            return -1;
+        c->rload_init = true;
+    }
     for (size_t i = 0; i < oa->nops; i++) {
         char key[1200];
         snprintf(key, sizeof(key), "document: %s", oa->ops[i].ptr);
         if (pc_sop_create(oa->ops[i].sop, key, &env, &c->ops[i], err))
             return -1;
         c->nops++;
+        if (c->rsets && json_object_size(oa->ops[i].responses) &&
+            pc_oa_rset_create(oa->ops[i].responses, &c->rload, key, &c->rsets[i], err))
+            return -1;
     }
     return 0;
 }
@@ -217,8 +239,6 @@ static int oa_conf_create(const json_t *node, void **conf, pc_err_t *err)
     *conf = c;
     if (pc_conf_parse(node, NULL, oa_fields, c, err))
         return -1;
-    if (c->validate_responses)
-        return pc_err_set(err, "validate_responses", "response validation is not supported yet");
     if (c->base_path && c->base_path[0] && c->base_path[0] != '/')
         return pc_err_set(err, "base_path", "must be \"\" or start with '/'");
     const json_t *gc = json_object_get(node, "group_claim");
@@ -237,7 +257,7 @@ static int oa_conf_create(const json_t *node, void **conf, pc_err_t *err)
     if (!doc)
         return pc_err_set(err, "document", "%s", msg);
     pc_oa_t oa;
-    pc_oa_opts_t opts = {.base_path = c->base_path,
+    pc_oa_opts_t opts = {.base_path = c->base_path, .responses = c->validate_responses,
                          .unverified = (const char *const *)c->unverified.v,
                          .nunverified = c->unverified.n};
     int rc = pc_oa_import(doc, &opts, &oa, msg, sizeof(msg));
@@ -254,6 +274,8 @@ static int oa_start(void *conf, pc_env_t *env, pc_err_t *err)
 {
     oa_conf_t *c = conf;
     pc_sop_metrics(env);
+    if (c->rsets)
+        pc_oa_rcheck_metrics(env);
     return pc_allowlist_start(c->al, env, err);
 }
 
@@ -265,11 +287,16 @@ static pc_status_t oa_on_headers(pc_request_t *r, void *conf, void *ctx)
     pc_status_t st = pc_allowlist_decide(r, c->al, &hit);
     if (st != PC_CONTINUE || hit.entry < 0 || (size_t)hit.entry >= c->nentries)
         return st; /* refused, or let through by report mode without a match */
-    const pc_sop_t *op = c->ops[c->entry_op[hit.entry]];
+    size_t i = c->entry_op[hit.entry];
+    const pc_sop_t *op = c->ops[i];
+    if (c->rsets && c->rsets[i]) {
+        pc_response_body_keep(r);
+        x->rset = c->rsets[i];
+    }
     pc_sop_params_t pp = {.n = hit.nparams};
-    for (unsigned i = 0; i < hit.nparams && i < 8; i++) {
-        pp.name[i] = hit.params[i].name;
-        pp.value[i] = hit.params[i].value;
+    for (unsigned k = 0; k < hit.nparams && k < 8; k++) {
+        pp.name[k] = hit.params[k].name;
+        pp.value[k] = hit.params[k].value;
     }
     st = pc_sop_check_head(r, op, &pp);
     if (st == PC_CONTINUE && pc_sop_wants_body(op))
@@ -285,14 +312,22 @@ static pc_status_t oa_on_body(pc_request_t *r, void *conf, void *ctx)
     return x->op ? pc_sop_check_body(r, x->op) : PC_CONTINUE;
 }
 
+static void oa_on_log(pc_request_t *r, void *conf, void *ctx)
+{
+    const oa_ctx_t *x = ctx;
+    if (x->rset)
+        pc_oa_rcheck(r, x->rset);
+}
+
 const pc_plugin_t pc_plugin_openapi = {
     .abi = PC_PLUGIN_ABI,
     .name = "openapi",
-    .flags = PC_PLUGIN_NEEDS_BODY,
+    .flags = PC_PLUGIN_NEEDS_BODY | PC_PLUGIN_SEES_RESPONSE_BODY,
     .req_ctx_size = sizeof(oa_ctx_t),
     .conf_create = oa_conf_create,
     .start = oa_start,
     .conf_free = oa_conf_free,
     .on_headers = oa_on_headers,
     .on_body = oa_on_body,
+    .on_log = oa_on_log,
 };

@@ -362,3 +362,29 @@ def test_unverified_schemes(stack, tmp_path):
     _, seen = forwarded(up, lambda: requests.get(g.url + "/inventory",
                                                  headers={"X-Key": "k1"}, timeout=5))
     assert ["X-Key", "k1"] in seen["headers"]
+
+
+def test_validate_responses_report_only(stack):
+    up = stack.upstream("u")
+    g = stack.gateway({
+        "upstreams": {"u": upstream_conf(up)},
+        "plugins": {"pets": {"type": "openapi", "document": {"file": PETSTORE},
+                             "validate_responses": True}},
+        "routes": [{"name": "pets", "match": {"path_prefix": "/"}, "upstream": "u",
+                    "plugins": ["pets"]}]})
+    # The mock answers its echo object: not the Pets array (200), not an
+    # Error (default); the client gets it unchanged all the same.
+    r = requests.get(g.url + "/v1/pets?limit=5", timeout=5)
+    assert r.status_code == 200 and r.json()["target"] == "/v1/pets?limit=5"
+    r = requests.get(g.url + "/v1/pets/rex?status=503", timeout=5)
+    assert r.status_code == 503 and r.json()["target"] == "/v1/pets/rex?status=503"
+    r = requests.post(g.url + "/v1/pets", data='{"id": 1, "name": "a"}',
+                      headers={"Content-Type": "application/json"}, timeout=5)
+    assert r.status_code == 200  # 200 is not declared by createPets (201, default): default
+    metric = 'portcullis_schema_responses_total{decision="invalid"} '
+    import time
+    deadline = time.monotonic() + 5
+    while metric + "3" not in g.metrics() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric + "3" in g.metrics(), g.metrics()
+    assert "response 200 does not match the document" in g.log(), g.log()

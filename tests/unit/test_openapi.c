@@ -567,6 +567,47 @@ START_TEST(test_bodies)
 }
 END_TEST
 
+START_TEST(test_responses)
+{
+    size_t len;
+    const char *text = fixture("petstore.yaml", &len);
+    json_t *d = yaml(text);
+    pc_oa_opts_t o = {.responses = true};
+    pc_oa_t oa;
+    ck_assert_msg(pc_oa_import(d, &o, &oa, err, sizeof(err)) == 0, "%s", err);
+    json_decref(d);
+    const json_t *r = op(&oa, "listPets")->responses;
+    ck_assert_str_eq(dump(json_object_get(json_object_get(r, "200"), "$ref")), "\"#/$defs/Pets\"");
+    ck_assert_uint_eq(json_object_size(json_object_get(json_object_get(r, "200"), "$defs")), 2);
+    ck_assert_str_eq(dump(json_object_get(json_object_get(r, "default"), "$ref")),
+                     "\"#/$defs/Error\"");
+    ck_assert_uint_eq(json_object_size(op(&oa, "createPets")->responses), 1); /* 201: no body */
+    ck_assert_uint_eq(oa.nresponses, 5);
+    pc_oa_free(&oa);
+    /* a readOnly property stays required in a response, not in the request */
+    d = yaml(HEAD30 "paths:\n  /r:\n    put:\n      requestBody: {content: {application/json: "
+             "{schema: {$ref: '#/components/schemas/R'}}}}\n      responses:\n        2xx:\n"
+             "          content: {application/json: {schema: {$ref: '#/components/schemas/R'}}}\n"
+             "components:\n  schemas:\n    R: {type: object, required: [id], properties: "
+             "{id: {type: integer, readOnly: true}}}\n");
+    ck_assert_msg(pc_oa_import(d, &o, &oa, err, sizeof(err)) == 0, "%s", err);
+    const json_t *body = json_object_get(oa.ops[0].sop, "body");
+    ck_assert_str_eq(dump(json_object_get(json_object_get(json_object_get(body, "$defs"), "R"),
+                                          "required")), "[]");
+    const json_t *resp = json_object_get(oa.ops[0].responses, "2XX");
+    ck_assert_str_eq(dump(json_object_get(json_object_get(json_object_get(resp, "$defs"), "R"),
+                                          "required")), "[\"id\"]");
+    pc_oa_free(&oa);
+    json_decref(d);
+    d = yaml(HEAD30 "paths:\n  /r:\n    get: {responses: {'200': {$ref: '#/components/responses/No'}}}\n");
+    ck_assert_int_eq(pc_oa_import(d, &o, &oa, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "/paths/~1r/get/responses/200/$ref: \"#/components/responses/No\" does "
+                          "not exist in the document");
+    pc_oa_free(&oa);
+    json_decref(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("openapi");
@@ -591,6 +632,7 @@ static Suite *suite(void)
     tcase_add_test(d, test_security);
     tcase_add_test(d, test_versions);
     tcase_add_test(d, test_bodies);
+    tcase_add_test(d, test_responses);
     suite_add_tcase(s, d);
     return s;
 }
