@@ -42,6 +42,9 @@ void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
     va_end(ap);
+    if (json_object_get(o->noted, msg))
+        return;
+    json_object_set_new_nocheck(o->noted, msg, json_true());
     json_array_append_new(o->out->notes, json_string(msg));
 }
 
@@ -325,7 +328,8 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
     memset(out, 0, sizeof(*out));
     out->entries = json_array();
     out->notes = json_array();
-    oa_t o = {.doc = doc, .opts = opts, .out = out, .op_ids = json_object(), .raw = json_array()};
+    oa_t o = {.doc = doc, .opts = opts, .out = out, .op_ids = json_object(), .raw = json_array(),
+             .noted = json_object()};
     o.s = (pc_oas_t){.doc = doc, .cache = json_object(), .rcache = json_object(),
                      .all_used = json_object(), .err = err,
                      .errlen = errlen};
@@ -346,6 +350,7 @@ int pc_oa_import(const json_t *doc, const pc_oa_opts_t *opts, pc_oa_t *out, char
     json_decref(o.s.rcache);
     json_decref(o.s.all_used);
     json_decref(o.op_ids);
+    json_decref(o.noted);
     return rc;
 }
 

@@ -31,7 +31,7 @@ typedef struct pc_oa_opts {
     const char *base_path; /* overrides the servers' base path; NULL: from "servers" */
     /* Security schemes (by name) the operator leaves to the upstream: a
      * requirement on one of them asks nothing of the gateway (no scope),
-     * and each use is noted. */
+     * and each place one is required is noted (once). */
     const char *const *unverified;
     size_t nunverified;
     bool responses;        /* also the responses' JSON schemas (pc_oa_op_t) */

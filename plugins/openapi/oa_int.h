@@ -15,10 +15,13 @@ typedef struct oa {
     bool base_fixed;          /* from the config's base_path */
     json_t *op_ids;           /* operationIds seen */
     json_t *raw;              /* [[alternative, op, entry], ...] in document order */
+    json_t *noted;            /* the notes' texts, so each is said once */
 } oa_t;
 
 /* ptr + "/" + tok (escaped) into buf; returns buf. */
 const char *pc_oa_join(char *buf, size_t len, const char *ptr, const char *tok);
+/* Adds "<ptr>: <text>" to the notes unless it is there already: the
+ * document's own security, for one, is met once per operation using it. */
 void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int pc_oa_server_path(oa_t *o, const json_t *server, const char *ptr, char *out, size_t len);

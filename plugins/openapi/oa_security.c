@@ -4,7 +4,8 @@
  * basic and mutualTLS cannot be verified by the gateway, so an alternative
  * that needs one is dropped with a note, and an operation left with none
  * is refused, unless the operator named the scheme in "unverified_schemes"
- * (then it asks nothing of the gateway, noted at each use). Rules in docs/filtering.md, "Security". */
+ * (then it asks nothing of the gateway, noted once per place it is
+ * required). Rules in docs/filtering.md, "Security". */
 #include "oa_int.h"
 
 #include <stdio.h>

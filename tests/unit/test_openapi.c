@@ -2,7 +2,8 @@
  * JSON (plugins/openapi/yaml_json.c) and the importer (oa_import.c, oa_op.c,
  * oa_schema.c): 3.0 translation, parameters into schemas, typed path
  * templates, servers, security into scopes, and every refusal with its
- * pointer. The two real fixture documents are imported whole. */
+ * pointer. The three real fixture documents (the small Petstore, the Swagger
+ * Petstore v3, the Redocly Museum) are imported whole. */
 #include "oa_import.h"
 #include "yaml_json.h"
 
@@ -197,29 +198,132 @@ START_TEST(test_petstore)
 }
 END_TEST
 
-START_TEST(test_train_travel)
+/* Imports a fixture with these schemes left to the upstream; rc as pc_oa_import. */
+static int import_fixture(const char *name, const char *base, const char *unverified,
+                          pc_oa_t *oa)
+{
+    size_t len;
+    json_t *d = yaml(fixture(name, &len));
+    ck_assert_msg(d, "parse: %s", err);
+    const char *const names[] = {unverified};
+    pc_oa_opts_t o = {.base_path = base, .unverified = names, .nunverified = unverified ? 1 : 0};
+    int rc = pc_oa_import(d, &o, oa, err, sizeof(err));
+    json_decref(d);
+    return rc;
+}
+
+/* The entry (one per operation here) whose id is id. */
+static const json_t *entry(const pc_oa_t *oa, const char *id)
+{
+    for (size_t i = 0; i < json_array_size(oa->entries); i++) {
+        const json_t *e = json_array_get(oa->entries, i);
+        if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0)
+            return e;
+    }
+    ck_abort_msg("no entry %s", id);
+    return NULL;
+}
+
+/* How many notes contain s. */
+static size_t notes_with(const pc_oa_t *oa, const char *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(oa->notes); i++)
+        n += strstr(json_string_value(json_array_get(oa->notes, i)), s) != NULL;
+    return n;
+}
+
+/* The Swagger Petstore v3 (3.0.4): OAuth 2 scopes, an apiKey scheme, XML
+ * and form bodies beside JSON, an octet-stream upload. */
+START_TEST(test_petstore3)
 {
     pc_oa_t oa;
-    size_t len;
-    const char *text = fixture("train-travel/openapi.yaml", &len);
-    ck_assert_int_eq(import(text, "/api", &oa), 0);
+    /* getInventory has only api_key: nothing the gateway can verify */
+    ck_assert_int_eq(import_fixture("petstore3/openapi.yaml", NULL, NULL, &oa), -1);
+    ck_assert_str_eq(err, "/paths/~1store~1inventory/get/security: no security requirement the "
+                          "gateway can verify (apiKey \"api_key\")");
+    ck_assert_msg(import_fixture("petstore3/openapi.yaml", NULL, "api_key", &oa) == 0, "%s", err);
+    ck_assert_str_eq(oa.version, "3.0.4");
+    ck_assert_str_eq(oa.base_path, "/api/v3"); /* https://petstore3.swagger.io/api/v3 */
+    ck_assert_uint_eq(oa.nops, 19);
+    ck_assert_uint_eq(json_array_size(oa.entries), 19);
+    ck_assert_str_eq(dump(entry(&oa, "addPet")),
+                     "{\"id\":\"addPet\",\"methods\":[\"POST\"],\"path\":\"/api/v3/pet\","
+                     "\"scopes\":[\"read:pets\",\"write:pets\"]}");
+    /* api_key or petstore_auth: the unverified api_key lets any token in */
+    ck_assert_str_eq(dump(entry(&oa, "getPetById")),
+                     "{\"id\":\"getPetById\",\"methods\":[\"GET\"],"
+                     "\"path\":\"/api/v3/pet/{petId:-?[0-9]+}\"}");
+    ck_assert_ptr_null(json_object_get(entry(&oa, "getInventory"), "scopes"));
+    ck_assert_str_eq(dump(json_object_get(op(&oa, "findPetsByStatus")->sop, "query")),
+                     "{\"properties\":{\"status\":{\"default\":\"available\",\"enum\":"
+                     "[\"available\",\"pending\",\"sold\"],\"type\":\"string\"}},"
+                     "\"type\":\"object\"}");
+    const json_t *order = op(&oa, "placeOrder")->sop;
+    ck_assert_str_eq(dump(json_object_get(order, "content_types")), "[\"application/json\"]");
+    ck_assert_str_eq(dump(json_object_get(order, "body_required")), "false");
+    /* example, xml and x- dropped, the 3.0 schema otherwise as written */
+    ck_assert_str_eq(dump(json_object_get(json_object_get(json_object_get(order, "body"), "$defs"),
+                                          "Order")),
+                     "{\"properties\":{\"complete\":{\"type\":\"boolean\"},\"id\":{\"format\":"
+                     "\"int64\",\"type\":\"integer\"},\"petId\":{\"format\":\"int64\",\"type\":"
+                     "\"integer\"},\"quantity\":{\"format\":\"int32\",\"type\":\"integer\"},"
+                     "\"shipDate\":{\"format\":\"date-time\",\"type\":\"string\"},\"status\":"
+                     "{\"description\":\"Order Status\",\"enum\":[\"placed\",\"approved\","
+                     "\"delivered\"],\"type\":\"string\"}},\"type\":\"object\"}");
+    ck_assert_str_eq(op(&oa, "deleteUser")->path, "/api/v3/user/{username}");
+    ck_assert(!op(&oa, "uploadFile")->body);
+    ck_assert_uint_eq(oa.nbodies, 6);
+    ck_assert_uint_eq(notes_with(&oa, "refused with 415, only JSON bodies are validated: "
+                                      "application/xml, application/x-www-form-urlencoded"), 5);
+    ck_assert_uint_eq(notes_with(&oa, "/paths/~1pet~1{petId}~1uploadImage/post/requestBody/"
+                                      "content: accepted, not validated: application/octet-stream"), 1);
+    ck_assert_uint_eq(notes_with(&oa, "apiKey \"api_key\" is not verified by the gateway"), 2);
+    pc_oa_free(&oa);
+}
+END_TEST
+
+/* The Redocly Museum API (3.1.0): http basic for the whole document,
+ * webhooks, schemas with $ref siblings, formats. */
+START_TEST(test_museum)
+{
+    pc_oa_t oa;
+    ck_assert_int_eq(import_fixture("museum/openapi.yaml", NULL, NULL, &oa), -1);
+    ck_assert_str_eq(err, "/security: no security requirement the gateway can verify "
+                          "(http \"MuseumPlaceholderAuth\")");
+    ck_assert_msg(import_fixture("museum/openapi.yaml", NULL, "MuseumPlaceholderAuth", &oa) == 0,
+                  "%s", err);
     ck_assert_str_eq(oa.version, "3.1.0");
-    ck_assert_uint_eq(oa.nops, 7);
-    const pc_oa_op_t *del = op(&oa, "delete-booking");
-    ck_assert_str_eq(del->path, "/api/bookings/{bookingId:uuid}");
-    ck_assert_str_eq(del->method, "DELETE");
-    for (size_t i = 0; i < json_array_size(oa.entries); i++) {
-        json_t *e = json_array_get(oa.entries, i);
-        if (!strcmp(json_string_value(json_object_get(e, "id")), "delete-booking"))
-            ck_assert_str_eq(dump(json_object_get(e, "scopes")), "[\"write\"]");
-        if (!strcmp(json_string_value(json_object_get(e, "id")), "get-stations"))
-            ck_assert_str_eq(dump(json_object_get(e, "scopes")), "[\"read\"]");
-    }
-    const json_t *q = json_object_get(op(&oa, "get-trips")->sop, "query");
-    ck_assert_str_eq(dump(json_object_get(q, "required")), "[\"origin\",\"destination\",\"date\"]");
-    /* application/xml beside JSON is refused (415) and said so. */
-    ck_assert_msg(strstr(dump(oa.notes), "application/xml"), "%s", dump(oa.notes));
-    ck_assert_uint_eq(oa.nbodies, 2);
+    ck_assert_str_eq(oa.base_path, "/_mock/docs/openapi/museum-api");
+    pc_oa_free(&oa);
+    ck_assert_int_eq(import_fixture("museum/openapi.yaml", "/museum", "MuseumPlaceholderAuth", &oa), 0);
+    ck_assert_uint_eq(oa.nops, 8); /* the webhook is not an operation of the gateway's */
+    ck_assert_str_eq(dump(entry(&oa, "getSpecialEvent")),
+                     "{\"id\":\"getSpecialEvent\",\"methods\":[\"GET\"],"
+                     "\"path\":\"/museum/special-events/{eventId:uuid}\"}");
+    ck_assert_str_eq(op(&oa, "getTicketCode")->path, "/museum/tickets/{ticketId:uuid}/qr");
+    ck_assert_str_eq(dump(json_object_get(op(&oa, "getMuseumHours")->sop, "query")),
+                     "{\"properties\":{\"limit\":{\"default\":10,\"maximum\":30,\"type\":"
+                     "\"integer\"},\"page\":{\"default\":1,\"type\":\"integer\"},\"startDate\":"
+                     "{\"format\":\"date\",\"type\":\"string\"}},\"type\":\"object\"}");
+    const json_t *buy = op(&oa, "buyMuseumTickets")->sop;
+    ck_assert_str_eq(dump(json_object_get(buy, "body_required")), "true");
+    const json_t *defs = json_object_get(json_object_get(buy, "body"), "$defs");
+    /* 3.1: a $ref keeps its siblings; the closure of BuyMuseumTickets */
+    const json_t *ticket = json_object_get(defs, "Ticket");
+    ck_assert_str_eq(dump(json_object_get(json_object_get(ticket, "properties"), "ticketDate")),
+                     "{\"$ref\":\"#/$defs/Date\",\"description\":\"Date when this ticket can be "
+                     "used for museum entry.\"}");
+    ck_assert_str_eq(dump(json_object_get(ticket, "required")), "[\"ticketType\",\"ticketDate\"]");
+    ck_assert_str_eq(dump(json_object_get(defs, "Date")), "{\"format\":\"date\",\"type\":\"string\"}");
+    ck_assert_uint_eq(json_object_size(defs), 7); /* Buy..., Email, Ticket, TicketId, Date,
+                                                     TicketType, EventId */
+    ck_assert_uint_eq(oa.nbodies, 3);
+    /* the document's security, used by all 8 operations, is said once */
+    ck_assert_uint_eq(json_array_size(oa.notes), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(oa.notes, 0)),
+                     "/security/0/MuseumPlaceholderAuth: http \"MuseumPlaceholderAuth\" is not "
+                     "verified by the gateway (unverified_schemes): the upstream must check it");
     pc_oa_free(&oa);
 }
 END_TEST
@@ -512,6 +616,15 @@ START_TEST(test_security)
                          "the gateway (unverified_schemes)"), "%s", dump(oa.notes));
     pc_oa_free(&oa);
     json_decref(d);
+    /* the document's requirements, met by each operation, are noted once */
+    pc_oa_t two;
+    ck_assert_int_eq(import(HEAD30 "security: [{oauth: [a]}, {key: []}]\npaths:\n  /a:\n"
+                            "    get: {}\n    put: {}\n  /b:\n    get: {}\n" SEC_COMPONENTS,
+                            NULL, &two), 0);
+    ck_assert_uint_eq(two.nops, 3);
+    ck_assert_str_eq(dump(two.notes), "[\"/security/1: refused: the gateway cannot verify apiKey "
+                                      "\\\"key\\\"\"]");
+    pc_oa_free(&two);
     refused(HEAD30 "paths:\n  /a:\n    get: {security: [{oauth: ['a b']}]}\n" SEC_COMPONENTS,
             "/paths/~1a/get/security/0/oauth: a scope is printable ASCII without space");
     refused(HEAD30 "paths:\n  /a:\n    get: {operationId: ''}\n",
@@ -621,7 +734,8 @@ static Suite *suite(void)
     suite_add_tcase(s, y);
     TCase *d = tcase_create("import");
     tcase_add_test(d, test_petstore);
-    tcase_add_test(d, test_train_travel);
+    tcase_add_test(d, test_petstore3);
+    tcase_add_test(d, test_museum);
     tcase_add_test(d, test_translate_30);
     tcase_add_test(d, test_translate_31_as_is);
     tcase_add_test(d, test_bundle_closure);
