@@ -48,6 +48,13 @@ void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
     json_array_append_new(o->out->notes, json_string(msg));
 }
 
+void pc_oa_note_underscore(oa_t *o, const char *ptr, const char *name)
+{
+    if (strchr(name, '_'))
+        pc_oa_note(o, ptr, "header \"%s\" holds '_': dropped before the upstream unless the "
+                   "listener sets underscores_in_headers", name);
+}
+
 /* ---- version and servers --------------------------------------------------- */
 
 static int oa_version(oa_t *o)

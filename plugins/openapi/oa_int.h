@@ -24,6 +24,10 @@ const char *pc_oa_join(char *buf, size_t len, const char *ptr, const char *tok);
  * document's own security, for one, is met once per operation using it. */
 void pc_oa_note(oa_t *o, const char *ptr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Notes, at ptr, that header name (when it holds a '_') never reaches the
+ * upstream unless the listener sets underscores_in_headers (docs/config.md):
+ * the gateway drops such client headers by default. */
+void pc_oa_note_underscore(oa_t *o, const char *ptr, const char *name);
 int pc_oa_server_path(oa_t *o, const json_t *server, const char *ptr, char *out, size_t len);
 int pc_oa_local_servers(oa_t *o, const json_t *node, const char *ptr);
 /* One operation (method m of the path item at ptr): its schema_op node and

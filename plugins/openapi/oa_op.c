@@ -141,6 +141,7 @@ static int oa_param(oa_opb_t *b, oa_param_t *pp)
             pc_oa_note(o, pp->ptr, "header \"%s\" ignored (OpenAPI says so)", pp->name);
             return 0;
         }
+        pc_oa_note_underscore(o, pp->ptr, pp->name);
     }
     const json_t *schema = json_object_get(pp->p, "schema");
     json_t *empty = json_object();

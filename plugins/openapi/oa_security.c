@@ -67,6 +67,10 @@ static int oa_scheme(oa_t *o, const char *name, const json_t *list, const char *
             pc_oa_note(o, pc_oa_join(f, sizeof(f), rptr, name),
                        "%s \"%s\" is not verified by the gateway (unverified_schemes): "
                        "the upstream must check it", type ? type : "?", name);
+            const char *in = json_string_value(json_object_get(s, "in"));
+            const char *header = json_string_value(json_object_get(s, "name"));
+            if (type && !strcmp(type, "apiKey") && in && !strcmp(in, "header") && header)
+                pc_oa_note_underscore(o, sp, header);
             return 1;
         }
     }

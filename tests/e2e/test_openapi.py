@@ -1,8 +1,9 @@
-"""openapi plugin: routes generated from the real Petstore (OpenAPI 3.0,
-YAML) and Train Travel (OpenAPI 3.1, OAuth 2 scopes) documents in
-tests/fixtures/openapi/, driven through the real binary: what is allowed
-reaches the upstream as sent, what is not never does; `-t` prints the
-summary and refuses unsupported constructs with their JSON pointer."""
+"""openapi plugin: routes generated from real documents in
+tests/fixtures/openapi/ (the small Petstore, OpenAPI 3.0; the Swagger
+Petstore v3, 3.0.4 with OAuth 2 scopes and an apiKey scheme; the Redocly
+Museum API, 3.1 with http basic), driven through the real binary: what is
+allowed reaches the upstream as sent, what is not never does; `-t` prints
+the summary and refuses unsupported constructs with their JSON pointer."""
 import json
 import os
 
@@ -14,23 +15,38 @@ from mock_idp import KeyRing
 
 FIXTURES = os.path.join(os.environ.get("PC_SRCDIR", "."), "tests", "fixtures", "openapi")
 PETSTORE = os.path.join(FIXTURES, "petstore.yaml")
-TRAVEL = os.path.join(FIXTURES, "train-travel", "openapi.yaml")
-BOOKING = "1725ff48-ab45-4bb5-9d02-88745177dedb"
+STORE = os.path.join(FIXTURES, "petstore3", "openapi.yaml")
+MUSEUM = os.path.join(FIXTURES, "museum", "openapi.yaml")
+EVENT = "dad4bce8-f5cb-4078-a211-995864315e39"
+JSON = {"Content-Type": "application/json"}
 
 
 def config(up, ring):
     return {
+        # the Petstore v3's api_key header reaches the upstream only so
+        "listen": [{"underscores_in_headers": True}],
         "upstreams": {"u": upstream_conf(up)},
         "plugins": {
             "auth": {"type": "jwt", "issuer": ring.issuer, "audiences": [ring.audience],
                      "keys": [{"jwks": ring.jwks(["ES256"])}]},
             "pets": {"type": "openapi", "document": {"file": PETSTORE}, "on_deny": "hide"},
-            "travel": {"type": "openapi", "document": {"file": TRAVEL}, "base_path": "/travel"},
+            # api_key clients carry no token: the jwt plugin lets them on
+            # without identity, the scopes still need one
+            "auth_opt": {"type": "jwt", "issuer": ring.issuer, "audiences": [ring.audience],
+                         "keys": [{"jwks": ring.jwks(["ES256"])}], "optional": True},
+            # the base path is the servers' (/api/v3)
+            "store": {"type": "openapi", "document": {"file": STORE},
+                      "unverified_schemes": ["api_key"]},
+            # http basic for everything: left to the upstream, no jwt
+            "museum": {"type": "openapi", "document": {"file": MUSEUM}, "base_path": "/museum",
+                       "unverified_schemes": ["MuseumPlaceholderAuth"]},
         },
         "routes": [
             {"name": "barrier", "match": {"path_prefix": "/__barrier__"}, "upstream": "u"},
-            {"name": "travel", "match": {"path_prefix": "/travel/"}, "upstream": "u",
-             "plugins": ["auth", "travel"]},
+            {"name": "store", "match": {"path_prefix": "/api/v3/"}, "upstream": "u",
+             "plugins": ["auth_opt", "store"]},
+            {"name": "museum", "match": {"path_prefix": "/museum/"}, "upstream": "u",
+             "plugins": ["museum"]},
             {"name": "pets", "match": {"path_prefix": "/"}, "upstream": "u",
              "plugins": ["pets"]},
         ]}
@@ -120,44 +136,164 @@ def test_petstore_bad_body_400_and_415(env):
     assert_problem(r, 400)  # requestBody.required
 
 
-# ---- Train Travel (3.1, OAuth 2 scopes) ------------------------------------------------
+# ---- Swagger Petstore v3 (3.0.4, OAuth 2 scopes, apiKey) -------------------------------
+
+BOTH = "read:pets write:pets"
 
 
-def test_travel_scopes(env, ring):
+def test_store_scopes(env, ring):
     up, g = env
-    _, seen = forwarded(up, lambda: requests.get(g.url + "/travel/bookings?page=2",
-                                                 headers=bearer(ring, "read"), timeout=5))
-    assert seen["target"] == "/travel/bookings?page=2"
-    booking = json.dumps({"trip_id": BOOKING, "passenger_name": "Ada", "has_bicycle": False})
+    find = lambda headers: requests.get(  # noqa: E731
+        g.url + "/api/v3/pet/findByTags?tags=a", headers=headers, timeout=5)
+    _, seen = forwarded(up, lambda: find(bearer(ring, BOTH)))
+    assert seen["target"] == "/api/v3/pet/findByTags?tags=a"
+    for headers in (bearer(ring, "read:pets"), {}):  # petstore_auth asks for both scopes
+        r = never_forwarded(up, g, lambda: find(headers))
+        assert_problem(r, 403)
+        assert r.json()["type"].endswith("allowlist.scope"), r.text
+        assert 'error="insufficient_scope", scope="read:pets write:pets"' in \
+            r.headers["WWW-Authenticate"]
+    pet = json.dumps({"name": "doggie", "photoUrls": ["https://p/1"], "status": "available",
+                      "category": {"id": 1, "name": "Dogs"}, "tags": [{"id": 2, "name": "t"}]})
     post = lambda scope: requests.post(  # noqa: E731
-        g.url + "/travel/bookings", data=booking,
-        headers=dict(bearer(ring, scope), **{"Content-Type": "application/json"}), timeout=5)
-    r = never_forwarded(up, g, lambda: post("read"))  # create-booking needs write
+        g.url + "/api/v3/pet", data=pet, headers=dict(bearer(ring, scope), **JSON), timeout=5)
+    r = never_forwarded(up, g, lambda: post("write:pets"))
     assert_problem(r, 403)
-    assert 'error="insufficient_scope", scope="write"' in r.headers["WWW-Authenticate"]
-    _, seen = forwarded(up, lambda: post("read write"))
-    assert seen["method"] == "POST" and seen["body_len"] == len(booking)
+    _, seen = forwarded(up, lambda: post(BOTH))
+    assert (seen["method"], seen["target"]) == ("POST", "/api/v3/pet")
+    assert seen["body_len"] == len(pet)
 
 
-def test_travel_typed_path_and_query(env, ring):
+def test_store_unverified_api_key(env, ring):
     up, g = env
-    h = bearer(ring, "read write")
-    _, seen = forwarded(up, lambda: requests.get(g.url + "/travel/bookings/" + BOOKING,
+    # getInventory: api_key only, left to the upstream; no token needed
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/api/v3/store/inventory",
+                                                 headers={"api_key": "k1"}, timeout=5))
+    assert seen["target"] == "/api/v3/store/inventory"
+    assert ["api_key", "k1"] in seen["headers"]
+    # getPetById: api_key or petstore_auth; the unverified api_key way lets anyone in
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/api/v3/pet/10",
+                                                 headers={"api_key": "k2"}, timeout=5))
+    assert seen["target"] == "/api/v3/pet/10" and ["api_key", "k2"] in seen["headers"]
+    # deletePet: petstore_auth only, its api_key is a header parameter
+    r = never_forwarded(up, g, lambda: requests.delete(g.url + "/api/v3/pet/10",
+                                                       headers={"api_key": "k1"}, timeout=5))
+    assert_problem(r, 403)
+
+
+def test_store_typed_path_and_query(env, ring):
+    up, g = env
+    h = bearer(ring, BOTH)
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/api/v3/pet/-3", headers=h, timeout=5))
+    assert seen["target"] == "/api/v3/pet/-3"  # {petId:-?[0-9]+}: an int64 may be negative
+    for path in ("/api/v3/pet/rex", "/api/v3/store/order/1.5"):
+        r = never_forwarded(up, g, lambda: requests.get(g.url + path, headers=h, timeout=5))
+        assert_problem(r, 403)
+        assert r.json()["type"].endswith("allowlist.not_listed"), r.text
+    r = never_forwarded(up, g, lambda: requests.get(
+        g.url + "/api/v3/pet/findByStatus?status=lost", headers=h, timeout=5))
+    assert_problem(r, 400)  # the enum
+    assert any(e.get("instance") == "/status" for e in r.json()["errors"]), r.text
+    q = "tags=a&tags=b"
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/api/v3/pet/findByTags?" + q,
                                                  headers=h, timeout=5))
-    assert seen["target"] == "/travel/bookings/" + BOOKING
-    r = never_forwarded(up, g, lambda: requests.get(g.url + "/travel/bookings/42", headers=h,
-                                                    timeout=5))
-    assert_problem(r, 403)  # {bookingId:uuid}
-    r = never_forwarded(up, g, lambda: requests.get(g.url + "/travel/trips?origin=" + BOOKING,
-                                                    headers=h, timeout=5))
-    assert_problem(r, 400)  # destination and date are required
-    q = "origin=%s&destination=%s&date=2025-02-01T09:00:00Z&bicycles=true" % (BOOKING, BOOKING)
-    _, seen = forwarded(up, lambda: requests.get(g.url + "/travel/trips?" + q, headers=h,
+    assert seen["target"] == "/api/v3/pet/findByTags?" + q
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/api/v3/user/login?username=u&password=p",
                                                  timeout=5))
-    assert seen["target"] == "/travel/trips?" + q
-    r = never_forwarded(up, g, lambda: requests.get(g.url + "/travel/trips?" + q.replace(
-        "bicycles=true", "bicycles=maybe"), headers=h, timeout=5))
+    assert seen["target"] == "/api/v3/user/login?username=u&password=p"
+
+
+def test_store_bodies(env, ring):
+    up, g = env
+    order = lambda body, ctype="application/json": requests.post(  # noqa: E731
+        g.url + "/api/v3/store/order", data=body, headers={"Content-Type": ctype}, timeout=5)
+    good = json.dumps({"id": 10, "petId": 198772, "quantity": 7, "status": "approved",
+                       "shipDate": "2025-02-01T09:00:00Z", "complete": True})
+    _, seen = forwarded(up, lambda: order(good))
+    assert seen["method"] == "POST" and seen["body_len"] == len(good)
+    for body, instance in (({"status": "lost"}, "/status"), ({"quantity": "7"}, "/quantity"),
+                           ({"shipDate": "tomorrow"}, "/shipDate")):
+        r = never_forwarded(up, g, lambda: order(json.dumps(body)))
+        assert_problem(r, 400)
+        assert any(e.get("instance") == instance for e in r.json()["errors"]), r.text
+    # XML and forms sit beside JSON in the document: refused, not unchecked
+    for ctype, body in (("application/xml", "<order><id>10</id></order>"),
+                        ("application/x-www-form-urlencoded", "id=10")):
+        r = never_forwarded(up, g, lambda: order(body, ctype))
+        assert_problem(r, 415)
+    # an array of User; pet requires name and photoUrls
+    users = json.dumps([{"username": "theUser", "userStatus": 1}])
+    _, seen = forwarded(up, lambda: requests.post(g.url + "/api/v3/user/createWithList",
+                                                  data=users, headers=JSON, timeout=5))
+    assert seen["body_len"] == len(users)
+    r = never_forwarded(up, g, lambda: requests.put(
+        g.url + "/api/v3/pet", data=json.dumps({"name": "doggie"}),
+        headers=dict(bearer(ring, BOTH), **JSON), timeout=5))
     assert_problem(r, 400)
+    # uploadFile: octet-stream only, accepted unvalidated
+    image = b"\x89PNG\r\n\x1a\n"
+    _, seen = forwarded(up, lambda: requests.post(
+        g.url + "/api/v3/pet/10/uploadImage?additionalMetadata=x", data=image,
+        headers=dict(bearer(ring, BOTH), **{"Content-Type": "application/octet-stream"}),
+        timeout=5))
+    assert seen["body_len"] == len(image)
+
+
+# ---- Museum API (3.1, http basic) ------------------------------------------------------
+
+
+def test_museum_operations(env):
+    up, g = env
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}  # MuseumPlaceholderAuth: the upstream's job
+    _, seen = forwarded(up, lambda: requests.get(g.url + "/museum/museum-hours?startDate="
+                                                 "2023-02-23&page=2&limit=15", headers=basic,
+                                                 timeout=5))
+    assert seen["target"] == "/museum/museum-hours?startDate=2023-02-23&page=2&limit=15"
+    assert ["Authorization", basic["Authorization"]] in seen["headers"]
+    for q, instance in (("limit=31", "/limit"), ("startDate=2023-02-30", "/startDate"),
+                        ("page=two", "/page")):
+        r = never_forwarded(up, g, lambda: requests.get(g.url + "/museum/museum-hours?" + q,
+                                                        timeout=5))
+        assert_problem(r, 400)
+        assert any(e.get("instance") == instance for e in r.json()["errors"]), (q, r.text)
+    _, seen = forwarded(up, lambda: requests.delete(g.url + "/museum/special-events/" + EVENT,
+                                                    timeout=5))
+    assert (seen["method"], seen["target"]) == ("DELETE", "/museum/special-events/" + EVENT)
+    for method, path in (("GET", "/museum/special-events/42"),  # {eventId:uuid}
+                         ("PUT", "/museum/special-events/" + EVENT),
+                         ("POST", "/museum/publishNewEvent"),  # a webhook: not a route
+                         ("GET", "/museum/_mock/docs/openapi/museum-api/museum-hours")):
+        r = never_forwarded(up, g, lambda: requests.request(method, g.url + path, timeout=5))
+        assert_problem(r, 403)
+
+
+def test_museum_bodies(env):
+    up, g = env
+    tickets = lambda body: requests.post(  # noqa: E731
+        g.url + "/museum/tickets", data=json.dumps(body), headers=JSON, timeout=5)
+    good = {"ticketType": "event", "eventId": EVENT, "ticketDate": "2023-09-05",
+            "email": "todd@example.com"}
+    _, seen = forwarded(up, lambda: tickets(good))
+    assert seen["target"] == "/museum/tickets" and seen["body_len"] == len(json.dumps(good))
+    # allOf of an object and Ticket, whose properties are $refs with siblings (3.1)
+    for bad, instance in ((dict(good, ticketType="vip"), "/ticketType"),
+                          (dict(good, ticketDate="5 Sept"), "/ticketDate"),
+                          (dict(good, eventId="42"), "/eventId"),
+                          (dict(good, email="todd"), "/email"),
+                          ({"ticketType": "general"}, "")):  # ticketDate is required
+        r = never_forwarded(up, g, lambda: tickets(bad))
+        assert_problem(r, 400)
+        assert any(e.get("instance") == instance for e in r.json()["errors"]), (bad, r.text)
+    r = never_forwarded(up, g, lambda: requests.post(g.url + "/museum/tickets", headers=JSON,
+                                                     timeout=5))
+    assert_problem(r, 400)  # requestBody.required
+    patch = lambda body: requests.patch(  # noqa: E731
+        g.url + "/museum/special-events/" + EVENT, data=json.dumps(body), headers=JSON, timeout=5)
+    _, seen = forwarded(up, lambda: patch({"location": "On the beach.", "price": 15}))
+    assert seen["method"] == "PATCH"
+    r = never_forwarded(up, g, lambda: patch({"price": "free", "dates": ["2023-09-05"]}))
+    assert_problem(r, 400)
+    assert any(e.get("instance") == "/price" for e in r.json()["errors"]), r.text
 
 
 # ---- portcullis -t -------------------------------------------------------------------
@@ -170,10 +306,27 @@ def test_check_prints_summary(env, ring, tmp_path):
     assert ('note: plugins.pets.document: OpenAPI 3.0.0: 3 operations (3 allow-list entries), '
             'base path "/v1"') in err, err
     assert 'note: plugins.pets.document: showPetById: GET /v1/pets/{petId}, path' in err, err
-    assert 'note: plugins.travel.document: OpenAPI 3.1.0: 7 operations' in err, err
-    assert 'get-booking: GET /travel/bookings/{bookingId:uuid}, path; scopes ["read"]' in err, err
-    assert ('warning: plugins.travel.document: /paths/~1bookings/post/requestBody/content: '
-            'refused with 415, only JSON bodies are validated: application/xml') in err, err
+    assert ('note: plugins.store.document: OpenAPI 3.0.4: 19 operations (19 allow-list '
+            'entries), base path "/api/v3"') in err, err
+    assert ('note: plugins.store.document: findPetsByStatus: GET /api/v3/pet/findByStatus, '
+            'query; scopes ["read:pets","write:pets"]') in err, err
+    assert ('note: plugins.store.document: getPetById: GET /api/v3/pet/{petId:-?[0-9]+}, path; '
+            'scopes anonymous') in err, err
+    assert ('warning: plugins.store.document: /paths/~1store~1order/post/requestBody/content: '
+            'refused with 415, only JSON bodies are validated: application/xml, '
+            'application/x-www-form-urlencoded') in err, err
+    assert ('warning: plugins.store.document: /paths/~1store~1inventory/get/security/0/api_key: '
+            'apiKey "api_key" is not verified by the gateway (unverified_schemes)') in err, err
+    assert ('warning: plugins.store.document: /components/securitySchemes/api_key: header '
+            '"api_key" holds \'_\': dropped before the upstream unless the listener sets '
+            'underscores_in_headers') in err, err
+    assert ('note: plugins.museum.document: OpenAPI 3.1.0: 8 operations (8 allow-list entries), '
+            'base path "/museum"') in err, err
+    assert ('note: plugins.museum.document: getSpecialEvent: GET /museum/special-events/'
+            '{eventId:uuid}, path; scopes anonymous') in err, err
+    # the document's security, used by all 8 operations, is said once
+    assert err.count('warning: plugins.museum.document: /security/0/MuseumPlaceholderAuth: http '
+                     '"MuseumPlaceholderAuth" is not verified by the gateway') == 1, err
 
 
 def check_doc(tmp_path, up, text, name="doc.yaml"):
@@ -243,17 +396,18 @@ def test_consumers_restrict_every_operation(stack, ring):
         "plugins": {
             "auth": {"type": "jwt", "issuer": ring.issuer, "audiences": [ring.audience],
                      "keys": [{"jwks": ring.jwks(["ES256"])}]},
-            "travel": {"type": "openapi", "document": {"file": TRAVEL}, "base_path": "/t",
-                       "consumers": {"subject": ["carol"]}}},
+            "store": {"type": "openapi", "document": {"file": STORE}, "base_path": "/t",
+                      "unverified_schemes": ["api_key"], "consumers": {"subject": ["carol"]}}},
         "routes": [{"name": "barrier", "match": {"path_prefix": "/__barrier__"}, "upstream": "u"},
                    {"name": "t", "match": {"path_prefix": "/t/"}, "upstream": "u",
-                    "plugins": ["auth", "travel"]}]})
-    tok = lambda sub: {"Authorization": "Bearer " + ring.token("ES256", sub=sub, scope="read")}  # noqa: E731
-    _, seen = forwarded(up, lambda: requests.get(g.url + "/t/stations", headers=tok("carol"),
-                                                 timeout=5))
-    assert seen["target"] == "/t/stations"
-    r = never_forwarded(up, g, lambda: requests.get(g.url + "/t/stations", headers=tok("alice"),
-                                                    timeout=5))
+                    "plugins": ["auth", "store"]}]})
+    tok = lambda sub: {"Authorization": "Bearer " + ring.token("ES256", sub=sub, scope=BOTH)}  # noqa: E731
+    for path in ("/t/pet/findByTags", "/t/store/inventory"):  # scopes, and none
+        _, seen = forwarded(up, lambda: requests.get(g.url + path, headers=tok("carol"),
+                                                     timeout=5))
+        assert seen["target"] == path
+    r = never_forwarded(up, g, lambda: requests.get(g.url + "/t/store/inventory",
+                                                    headers=tok("alice"), timeout=5))
     assert_problem(r, 403)
     assert r.json()["type"].endswith("allowlist.consumer"), r.text
 

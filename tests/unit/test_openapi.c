@@ -277,8 +277,16 @@ START_TEST(test_petstore3)
     ck_assert_uint_eq(notes_with(&oa, "refused with 415, only JSON bodies are validated: "
                                       "application/xml, application/x-www-form-urlencoded"), 5);
     ck_assert_uint_eq(notes_with(&oa, "/paths/~1pet~1{petId}~1uploadImage/post/requestBody/"
-                                      "content: accepted, not validated: application/octet-stream"), 1);
+                                      "content: accepted, not validated: "
+                                      "application/octet-stream"), 1);
     ck_assert_uint_eq(notes_with(&oa, "apiKey \"api_key\" is not verified by the gateway"), 2);
+    /* the gateway drops client headers named with '_' unless the listener allows them */
+    const char *us = "header \"api_key\" holds '_': dropped before the upstream unless the "
+                     "listener sets underscores_in_headers";
+    ck_assert_uint_eq(notes_with(&oa, us), 2);
+    ck_assert_uint_eq(notes_with(&oa, "/components/securitySchemes/api_key: header"), 1);
+    ck_assert_uint_eq(notes_with(&oa, "/paths/~1pet~1{petId}/delete/parameters/0: header"), 1);
+    ck_assert_uint_eq(json_array_size(oa.notes), 10);
     pc_oa_free(&oa);
 }
 END_TEST
@@ -296,7 +304,8 @@ START_TEST(test_museum)
     ck_assert_str_eq(oa.version, "3.1.0");
     ck_assert_str_eq(oa.base_path, "/_mock/docs/openapi/museum-api");
     pc_oa_free(&oa);
-    ck_assert_int_eq(import_fixture("museum/openapi.yaml", "/museum", "MuseumPlaceholderAuth", &oa), 0);
+    ck_assert_int_eq(import_fixture("museum/openapi.yaml", "/museum", "MuseumPlaceholderAuth",
+                                    &oa), 0);
     ck_assert_uint_eq(oa.nops, 8); /* the webhook is not an operation of the gateway's */
     ck_assert_str_eq(dump(entry(&oa, "getSpecialEvent")),
                      "{\"id\":\"getSpecialEvent\",\"methods\":[\"GET\"],"
@@ -315,7 +324,8 @@ START_TEST(test_museum)
                      "{\"$ref\":\"#/$defs/Date\",\"description\":\"Date when this ticket can be "
                      "used for museum entry.\"}");
     ck_assert_str_eq(dump(json_object_get(ticket, "required")), "[\"ticketType\",\"ticketDate\"]");
-    ck_assert_str_eq(dump(json_object_get(defs, "Date")), "{\"format\":\"date\",\"type\":\"string\"}");
+    ck_assert_str_eq(dump(json_object_get(defs, "Date")),
+                     "{\"format\":\"date\",\"type\":\"string\"}");
     ck_assert_uint_eq(json_object_size(defs), 7); /* Buy..., Email, Ticket, TicketId, Date,
                                                      TicketType, EventId */
     ck_assert_uint_eq(oa.nbodies, 3);
@@ -614,6 +624,7 @@ START_TEST(test_security)
     ck_assert_str_eq(scopes_of(&oa), "[\"a\"];");
     ck_assert_msg(strstr(dump(oa.notes), "/security/0/key: apiKey \\\"key\\\" is not verified by "
                          "the gateway (unverified_schemes)"), "%s", dump(oa.notes));
+    ck_assert_uint_eq(json_array_size(oa.notes), 1); /* X-Key: no '_' */
     pc_oa_free(&oa);
     json_decref(d);
     /* the document's requirements, met by each operation, are noted once */
