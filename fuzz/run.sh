@@ -70,13 +70,13 @@ conf_srcs="gateway/conf/loader.c gateway/conf/fields.c gateway/conf/validate.c g
 # The real plugin registry and every built-in plugin's config code, so that
 # their parsers are fuzzed too (fuzz_conf.c refuses files and "load").
 plugin_srcs="gateway/conf/plugins.c plugins/rate_limit.c plugins/brute_force.c plugins/headers.c
-    $(ls plugins/jwt/*.c plugins/ip_filter/*.c plugins/allowlist/*.c | tr '\n' ' ')"
+    $(ls plugins/jwt/*.c plugins/ip_filter/*.c plugins/allowlist/*.c plugins/schema/*.c plugins/openapi/*.c | tr '\n' ' ')"
 # shellcheck disable=SC2086 # conf_srcs and plugin_srcs are lists of words
 build fuzz_conf -DPC_FUZZ_REAL_PLUGINS fuzz/fuzz_conf.c $conf_srcs $plugin_srcs gateway/ops/metrics.c \
     gateway/base/util.c gateway/base/clock.c gateway/http/router.c gateway/upstream/lb.c gateway/http/path.c \
     gateway/store/redis_url.c "$libpcore" \
-    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto) $JANSSON -lev \
-    -lhttp_parser $(pkg-config --cflags --libs libpcre2-8) -lm -lpthread
+    $(pkg-config --libs hiredis libcurl libmicrohttpd libssl libcrypto yaml-0.1 libpcre2-8 libidn2) \
+    $JANSSON -lev -lhttp_parser -lm -lpthread
 build fuzz_jwt fuzz/fuzz_jwt.c plugins/jwt/jwt_token.c plugins/jwt/jwt_keys.c \
     plugins/jwt/jwt_verify.c plugins/jwt/jwt_claims.c plugins/jwt/jwt_http.c \
     gateway/base/util.c gateway/base/clock.c -lcrypto $JANSSON
@@ -86,6 +86,13 @@ build fuzz_cidr -Iplugins/ip_filter fuzz/fuzz_cidr.c plugins/ip_filter/cidr.c ga
     gateway/base/clock.c $JANSSON
 build fuzz_jwt_docs fuzz/fuzz_jwt_docs.c plugins/jwt/jwt_docs.c plugins/jwt/jwt_claims.c \
     gateway/base/util.c gateway/base/clock.c $JANSSON
+build fuzz_openapi -I"$src/plugins/openapi" fuzz/fuzz_openapi.c plugins/openapi/yaml_json.c \
+    plugins/openapi/oa_import.c plugins/openapi/oa_op.c plugins/openapi/oa_security.c \
+    plugins/openapi/oa_resp.c plugins/openapi/oa_schema.c \
+    $(pkg-config --libs yaml-0.1) $JANSSON
+# The schema plugin's request text readers, over the strict JSON reader.
+build fuzz_schema_params -I"$src/plugins/schema" fuzz/fuzz_schema_params.c \
+    plugins/schema/schema_params.c $(ls plugins/schema/json_*.c | tr '\n' ' ') -lm
 # The schema plugin's pattern and format checks: PCRE2 (and libidn2 for
 # hostnames) are the system's, uninstrumented.
 PCRE2=$(pkg-config --cflags --libs libpcre2-8)
@@ -94,6 +101,8 @@ build fuzz_regex -I"$src/plugins" fuzz/fuzz_regex.c plugins/schema/regex.c plugi
 build fuzz_formats -I"$src/plugins" fuzz/fuzz_formats.c plugins/schema/formats.c \
     plugins/schema/format_net.c plugins/schema/format_uri.c plugins/schema/regex.c \
     plugins/schema/regex_ecma.c $PCRE2 $(pkg-config --cflags --libs libidn2) -lpthread
+build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
+    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 # The schema engine with the JSON reader, formats and patterns it runs on.
 schema_srcs="plugins/schema/schema_arena.c plugins/schema/schema_uri.c plugins/schema/schema_scan.c
     plugins/schema/schema_compile.c plugins/schema/schema_validate.c plugins/schema/schema_err.c
@@ -103,8 +112,6 @@ schema_libs="$(pkg-config --libs libpcre2-8 libidn2) -lm"
 build fuzz_schema_compile -I"$src/plugins/schema" fuzz/fuzz_schema_compile.c $schema_srcs $schema_libs
 # shellcheck disable=SC2086
 build fuzz_schema_validate -I"$src/plugins/schema" fuzz/fuzz_schema_validate.c $schema_srcs $schema_libs
-build fuzz_json_read -I"$src/plugins" fuzz/fuzz_json_read.c tests/unit/json_diff.c \
-    plugins/schema/json_read.c plugins/schema/json_num.c plugins/schema/json_tree.c $JANSSON -lm
 
 failed=0
 
@@ -170,6 +177,8 @@ run fuzz_formats fuzz/corpus/formats fuzz/formats.dict
 run fuzz_cidr fuzz/corpus/cidr fuzz/cidr.dict
 run fuzz_schema_compile fuzz/corpus/schema_compile fuzz/schema.dict
 run fuzz_schema_validate fuzz/corpus/schema_validate fuzz/schema.dict
+run fuzz_openapi fuzz/corpus/openapi fuzz/openapi.dict
+run fuzz_schema_params fuzz/corpus/schema_params
 while [ "${#names[@]}" -gt 0 ]; do reap; done
 if [ "$failed" -ne 0 ]; then
     echo "== fuzzing: FAILED"

@@ -294,6 +294,7 @@ static int test_config(const char *path)
     if (c)
         pc_budget_warn(c, pc_budget_ram_bytes(), &diag);
     pc_diag_print(&diag, stderr);
+    pc_diag_print_notes(&diag, stderr);
     size_t nwarn = diag.nwarnings;
     pc_diag_free(&diag);
     if (!c) {

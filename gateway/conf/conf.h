@@ -106,6 +106,7 @@ typedef struct pc_route_conf {
     size_t nchain;
     bool needs_body;               /* some plugin in chain has NEEDS_BODY */
     bool authenticated;            /* some plugin in chain authenticates */
+    bool sees_response_body;       /* some plugin in chain has SEES_RESPONSE_BODY */
     bool allow_double_encoding;    /* "%25" + two hex digits in the path is forwarded */
     char *rewrite_prefix;          /* prefix routes: replaces the matched prefix;
                                       NULL = keep the path, "" = strip the prefix
@@ -172,6 +173,8 @@ typedef struct pc_diag {
     size_t nerrors;
     char **warnings;
     size_t nwarnings;
+    char **notes;                  /* pc_conf_note: printed by `-t` only */
+    size_t nnotes;
 } pc_diag_t;
 
 /* The load-time error sink behind pc_err_t (plugin.h): pc_err_set() and
@@ -186,11 +189,16 @@ struct pc_err {
  * After PC_DIAG_MAX_ERRORS errors one last "too many errors" entry is added
  * and the rest are dropped (nerrors stays > 0, which is what callers test). */
 #define PC_DIAG_MAX_ERRORS 100
+#define PC_DIAG_MAX_NOTES 1000
 void pc_diag_error(pc_diag_t *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void pc_diag_warn(pc_diag_t *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void pc_diag_note(pc_diag_t *d, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Errors and warnings; pc_diag_print_notes prints the notes ("note: ..."). */
 void pc_diag_print(const pc_diag_t *d, FILE *out);
+void pc_diag_print_notes(const pc_diag_t *d, FILE *out);
 void pc_diag_free(pc_diag_t *d);
 
 /* Parses and validates; resolves target addresses (blocking DNS: main

@@ -77,6 +77,26 @@ void pc_diag_warn(pc_diag_t *d, const char *path, const char *fmt, ...)
     va_end(ap);
 }
 
+void pc_diag_note(pc_diag_t *d, const char *path, const char *fmt, ...)
+{
+    if (!d || d->nnotes > PC_DIAG_MAX_NOTES)
+        return;
+    if (d->nnotes == PC_DIAG_MAX_NOTES) {
+        diag_push(&d->notes, &d->nnotes, pc_xstrdup("too many notes; the rest are not shown"));
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    diag_push(&d->notes, &d->nnotes, diag_vformat(path, fmt, ap));
+    va_end(ap);
+}
+
+void pc_diag_print_notes(const pc_diag_t *d, FILE *out)
+{
+    for (size_t i = 0; d && i < d->nnotes; i++)
+        fprintf(out, "note: %s\n", d->notes[i]);
+}
+
 void pc_diag_print(const pc_diag_t *d, FILE *out)
 {
     if (!d)
@@ -95,8 +115,11 @@ void pc_diag_free(pc_diag_t *d)
         free(d->errors[i]);
     for (size_t i = 0; i < d->nwarnings; i++)
         free(d->warnings[i]);
+    for (size_t i = 0; i < d->nnotes; i++)
+        free(d->notes[i]);
     free(d->errors);
     free(d->warnings);
+    free(d->notes);
     memset(d, 0, sizeof(*d));
 }
 
@@ -137,6 +160,29 @@ static void err_warn(pc_err_t *err, const char *key, const char *msg)
     char path[512];
     err_path(err, key, path, sizeof(path));
     pc_diag_warn(err->diag, path, "%s", msg);
+}
+
+void pc_conf_warn(pc_err_t *err, const char *key, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    err_warn(err, key, msg);
+}
+
+void pc_conf_note(pc_err_t *err, const char *key, const char *fmt, ...)
+{
+    if (!err || !err->diag)
+        return;
+    char path[512], msg[1024];
+    err_path(err, key, path, sizeof(path));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pc_diag_note(err->diag, path, "%s", msg);
 }
 
 /* ---- secrets ------------------------------------------------------------ */

@@ -100,7 +100,7 @@ static bool type_name_ok(const char *s)
     return true;
 }
 
-#define KNOWN_FLAGS (PC_PLUGIN_NEEDS_BODY | PC_PLUGIN_AUTHENTICATES)
+#define KNOWN_FLAGS (PC_PLUGIN_NEEDS_BODY | PC_PLUGIN_AUTHENTICATES | PC_PLUGIN_SEES_RESPONSE_BODY)
 
 /* The table must be one this gateway can run: abi first (the field every
  * ABI keeps in place), then the fields whose meaning that ABI fixes. */

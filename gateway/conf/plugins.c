@@ -15,6 +15,8 @@ extern const pc_plugin_t pc_plugin_rate_limit;
 extern const pc_plugin_t pc_plugin_brute_force;
 extern const pc_plugin_t pc_plugin_ip_filter;
 extern const pc_plugin_t pc_plugin_allowlist;
+extern const pc_plugin_t pc_plugin_schema;
+extern const pc_plugin_t pc_plugin_openapi;
 
 static const pc_plugin_t *const builtin[] = {
     &pc_plugin_headers,
@@ -23,6 +25,8 @@ static const pc_plugin_t *const builtin[] = {
     &pc_plugin_brute_force,
     &pc_plugin_ip_filter,
     &pc_plugin_allowlist,
+    &pc_plugin_schema,
+    &pc_plugin_openapi,
 };
 
 static const pc_plugin_t *const *extra_types;

@@ -292,6 +292,8 @@ static bool parse_route(ld_t *l, const json_t *v, const char *path, pc_route_con
             r->needs_body = true;
         if (t && (t->flags & PC_PLUGIN_AUTHENTICATES))
             r->authenticated = true;
+        if (t && (t->flags & PC_PLUGIN_SEES_RESPONSE_BODY))
+            r->sees_response_body = true;
     }
 
     const json_t *rw = pc_ld_valid(v, mask, f, 4);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -114,6 +115,55 @@ const void *pc_request_body(const pc_request_t *r, size_t *len)
     return r->body;
 }
 
+void pc_response_body_keep(pc_request_t *r)
+{
+    if (r->route && r->route->sees_response_body)
+        r->cap_wanted = true;
+}
+
+const void *pc_response_body(const pc_request_t *r, size_t *len, bool *truncated)
+{
+    bool relayed = r->cap_wanted && r->up_head_seen && !r->response_set;
+    *len = relayed ? r->cap_len : 0;
+    /* With a Content-Length the client can have the whole body (and on_log
+     * run) before the upstream exchange has finished: the length says the
+     * copy is whole. Without one, the exchange must have ended well. */
+    bool whole = r->up_content_length >= 0 ? r->cap_len == (size_t)r->up_content_length
+                                            : r->up_done && r->up_err == PC_UX_OK;
+    if (truncated)
+        *truncated = relayed && (r->cap_truncated || !whole);
+    return relayed ? (r->cap_data ? r->cap_data : "") : NULL;
+}
+
+/* Grows by doubling in the arena (at most twice the final size wasted); a
+ * known Content-Length is allocated once. */
+void pc_request_capture(pc_request_t *r, const char *p, size_t len)
+{
+    size_t room = PC_RESPONSE_CAPTURE_MAX - r->cap_len;
+    if (len > room) {
+        r->cap_truncated = true;
+        len = room;
+    }
+    if (!len)
+        return;
+    if (r->cap_len + len > r->cap_cap) {
+        size_t want = r->cap_cap ? r->cap_cap * 2 : 4096;
+        if (!r->cap_cap && r->up_content_length > 0)
+            want = (size_t)r->up_content_length;
+        while (want < r->cap_len + len)
+            want *= 2;
+        if (want > PC_RESPONSE_CAPTURE_MAX)
+            want = PC_RESPONSE_CAPTURE_MAX;
+        char *d = pc_arena_alloc(r->arena, want);
+        if (r->cap_len)
+            memcpy(d, r->cap_data, r->cap_len);
+        r->cap_data = d;
+        r->cap_cap = want;
+    }
+    memcpy(r->cap_data + r->cap_len, p, len);
+    r->cap_len += len;
+}
+
 void pc_request_set_identity(pc_request_t *r, const char *subject, json_t *claims)
 {
     r->subject = subject ? pc_arena_strdup(r->arena, subject) : NULL;
@@ -164,6 +214,46 @@ pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char 
     if (status < 400 || status > 599)
         status = 500;
     pc_request_fail(r, status, reason ? pc_arena_strdup(r->arena, reason) : "denied", detail);
+    return PC_RESPOND;
+}
+
+/* Members the core writes itself, which extra may not replace. */
+static bool problem_std_member(const char *k)
+{
+    static const char *const std[] = {"type", "title", "status", "detail", "instance", "request_id"};
+    for (size_t i = 0; i < PC_ARRAY_LEN(std); i++)
+        if (strcmp(k, std[i]) == 0)
+            return true;
+    return false;
+}
+
+pc_status_t pc_deny_json(pc_request_t *r, int status, const char *reason, const char *detail,
+                         const json_t *extra)
+{
+    pc_deny(r, status, reason, detail);
+    if (!json_is_object(extra) || json_object_size(extra) == 0 || !r->resp_body_len ||
+        r->resp_body[r->resp_body_len - 1] != '}')
+        return PC_RESPOND;
+    json_t *add = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)extra, k, v)
+        if (!problem_std_member(k))
+            json_object_set(add, k, v);
+    char *more = json_object_size(add) ? json_dumps(add, JSON_COMPACT) : NULL;
+    json_decref(add);
+    if (!more)
+        return PC_RESPOND;
+    /* The rendered body ends with '}'; more is "{...}": splice it in. */
+    size_t n = r->resp_body_len, m = strlen(more);
+    char *body = pc_arena_alloc(r->arena, n + m + 1);
+    memcpy(body, r->resp_body, n - 1);
+    body[n - 1] = ',';
+    memcpy(body + n, more + 1, m - 1);
+    body[n + m - 1] = '\0';
+    free(more);
+    r->resp_body = body;
+    r->resp_body_len = n + m - 1;
     return PC_RESPOND;
 }
 

@@ -157,6 +157,11 @@ struct pc_request {
     int64_t head_length;           /* HEAD, 304: the length the upstream announced */
     pc_bodybuf_t rbuf;
     uint64_t bytes_out;
+    /* a copy of the response body for PC_PLUGIN_SEES_RESPONSE_BODY (arena) */
+    char *cap_data;
+    size_t cap_len, cap_cap;
+    bool cap_truncated;
+    bool cap_wanted;               /* pc_response_body_keep was called */
 
     /* response */
     pc_hdr_ops_t resp_ops;
@@ -181,6 +186,11 @@ void pc_request_completed(pc_request_t *r);
 
 void pc_hdr_ops_push(pc_request_t *r, pc_hdr_ops_t *ops, pc_hdr_op_kind_t kind,
                      const char *name, const char *value);
+
+/* Appends to the copy of the upstream response body kept for plugins with
+ * PC_PLUGIN_SEES_RESPONSE_BODY (pc_response_body), up to
+ * PC_RESPONSE_CAPTURE_MAX bytes; beyond, it marks the copy truncated. */
+void pc_request_capture(pc_request_t *r, const char *p, size_t len);
 
 /* Sets a problem+json response (the core's own error answers). */
 void pc_request_fail(pc_request_t *r, int status, const char *reason, const char *detail);

@@ -261,6 +261,8 @@ static int on_body(void *data, const char *p, size_t len)
     PC_ASSERT(b->len + len <= b->cap);
     memcpy(b->data + b->head + b->len, p, len);
     b->len += len;
+    if (r->cap_wanted)
+        pc_request_capture(r, p, len);
     if (r->state == PC_RS_STREAMING)
         pc_wait_resume(r);
     if (b->len >= r->route->limits.response_buffer_bytes) {

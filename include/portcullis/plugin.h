@@ -61,6 +61,8 @@ typedef enum pc_status {
 enum {
     PC_PLUGIN_NEEDS_BODY = 1u << 0, /* buffer the body (route limit, 413 beyond) and call on_body */
     PC_PLUGIN_AUTHENTICATES = 1u << 1, /* counts as authentication for `-t` warnings */
+    PC_PLUGIN_SEES_RESPONSE_BODY = 1u << 2, /* may ask for a copy of the upstream's response
+                                               body (pc_response_body_keep) for on_log */
 };
 
 typedef struct pc_plugin {
@@ -95,6 +97,17 @@ typedef struct pc_plugin {
  * node itself). The core prefixes the JSON path, e.g.
  * "plugins.auth.audiences[1]: must be a string". Always returns -1. */
 int pc_err_set(pc_err_t *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Load time, for what `portcullis -t` should tell the operator about the
+ * field `key` (paths as for pc_err_set). A warning is something accepted
+ * that deserves a look (a secret written inline, a construct the plugin
+ * accepts without checking it); every start prints warnings too, and -t
+ * counts them. A note is a summary line (what an imported document became)
+ * that only -t prints. Neither fails the load. */
+void pc_conf_warn(pc_err_t *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pc_conf_note(pc_err_t *err, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- configuration tables ----------------------------------------------
@@ -253,6 +266,19 @@ const char *pc_request_id(const pc_request_t *r);
 const void *pc_request_body(const pc_request_t *r, size_t *len);
 /* Response status once known (on_response, on_log); 0 before. */
 int pc_request_status(const pc_request_t *r);
+/* A plugin with PC_PLUGIN_SEES_RESPONSE_BODY calls pc_response_body_keep
+ * in on_headers or on_body to have the core copy this request's upstream
+ * response body as it is relayed (dechunked; the client gets it unchanged
+ * and undelayed), up to PC_RESPONSE_CAPTURE_MAX bytes, into the request's
+ * memory. Without the flag on some plugin of the route, the call does
+ * nothing. pc_response_body, in on_log, returns that copy; NULL when
+ * nothing was kept or the upstream answered nothing (the gateway answered,
+ * or the upstream failed before its head). *truncated is set when the copy
+ * is not the whole body: longer than PC_RESPONSE_CAPTURE_MAX bytes, or the
+ * exchange broke off. */
+#define PC_RESPONSE_CAPTURE_MAX (1024u * 1024u)
+void pc_response_body_keep(pc_request_t *r);
+const void *pc_response_body(const pc_request_t *r, size_t *len, bool *truncated);
 
 /* ---- identity (set by an authentication plugin) ----------------------- */
 
@@ -278,6 +304,12 @@ void pc_response_header_remove(pc_request_t *r, const char *name);
  * machine-readable code ("rate_limit.exceeded") for logs, audit and the
  * problem "type"; detail is client-safe text or NULL. Returns PC_RESPOND. */
 pc_status_t pc_deny(pc_request_t *r, int status, const char *reason, const char *detail);
+/* pc_deny with extension members (RFC 9457 §3.2): every member of the
+ * object extra (NULL: none) is added to the problem body, except the
+ * standard ones (type, title, status, detail, instance, request_id), which
+ * the core sets. extra is copied; the caller keeps its reference. */
+pc_status_t pc_deny_json(pc_request_t *r, int status, const char *reason, const char *detail,
+                         const json_t *extra);
 /* pc_deny with 503 and Retry-After: 1, for a dependency (the store, an
  * identity provider) that cannot answer right now. */
 pc_status_t pc_deny_unavailable(pc_request_t *r, const char *reason, const char *detail);

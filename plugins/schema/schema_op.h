@@ -41,6 +41,11 @@ typedef struct pc_sop_params {
     const char *value[8];
 } pc_sop_params_t;
 
+/* Registers portcullis_schema_requests_total{decision,reason} (decision:
+ * allowed, denied, reported), shared by every op; a plugin's start() calls
+ * it. Before, ops count nothing. */
+void pc_sop_metrics(pc_env_t *env);
+
 /* key: the JSON path of node for messages ("requests.POST"). */
 int pc_sop_create(const json_t *node, const char *key, const pc_sop_env_t *env, pc_sop_t **out,
                   pc_err_t *err);

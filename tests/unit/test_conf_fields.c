@@ -392,6 +392,37 @@ START_TEST(test_shapes)
 }
 END_TEST
 
+/* pc_conf_warn and pc_conf_note: paths like pc_err_set, neither fails the
+ * load, and notes stay out of pc_diag_print (only `-t` prints them). */
+START_TEST(test_warn_and_note)
+{
+    pc_diag_t d = {0};
+    pc_err_t err = {&d, "plugins.api", 0};
+    pc_conf_warn(&err, "document", "accepted, not validated: %s", "text/plain");
+    pc_conf_note(&err, "document", "%d operations", 3);
+    pc_conf_note(&err, NULL, "whole");
+    ck_assert_int_eq(err.failed, 0);
+    ck_assert_uint_eq(d.nerrors, 0);
+    ck_assert_uint_eq(d.nwarnings, 1);
+    ck_assert_str_eq(d.warnings[0], "plugins.api.document: accepted, not validated: text/plain");
+    ck_assert_uint_eq(d.nnotes, 2);
+    ck_assert_str_eq(d.notes[0], "plugins.api.document: 3 operations");
+    ck_assert_str_eq(d.notes[1], "plugins.api: whole");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    pc_diag_print(&d, f);
+    fflush(f);
+    ck_assert_ptr_null(strstr(buf, "operations"));
+    pc_diag_print_notes(&d, f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "note: plugins.api.document: 3 operations\n"));
+    free(buf);
+    pc_diag_free(&d);
+    ck_assert_uint_eq(d.nnotes, 0);
+}
+END_TEST
+
 START_TEST(test_file)
 {
     char path[] = "/tmp/pc-fields-file-XXXXXX";
@@ -457,6 +488,7 @@ static Suite *fields_suite(void)
     tcase_add_test(tc, test_nested_path);
     tcase_add_test(tc, test_shapes);
     tcase_add_test(tc, test_file);
+    tcase_add_test(tc, test_warn_and_note);
     tcase_add_test(tc, test_duration_helper);
     suite_add_tcase(s, tc);
     return s;
