@@ -38,6 +38,14 @@ Try, from another shell:
   curl -i -H "Authorization: Bearer $(/usr/bin/python3 conf/demo_token.py --scope profile)" \
        http://127.0.0.1:8080/api/orders/1                                      # 403 insufficient_scope
 
+  # the same route's API allow-list (GET /api/orders/{id:int}, POST /api/orders) and body schema
+  curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/orders/abc    # 403 not listed
+  curl -i -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/orders/1?debug=1'  # 403 query
+  curl -i -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+       -d '{"item": "book", "qty": 2, "price": 620.03}' http://127.0.0.1:8080/api/orders  # goes through
+  curl -i -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+       -d '{"item": "", "qty": 0}' http://127.0.0.1:8080/api/orders           # 400 with "errors"
+
   # refused: no route (404), method not allowed (405 with Allow), ambiguous path (400)
   curl -i http://127.0.0.1:8080/admin
   curl -i -X POST http://127.0.0.1:8080/health
