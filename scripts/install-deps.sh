@@ -14,5 +14,5 @@ apt-get install -y -qq --no-install-recommends \
     libcurl4-openssl-dev libhiredis-dev libjwt-dev libpcre2-dev libyaml-dev libidn2-dev check \
     locales libjson-c-dev \
     clang libclang-rt-14-dev \
-    python3 python3-pytest python3-requests python3-jwt python3-cryptography python3-redis \
+    python3 python3-pytest python3-pytest-xdist python3-requests python3-jwt python3-cryptography python3-redis \
     redis-server curl procps >/dev/null

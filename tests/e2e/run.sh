@@ -20,4 +20,13 @@ fi
 cd "$PC_SRCDIR"
 PYTHONPATH="$PC_SRCDIR/tests${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONPATH
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider -p pytest_noskip tests/e2e "$@"
+# Tests spend most of their time waiting on timers and sockets, each on its
+# own gateway and ports, so they run in parallel: one process per core, at
+# most 4 (PC_E2E_JOBS overrides; 1 runs them in one process).
+jobs=${PC_E2E_JOBS:-$(nproc)}
+[ "$jobs" -gt 4 ] && jobs=4
+set --  -p no:cacheprovider -p pytest_noskip "$@"
+if [ "$jobs" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
+    set -- -n "$jobs" "$@"
+fi
+exec /usr/bin/python3 -m pytest -q "$@" tests/e2e
