@@ -30,6 +30,7 @@
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -41,6 +42,13 @@
 #define IDLE_GRACE_NS 1000000000ull
 /* Below the kernel's 500 wake-up paths per file (see PC_IDLE_EOF_FILES). */
 #define IDLE_EOF_MAX_USES 400u
+
+/* One malloc_trim at a time in the process. glibc's sets glibc's malloc
+ * up on its first call without a lock; when another allocator replaced
+ * malloc (ASan's, a preloaded one) that first call comes late, from the
+ * workers' sweeps, which tick together: two at once crashed a worker in
+ * mtrim (SIGSEGV) or glibc's arena count at thread exit (SIGABRT). */
+static pthread_mutex_t trim_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct pc_idle_conn {
     pc_list_t link;                /* on idle->watch while silent */
@@ -294,7 +302,9 @@ void pc_idle_sweep(pc_idle_t *idle, uint64_t now_ns)
         return;
     if (idle->trim_pending) {
         /* MHD freed the pools of the last sweep's take-overs since. */
+        pthread_mutex_lock(&trim_lock);
         malloc_trim(0);
+        pthread_mutex_unlock(&trim_lock);
         idle->trim_pending = false;
     }
     size_t before = idle->nheld;
