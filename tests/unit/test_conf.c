@@ -143,6 +143,15 @@ static const pc_plugin_t fake_jwt = {
     .abi = PC_PLUGIN_ABI, .name = "jwt", .flags = PC_PLUGIN_AUTHENTICATES,
     .conf_create = lenient_create,
 };
+/* And for "allowlist" and "schema" (conf/demo.json's orders route; their own
+ * unit tests check their keys). */
+static const pc_plugin_t fake_allowlist = {
+    .abi = PC_PLUGIN_ABI, .name = "allowlist", .conf_create = lenient_create,
+};
+static const pc_plugin_t fake_schema = {
+    .abi = PC_PLUGIN_ABI, .name = "schema", .flags = PC_PLUGIN_NEEDS_BODY,
+    .conf_create = lenient_create,
+};
 static const pc_plugin_t fake_partial = {
     .abi = PC_PLUGIN_ABI, .name = "fake_partial", .conf_create = partial_create,
     .conf_free = fake_free,
@@ -155,7 +164,7 @@ const pc_plugin_t *pc_plugin_find(const char *type)
 {
     static const pc_plugin_t *const all[] = {&fake_plain, &fake_auth, &fake_body, &fake_silent,
                                              &fake_oldabi, &fake_headers, &fake_partial,
-                                             &fake_jwt};
+                                             &fake_jwt, &fake_allowlist, &fake_schema};
     for (size_t i = 0; i < PC_ARRAY_LEN(all); i++)
         if (strcmp(all[i]->name, type) == 0)
             return all[i];
