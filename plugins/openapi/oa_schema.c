@@ -340,11 +340,11 @@ int pc_oas_bundle(pc_oas_t *c, json_t *root, const json_t *used)
     if (json_object_get(root, "$defs"))
         return pc_oas_fail(c, "", "a schema with its own $defs cannot reference components");
     json_t *defs = json_object();
-    json_t *todo = json_deep_copy(used);
-    while (json_object_size(todo)) {
-        const char *name = json_object_iter_key(json_object_iter(todo));
+    json_t *pending = json_deep_copy(used);
+    while (json_object_size(pending)) {
+        const char *name = json_object_iter_key(json_object_iter(pending));
         char *n = strdup(name);
-        json_object_del(todo, n);
+        json_object_del(pending, n);
         if (json_object_get(defs, n)) {
             free(n);
             continue;
@@ -352,7 +352,7 @@ int pc_oas_bundle(pc_oas_t *c, json_t *root, const json_t *used)
         const json_t *comp = oas_component(c, n);
         if (!comp) {
             free(n);
-            json_decref(todo);
+            json_decref(pending);
             json_decref(defs);
             return -1;
         }
@@ -362,10 +362,10 @@ int pc_oas_bundle(pc_oas_t *c, json_t *root, const json_t *used)
         const json_t *x;
         json_object_foreach(json_object_get(comp, "deps"), d, x)
             if (!json_object_get(defs, d))
-                json_object_set_new(todo, d, json_true());
+                json_object_set_new(pending, d, json_true());
         free(n);
     }
-    json_decref(todo);
+    json_decref(pending);
     json_object_set_new(root, "$defs", defs);
     return 0;
 }
